@@ -1,0 +1,140 @@
+"""The `canbao` command.  Refusals are one plain line on stderr and exit code 2; never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from canbao.errors import CanbaoError, InputError
+
+
+def _read_json(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("--input", f"无法读取文件 {source}：{exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError("--input", f"不是有效的 JSON（第{exc.lineno}行第{exc.colno}列：{exc.msg}）") from None
+
+
+def _print_json(obj: Any) -> None:
+    from canbao.quote import to_json_ready
+
+    click.echo(json.dumps(to_json_ready(obj), ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """canbao 参保 — 城乡居民基本医疗保险参保缴费."""
+
+
+@cli.group()
+def policy() -> None:
+    """政策文件：列出、查看、校验."""
+
+
+@policy.command("list")
+def policy_list() -> None:
+    """List the policy files."""
+    from canbao.policy import list_policies, load_policy
+
+    for policy_id in list_policies():
+        p = load_policy(policy_id)
+        click.echo(f"{policy_id}\t{p.benefit_year}年度\t{p.region.name}\t{p.notice.number}")
+
+
+@policy.command("show")
+@click.argument("policy_id")
+def policy_show(policy_id: str) -> None:
+    """Print one policy in readable form."""
+    from canbao.policy.show import render
+
+    click.echo(render(policy_id))
+
+
+@policy.command("check")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def policy_check(files: tuple[Path, ...]) -> None:
+    """Validate policy files (default: all); every problem with file, key path and reason."""
+    from canbao.policy import check_policy_files, list_policies
+
+    problems = check_policy_files(list(files) or None)
+    for file, key, reason in problems:
+        click.echo(f"{file}: {key}: {reason}", err=True)
+    if problems:
+        raise SystemExit(1)
+    count = len(files) if files else len(list_policies())
+    click.echo(f"{count} 个政策文件校验通过")
+
+
+@cli.command()
+@click.option("--policy", "policy_id", required=True, help="e.g. anhui/bengbu/2022")
+@click.option("--input", "source", required=True, help="JSON file, or - for stdin")
+def quote(policy_id: str, source: str) -> None:
+    """Quote one person: what is due, who pays what, when benefits start and end."""
+    from canbao.quote import quote as do_quote
+
+    _print_json(do_quote(policy_id, _read_json(source)))
+
+
+@cli.command("refund-quote")
+@click.option("--policy", "policy_id", required=True)
+@click.option("--input", "source", required=True, help="JSON file, or - for stdin")
+def refund_quote(policy_id: str, source: str) -> None:
+    """Whether a payment can be refunded, and how much."""
+    from canbao.quote import refund_quote as do_refund
+
+    _print_json(do_refund(policy_id, _read_json(source)))
+
+
+@cli.command("quote-batch")
+@click.option("--policy", "policy_id", required=True)
+@click.option("--input", "source", required=True, type=click.Path(path_type=Path), help="persons.csv or .parquet")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="quotes.parquet")
+@click.option("--rejects", type=click.Path(path_type=Path), help="default: <output>.rejects.csv")
+def quote_batch(policy_id: str, source: Path, output: Path, rejects: Path | None) -> None:
+    """Quote a whole population; rows with bad input go to a rejects file with the reason."""
+    from canbao.services.quote_batch import run
+
+    summary = run(policy_id, source, output, rejects)
+    click.echo(summary)
+
+
+@cli.command()
+def demo() -> None:
+    """Quote a handful of persons under every policy and print a table."""
+    from canbao.demo import run as run_demo
+
+    run_demo()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("已取消", err=True)
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(2) from None
+    except CanbaoError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        raise SystemExit(2) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: still one line, unless debugging
+        if os.environ.get("CANBAO_DEBUG"):
+            raise
+        click.echo(f"内部错误：{type(exc).__name__}: {exc}（设置 CANBAO_DEBUG=1 查看详情）", err=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""`make demo` until the campaign issues replace it: a handful of persons quoted under every policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from canbao.ids import make_id_number, mask_id_number
+from canbao.money import yuan_json
+from canbao.policy import list_policies, load_policy
+from canbao.rules.engine import quote_frame
+from canbao.vocabulary import CATEGORY_LABELS, SITUATION_LABELS
+
+# (name, birth, situation, days after the window opens / after the window closes, categories, extra)
+_SAMPLES: list[tuple[str, dt.date, str, int, list[str], dict[str, Any]]] = [
+    ("张三", dt.date(1985, 6, 15), "regular", 30, [], {}),
+    ("李四", dt.date(1960, 3, 2), "regular", 40, ["dibao"], {}),
+    ("王五", dt.date(1970, 8, 9), "regular", 50, ["destitute", "dibao"], {}),
+    ("赵六", dt.date(1990, 1, 20), "migrant_late", -20, [], {}),
+    (
+        "钱七",
+        dt.date(1980, 11, 11),
+        "from_employee_insurance",
+        -100,
+        [],
+        {"employee_insurance_years": 3, "employee_insurance_gap_months": 5},
+    ),
+    ("孙八", dt.date(1975, 5, 5), "lapsed", -60, [], {"lapsed_years": 2}),
+    ("周九", dt.date(1979, 2, 14), "regular", 20, ["son_household"], {"household_role": "parent"}),
+]
+
+
+def _applications(policy_id: str) -> pl.DataFrame:
+    policy = load_policy(policy_id)
+    county = next(iter(policy.region.counties))
+    window = policy.collection_window
+    rows = []
+    for seq, (name, birth, situation, offset, cats, extra) in enumerate(_SAMPLES):
+        # Positive offsets fall inside the window; negative ones count back from the benefit period's end.
+        paid = (
+            window.start + dt.timedelta(days=offset)
+            if offset > 0
+            else policy.benefit_period.end + dt.timedelta(days=offset)
+        )
+        if situation == "migrant_late" and policy.migrant_extension:
+            paid = policy.migrant_extension.end - dt.timedelta(days=-offset)
+        rows.append(
+            {
+                "id_number": make_id_number(county, birth, 100 + seq),
+                "name": name,
+                "county": county,
+                "residency": "local_hukou",
+                "categories": cats,
+                "situation": situation,
+                "paid_on": paid,
+                "employee_insurance_years": extra.get("employee_insurance_years"),
+                "employee_insurance_gap_months": extra.get("employee_insurance_gap_months"),
+                "lapsed_years": extra.get("lapsed_years", 0),
+                "household_role": extra.get("household_role"),
+            }
+        )
+    newborn_birth = policy.benefit_period.start + dt.timedelta(days=40)
+    rows.append(
+        {
+            "id_number": make_id_number(county, newborn_birth, 7),
+            "name": "新生儿",
+            "county": county,
+            "residency": "local_hukou",
+            "categories": [],
+            "situation": "newborn",
+            "paid_on": newborn_birth + dt.timedelta(days=30),
+            "employee_insurance_years": None,
+            "employee_insurance_gap_months": None,
+            "lapsed_years": 0,
+            "household_role": None,
+        }
+    )
+    return pl.DataFrame(rows)
+
+
+def _yuan(fen: int | None) -> str:
+    value = yuan_json(fen)
+    return "" if value is None else str(value)
+
+
+def run(console: Console | None = None) -> None:
+    console = console or Console()
+    for policy_id in list_policies():
+        policy = load_policy(policy_id)
+        quoted = quote_frame(policy_id, _applications(policy_id))
+        table = Table(
+            title=f"{policy.region.name} {policy.benefit_year}年度 — {policy.notice.number}", show_lines=False
+        )
+        for header in (
+            "姓名",
+            "身份证号码",
+            "情形",
+            "身份",
+            "缴费日",
+            "应缴",
+            "资助",
+            "个人负担",
+            "待遇起",
+            "待遇止",
+            "说明",
+        ):
+            table.add_column(header, overflow="fold")
+        for row in quoted.iter_rows(named=True):
+            cats = "、".join(CATEGORY_LABELS[c] for c in row["categories"]) or "—"
+            if row["error"] is not None:
+                note, due, sub, net, start, end = f"不覆盖/有误：{row['error']}", "", "", "", "", ""
+            elif not row["eligible"]:
+                note, due, sub, net, start, end = "不符合：" + "；".join(row["reasons"]), "", "", "", "", ""
+            else:
+                extra = (
+                    f"；另缴{row['additional_due_year']}年度{_yuan(row['additional_due_fen'])}元"
+                    if row["additional_due_year"]
+                    else ""
+                )
+                note = (row["rule"] or "") + extra
+                due, sub, net = _yuan(row["amount_due_fen"]), _yuan(row["subsidy_fen"]), _yuan(row["net_personal_fen"])
+                start, end = str(row["benefit_start"]), str(row["benefit_end"])
+            table.add_row(
+                row["name"],
+                mask_id_number(row["id_number"]),
+                SITUATION_LABELS[row["situation"]],
+                cats,
+                str(row["paid_on"]),
+                due,
+                sub,
+                net,
+                start,
+                end,
+                note,
+            )
+        console.print(table)

@@ -1,0 +1,26 @@
+"""Money is integer fen inside canbao and Decimal yuan at the edges; never float."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+def to_fen(yuan: Decimal | int | str) -> int:
+    """Yuan to fen, refusing anything finer than one fen."""
+    amount = Decimal(yuan) * 100
+    if amount != amount.to_integral_value():
+        raise ValueError(f"{yuan} yuan is not a whole number of fen")
+    return int(amount)
+
+
+def to_yuan(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+def yuan_json(fen: int | None) -> int | float | None:
+    """A JSON number in yuan: whole yuan as an integer, otherwise two decimals (exact in a JSON literal)."""
+    if fen is None:
+        return None
+    if fen % 100 == 0:
+        return fen // 100
+    return float(to_yuan(fen))

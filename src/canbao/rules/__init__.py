@@ -1,0 +1,1 @@
+"""Vectorized rules: eligibility, contribution, benefit period, refund."""

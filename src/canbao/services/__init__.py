@@ -1,0 +1,1 @@
+"""Use cases: each owns its reading, writing and transactions; rules stay pure."""
