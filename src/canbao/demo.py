@@ -15,39 +15,39 @@ from canbao.policy import list_policies, load_policy
 from canbao.rules.engine import quote_frame
 from canbao.vocabulary import CATEGORY_LABELS, SITUATION_LABELS
 
-# (name, birth, situation, days after the window opens / after the window closes, categories, extra)
-_SAMPLES: list[tuple[str, dt.date, str, int, list[str], dict[str, Any]]] = [
-    ("张三", dt.date(1985, 6, 15), "regular", 30, [], {}),
-    ("李四", dt.date(1960, 3, 2), "regular", 40, ["dibao"], {}),
-    ("王五", dt.date(1970, 8, 9), "regular", 50, ["destitute", "dibao"], {}),
-    ("赵六", dt.date(1990, 1, 20), "migrant_late", -20, [], {}),
+# (name, birth, situation, when paid (see _paid), categories, other person fields)
+_SAMPLES: list[tuple[str, dt.date, str, tuple[str, int], list[str], dict[str, Any]]] = [
+    ("张三", dt.date(1985, 6, 15), "regular", ("window", 30), [], {}),
+    ("李四", dt.date(1960, 3, 2), "regular", ("window", 40), ["dibao"], {}),
+    ("王五", dt.date(1970, 8, 9), "regular", ("window", 50), ["destitute", "dibao"], {}),
+    ("赵六", dt.date(1990, 1, 20), "migrant_late", ("year", 38), [], {}),
     (
         "钱七",
         dt.date(1980, 11, 11),
         "from_employee_insurance",
-        -100,
+        ("year", 104),
         [],
         {"employee_insurance_years": 3, "employee_insurance_gap_months": 5},
     ),
-    ("孙八", dt.date(1975, 5, 5), "lapsed", -60, [], {"lapsed_years": 2}),
-    ("周九", dt.date(1979, 2, 14), "regular", 20, ["son_household"], {"household_role": "parent"}),
+    ("孙八", dt.date(1975, 5, 5), "lapsed", ("year", 68), [], {"lapsed_years": 2}),
+    ("吴九", dt.date(1962, 7, 7), "special_group", ("year", 130), ["dibao"], {}),
+    ("周十", dt.date(1979, 2, 14), "regular", ("window", 20), ["son_household"], {"household_role": "parent"}),
 ]
+
+
+def _paid(policy_id: str, when: tuple[str, int]) -> dt.date:
+    """A payment date inside the collection window, or so many days into the benefit year."""
+    policy = load_policy(policy_id)
+    kind, days = when
+    first = policy.collection_window.start if kind == "window" else policy.benefit_period.start
+    return first + dt.timedelta(days=days)
 
 
 def _applications(policy_id: str) -> pl.DataFrame:
     policy = load_policy(policy_id)
     county = next(iter(policy.region.counties))
-    window = policy.collection_window
     rows = []
-    for seq, (name, birth, situation, offset, cats, extra) in enumerate(_SAMPLES):
-        # Positive offsets fall inside the window; negative ones count back from the benefit period's end.
-        paid = (
-            window.start + dt.timedelta(days=offset)
-            if offset > 0
-            else policy.benefit_period.end + dt.timedelta(days=offset)
-        )
-        if situation == "migrant_late" and policy.migrant_extension:
-            paid = policy.migrant_extension.end - dt.timedelta(days=-offset)
+    for seq, (name, birth, situation, when, cats, extra) in enumerate(_SAMPLES):
         rows.append(
             {
                 "id_number": make_id_number(county, birth, 100 + seq),
@@ -56,7 +56,7 @@ def _applications(policy_id: str) -> pl.DataFrame:
                 "residency": "local_hukou",
                 "categories": cats,
                 "situation": situation,
-                "paid_on": paid,
+                "paid_on": _paid(policy_id, when),
                 "employee_insurance_years": extra.get("employee_insurance_years"),
                 "employee_insurance_gap_months": extra.get("employee_insurance_gap_months"),
                 "lapsed_years": extra.get("lapsed_years", 0),
@@ -108,7 +108,7 @@ def run(console: Console | None = None) -> None:
             "待遇止",
             "说明",
         ):
-            table.add_column(header, overflow="fold")
+            table.add_column(header, overflow="fold", no_wrap=header not in ("情形", "身份", "说明"))
         for row in quoted.iter_rows(named=True):
             cats = "、".join(CATEGORY_LABELS[c] for c in row["categories"]) or "—"
             if row["error"] is not None:
@@ -121,7 +121,7 @@ def run(console: Console | None = None) -> None:
                     if row["additional_due_year"]
                     else ""
                 )
-                note = (row["rule"] or "") + extra
+                note = " ".join((row["rule"] or "").split(" ")[:2]) + extra
                 due, sub, net = _yuan(row["amount_due_fen"]), _yuan(row["subsidy_fen"]), _yuan(row["net_personal_fen"])
                 start, end = str(row["benefit_start"]), str(row["benefit_end"])
             table.add_row(
