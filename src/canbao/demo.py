@@ -9,7 +9,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from canbao.ids import make_id_number, mask_id_number
+from canbao.ids import make_id_number
 from canbao.money import yuan_json
 from canbao.policy import list_policies, load_policy
 from canbao.rules.engine import quote_frame
@@ -88,53 +88,41 @@ def _yuan(fen: int | None) -> str:
 
 
 def run(console: Console | None = None) -> None:
-    console = console or Console()
+    # Piped output (make demo under CI) gets 80 columns by default; the table needs a little more.
+    console = console or Console(width=max(Console().width, 120))
     for policy_id in list_policies():
         policy = load_policy(policy_id)
         quoted = quote_frame(policy_id, _applications(policy_id))
+        period = policy.benefit_period
         table = Table(
-            title=f"{policy.region.name} {policy.benefit_year}年度 — {policy.notice.number}", show_lines=False
+            title=f"{policy.region.name} {policy.benefit_year}年度（{policy.notice.number}）待遇期至 {period.end}",
+            title_justify="left",
         )
-        for header in (
-            "姓名",
-            "身份证号码",
-            "情形",
-            "身份",
-            "缴费日",
-            "应缴",
-            "资助",
-            "个人负担",
-            "待遇起",
-            "待遇止",
-            "说明",
-        ):
-            table.add_column(header, overflow="fold", no_wrap=header not in ("情形", "身份", "说明"))
+        table.add_column("姓名", no_wrap=True)
+        table.add_column("情形", max_width=12, overflow="fold")
+        table.add_column("身份", max_width=10, overflow="fold")
+        table.add_column("缴费日", no_wrap=True)
+        table.add_column("应缴", justify="right", no_wrap=True)
+        table.add_column("个人负担", justify="right", no_wrap=True)
+        table.add_column("待遇起", no_wrap=True)
+        table.add_column("依据或原因", ratio=1, overflow="fold")
         for row in quoted.iter_rows(named=True):
             cats = "、".join(CATEGORY_LABELS[c] for c in row["categories"]) or "—"
+            due = net = start = ""
             if row["error"] is not None:
-                note, due, sub, net, start, end = f"不覆盖/有误：{row['error']}", "", "", "", "", ""
+                note = f"[red]不覆盖或有误[/red]：{row['error']}"
             elif not row["eligible"]:
-                note, due, sub, net, start, end = "不符合：" + "；".join(row["reasons"]), "", "", "", "", ""
+                note = "[yellow]不符合[/yellow]：" + "；".join(row["reasons"])
             else:
-                extra = (
-                    f"；另缴{row['additional_due_year']}年度{_yuan(row['additional_due_fen'])}元"
-                    if row["additional_due_year"]
-                    else ""
-                )
-                note = " ".join((row["rule"] or "").split(" ")[:2]) + extra
-                due, sub, net = _yuan(row["amount_due_fen"]), _yuan(row["subsidy_fen"]), _yuan(row["net_personal_fen"])
-                start, end = str(row["benefit_start"]), str(row["benefit_end"])
+                note = " ".join((row["rule"] or "").split(" ")[:2])
+                if row["subsidy_category"]:
+                    timing = "先缴后补" if row["subsidy_timing"] == "refund_after_payment" else "直接抵扣"
+                    note += f"；资助{_yuan(row['subsidy_fen'])}元（{timing}）"
+                if row["additional_due_year"]:
+                    note += f"；另缴{row['additional_due_year']}年度{_yuan(row['additional_due_fen'])}元"
+                due, net = _yuan(row["amount_due_fen"]), _yuan(row["net_personal_fen"])
+                start = str(row["benefit_start"])
             table.add_row(
-                row["name"],
-                mask_id_number(row["id_number"]),
-                SITUATION_LABELS[row["situation"]],
-                cats,
-                str(row["paid_on"]),
-                due,
-                sub,
-                net,
-                start,
-                end,
-                note,
+                row["name"], SITUATION_LABELS[row["situation"]], cats, str(row["paid_on"]), due, net, start, note
             )
         console.print(table)

@@ -133,16 +133,18 @@ def start_rule(policy: Policy, rule: SituationRule, start: StartRule) -> pl.Expr
             return paid_on.dt.offset_by(pl.format("{}mo", graduated_wait_months(policy.graduated_wait)))
 
 
-CASE = pl.col("_case")  # index of the first matching case of the row's situation; null when none matches
+case_column = pl.col("_case")  # index of the first matching case of the row's situation; null when none matches
+raw_start_column = pl.col("_raw_start")  # the case's start rule applied, before clamping to the benefit period
 
 
 @dataclass(frozen=True)
 class BenefitRule:
-    """The situation rules in two steps: which case applies (`case`, to be stored as `_case`), then what
-    follows from that case (start, waiting months, clause, additional due), each computed once per
-    distinct rule rather than once per case."""
+    """The situation rules in three steps, each stored before the next reads it: which case applies (`case`,
+    stored as `_case`); its start rule (`raw_start`, stored as `_raw_start`), computed once per distinct rule
+    rather than once per case; then what follows (start, waiting months, clause, additional due)."""
 
     case: pl.Expr
+    raw_start: pl.Expr
     start: pl.Expr
     waiting_months: pl.Expr
     clause: pl.Expr
@@ -178,21 +180,24 @@ def benefit_rule(policy: Policy) -> BenefitRule:
                 waits[i] = _constant_wait(case.start)
 
     def by_case(mapping: dict[int, object], dtype: pl.DataType) -> pl.Expr:
-        return CASE.replace_strict(mapping, default=None, return_dtype=dtype)
+        return case_column.replace_strict(mapping, default=None, return_dtype=dtype)
 
-    raw = first_match([(CASE.is_in(cases), date) for date, cases in starts.values()]).cast(pl.Date)
+    raw_start = first_match([(case_column.is_in(cases), date) for date, cases in starts.values()]).cast(pl.Date)
     first_day = by_case(dict(first_days), pl.Date())
     months = by_case(dict(waits), pl.Int32())
     if graduated:
         assert policy.graduated_wait is not None
-        months = pl.when(CASE.is_in(graduated)).then(graduated_wait_months(policy.graduated_wait)).otherwise(months)
+        months = (
+            pl.when(case_column.is_in(graduated)).then(graduated_wait_months(policy.graduated_wait)).otherwise(months)
+        )
     # A start before this benefit period belongs to the previous benefit year: it is kept (with that year's
     # contribution as an additional due) only where the policy says so (004 三(一)); otherwise benefits
     # under this policy start on its first day.
-    owes_prior = CASE.is_in(list(prior_year)) & (raw < first_day)
+    owes_prior = case_column.is_in(list(prior_year)) & (raw_start_column < first_day)
     return BenefitRule(
         case=first_match([(cond, pl.lit(i, dtype=pl.Int16)) for i, cond in enumerate(conditions)]),
-        start=pl.when(owes_prior).then(raw).otherwise(pl.max_horizontal(raw, first_day)),
+        raw_start=raw_start,
+        start=pl.when(owes_prior).then(raw_start_column).otherwise(pl.max_horizontal(raw_start_column, first_day)),
         waiting_months=months,
         clause=by_case(dict(enumerate(clauses)), pl.Enum(list(dict.fromkeys(clauses)))),
         additional_due_year=pl.when(owes_prior).then(by_case(dict(prior_year), pl.Int32())),

@@ -220,8 +220,11 @@ def _ineligibility(policy: Policy) -> list[tuple[pl.Expr, pl.Expr]]:
 def _compiled(policy_id: str, today: dt.date) -> Compiled:
     policy = load_policy(policy_id)
     personal = pl.lit(to_fen(policy.personal_contribution), dtype=pl.Int64)
-    ident = parse_id_numbers(pl.col("id_number"), today)
-    identity = [
+    # The ID struct is stored once and its fields read after: reading them straight from the expression
+    # would parse every ID number once per field.
+    identity = [parse_id_numbers(pl.col("id_number"), today).alias("_id")]
+    ident = pl.col("_id")
+    id_fields = [
         ident.struct.field("id_number").alias("_id_normalized"),
         ident.struct.field("birth_date").alias("birth_date"),
         ident.struct.field("sex").alias("sex"),
@@ -234,6 +237,7 @@ def _compiled(policy_id: str, today: dt.date) -> Compiled:
         subsidy.amount_fen.alias("_subsidy_fen"),
         benefit.case.alias("_case"),
     ]
+    starts = [benefit.raw_start.alias("_raw_start")]
     follows = [
         benefit.start.alias("_benefit_start"),
         benefit.waiting_months.alias("_waiting_months"),
@@ -290,7 +294,7 @@ def _compiled(policy_id: str, today: dt.date) -> Compiled:
         pl.when(ok).then(pl.col("_rule")).alias("rule"),
         pl.coalesce("_id_normalized", "id_number").alias("id_number"),
     ]
-    return Compiled([identity, rules, follows, verdict], checks, reasons, outputs)
+    return Compiled([identity, id_fields, rules, starts, follows, verdict], checks, reasons, outputs)
 
 
 _SEPARATOR = "\x1f"  # joins an ineligible row's reasons while they are scattered back
