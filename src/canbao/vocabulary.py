@@ -117,3 +117,22 @@ REFUND_REASON_LABELS: dict[str, str] = {
     "joined_employee_insurance": "参加职工医保",
     "joined_elsewhere": "参加其他地区居民医保",
 }
+
+# Certifying departments (GLOSSARY "certified by") and the identity categories each may certify.
+Department = Literal[
+    "civil_affairs", "rural_revitalization", "health_commission", "veterans_affairs", "disabled_federation"
+]
+DEPARTMENT_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "civil_affairs": ("destitute", "orphan", "unsupported_child", "dibao", "near_dibao"),
+    "rural_revitalization": ("relapsed_poor", "monitored"),
+    "health_commission": ("family_planning", "daughter_household", "son_household"),
+    "veterans_affairs": ("key_entitled",),
+    "disabled_federation": ("severe_disability",),
+}
+DEPARTMENT_LABELS: dict[str, str] = {
+    "civil_affairs": "民政局",
+    "rural_revitalization": "乡村振兴局（农业农村局）",
+    "health_commission": "卫生健康委",
+    "veterans_affairs": "退役军人事务局",
+    "disabled_federation": "残联",
+}

@@ -1,0 +1,1 @@
+"""Database tables, migrations and the unit of work."""

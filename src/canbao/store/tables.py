@@ -1,0 +1,170 @@
+"""The registry and the ledger as tables (SQLAlchemy 2 Core).  Money is integer fen; the ledger is append-only
+(triggers refuse UPDATE and DELETE on it, see the first migration); balances are derived by summing it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+Fen = BigInteger
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("id_number", String(18), nullable=False, unique=True),
+    Column("name", String(64), nullable=False),
+    Column("sex", String(6), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("county", String(6), nullable=False),
+    Column("township", String(64)),
+    Column("village", String(64)),
+    Column("residency", String(40), nullable=False),
+    Column("phone", String(20)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+import_batches = Table(
+    "import_batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # department_list, roster, school
+    Column("department", String(40)),
+    Column("file_name", String(255), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("rows_total", Integer, nullable=False),
+    Column("rows_accepted", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "file_sha256", name="uq_import_batches_file"),
+)
+
+import_rows = Table(
+    "import_rows",
+    metadata,
+    Column("batch_id", Id, ForeignKey("import_batches.id"), primary_key=True),
+    Column("row_number", Integer, primary_key=True),
+    Column("id_number", String(18)),
+    Column("outcome", String(12), nullable=False),  # accepted, rejected, duplicate
+    Column("reason", Text),
+)
+
+identity_memberships = Table(
+    "identity_memberships",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, ForeignKey("persons.id"), nullable=False, index=True),
+    Column("category", String(24), nullable=False),
+    Column("department", String(40), nullable=False),
+    Column("valid_from", Date),
+    Column("valid_to", Date),
+    Column("batch_id", Id, ForeignKey("import_batches.id"), nullable=False),
+    UniqueConstraint("person_id", "category", "batch_id", name="uq_identity_memberships_once"),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, ForeignKey("persons.id"), nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("benefit_year", Integer, nullable=False),
+    Column("situation", String(32), nullable=False),
+    Column("status", String(12), nullable=False),  # active, refunded, suspended, terminated
+    Column("live", Boolean, nullable=False),  # active or suspended: at most one per person and year
+    Column("paid_on", Date, nullable=False),
+    Column("benefit_start", Date, nullable=False),
+    Column("benefit_end", Date, nullable=False),
+    Column("waiting_months", Integer, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("personal_standard_fen", Fen, nullable=False),
+    Column("amount_due_fen", Fen, nullable=False),
+    Column("net_personal_fen", Fen, nullable=False),
+    Column("subsidy_category", String(24)),
+    Column("subsidy_kind", String(24)),
+    Column("subsidy_timing", String(24)),
+    Column("subsidy_fen", Fen),
+    Column("fiscal_central_fen", Fen),
+    Column("fiscal_province_fen", Fen),
+    Column("fiscal_city_fen", Fen),
+    Column("fiscal_county_fen", Fen),
+    Column("fiscal_total_fen", Fen),
+    Column("channel", String(20), nullable=False),
+    Column("channel_name", String(40)),
+    Column("collecting_unit", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_on", Date),
+    Column("end_reason", String(40)),
+    Index(
+        "uq_enrollments_live",
+        "person_id",
+        "benefit_year",
+        unique=True,
+        sqlite_where=text("live"),
+        postgresql_where=text("live"),
+    ),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("enrollment_id", Id, ForeignKey("enrollments.id"), nullable=False, index=True),
+    Column("person_id", Id, ForeignKey("persons.id"), nullable=False, index=True),
+    # payment, refund, assistance_subsidy, county_subsidy_refund; refunds are positive amounts going out
+    Column("kind", String(24), nullable=False),
+    Column("amount_fen", Fen, nullable=False),
+    Column("channel", String(20)),
+    Column("channel_name", String(40)),
+    Column("channel_txn_id", String(64)),
+    Column("collecting_unit", String(64)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("note", Text),
+    Index(
+        "uq_ledger_entries_txn",
+        "channel",
+        "channel_txn_id",
+        unique=True,
+        sqlite_where=text("channel_txn_id IS NOT NULL"),
+        postgresql_where=text("channel_txn_id IS NOT NULL"),
+    ),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(40)),  # masked ID number or batch
+    Column("outcome", String(12), nullable=False),  # done, refused, replayed
+    Column("detail", Text),
+)
