@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -113,6 +114,21 @@ def demo() -> None:
     from canbao.demo import run as run_demo
 
     run_demo()
+
+
+def _register() -> None:
+    from canbao.cli_registry import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+    try:
+        imports = importlib.import_module("canbao.cli_imports")
+    except ImportError:  # the import commands arrive with their own module
+        return
+    cli.add_command(imports.import_group, "import")
+
+
+_register()
 
 
 def main() -> None:

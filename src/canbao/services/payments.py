@@ -1,0 +1,464 @@
+"""Enroll and pay, refund, suspend and terminate, county subsidy refunds (先缴后补).
+
+Every enrollment's amounts and benefit dates come from the rules engine's quote, stored as quoted.  Money
+is appended to the ledger, never updated: a payment, the assistance subsidy deducted upfront, a refund, a
+county subsidy paid back; a correction is a new entry with the opposite sign.
+
+Concurrency: the database holds the rules that must never break — one live enrollment per person and
+benefit year (a partial unique index) and one ledger entry per channel transaction id (another).  A use
+case checks first to give a clear answer, and if a concurrent one wins the race in between, the unique
+index refuses the second and the use case answers as if it had come second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import polars as pl
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from canbao.errors import InputError
+from canbao.ids import mask_id_number
+from canbao.money import to_fen, to_yuan
+from canbao.policy import load_policy
+from canbao.quote import quote
+from canbao.rules.refund import refund_frame
+from canbao.services.registry import find_person, register_person
+from canbao.store.tables import enrollments, ledger_entries, persons
+from canbao.store.uow import UnitOfWork, audit, now
+
+Channel = Literal["online", "collecting_unit", "school", "bank_debit"]
+CHANNELS: tuple[str, ...] = ("online", "collecting_unit", "school", "bank_debit")
+CHANNEL_LABELS = {"online": "线上自助缴费", "collecting_unit": "代收单位", "school": "学校", "bank_debit": "银行批扣"}
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment notification from a channel (or a collecting unit's entry)."""
+
+    policy_id: str
+    application: dict[str, Any]  # the quote contract's input: person, situation, paid_on
+    channel: str
+    txn_id: str
+    amount: Decimal  # yuan, as the channel reports it
+    channel_name: str | None = None  # 微信, 支付宝, 皖事通 ... for online payments
+    collecting_unit: str | None = None
+    township: str | None = None
+    village: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    enrollment_id: int
+    person_id: int
+    amount_fen: int
+    benefit_start: dt.date
+    benefit_end: dt.date
+    replayed: bool  # the same transaction id was already recorded: this is its first result
+
+
+def _where(row: Any) -> str:
+    unit = row.collecting_unit or CHANNEL_LABELS.get(row.channel, row.channel)
+    return f"{unit}，{row.paid_on} 缴费（参保记录 {row.id}）"
+
+
+def _replayed(connection: Connection, payment: Payment, id_number: str) -> PaymentResult | None:
+    """The earlier result of the same channel transaction, if there is one."""
+    row = connection.execute(
+        select(ledger_entries, persons.c.id_number, enrollments.c.benefit_start, enrollments.c.benefit_end)
+        .join(persons, persons.c.id == ledger_entries.c.person_id)
+        .join(enrollments, enrollments.c.id == ledger_entries.c.enrollment_id)
+        .where(ledger_entries.c.channel == payment.channel, ledger_entries.c.channel_txn_id == payment.txn_id)
+    ).first()
+    if row is None:
+        return None
+    if row.id_number != id_number:
+        raise InputError(
+            "txn_id",
+            f"交易流水号 {payment.txn_id} 已用于另一人（{mask_id_number(row.id_number)}）的缴费，不能再用于"
+            f" {mask_id_number(id_number)}",
+        )
+    return PaymentResult(row.enrollment_id, row.person_id, row.amount_fen, row.benefit_start, row.benefit_end, True)
+
+
+def _live_enrollment(connection: Connection, person_id: int, benefit_year: int) -> Any:
+    return connection.execute(
+        select(enrollments).where(
+            enrollments.c.person_id == person_id, enrollments.c.benefit_year == benefit_year, enrollments.c.live
+        )
+    ).first()
+
+
+def pay(engine: Engine, payment: Payment, actor: str) -> PaymentResult:
+    """Enroll a person and record their payment; idempotent on (channel, transaction id)."""
+    if payment.channel not in CHANNELS:
+        raise InputError("channel", f"未知的缴费渠道 {payment.channel}（可选：{'、'.join(CHANNELS)}）")
+    quoted = quote(payment.policy_id, payment.application)
+    masked = quoted["id_number"]
+    try:
+        for attempt in (1, 2):
+            try:
+                return _pay_once(engine, payment, quoted, actor)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent use case won the race: answer as the second comer (replay or refusal).
+    except InputError as refusal:
+        audit(engine, actor, "pay", masked, "refused", str(refusal))
+        raise
+    raise AssertionError("unreachable")
+
+
+def _pay_once(engine: Engine, payment: Payment, quoted: dict[str, Any], actor: str) -> PaymentResult:
+    person_in = payment.application["person"]
+    with UnitOfWork(engine, actor) as uow:
+        c = uow.connection
+        frame = pl.DataFrame({"id_number": [person_in["id_number"]]})
+        id_number = _normalized_id(frame)
+        replay = _replayed(c, payment, id_number)
+        if replay is not None:
+            uow.commit()
+            audit(engine, actor, "pay", quoted["id_number"], "replayed", f"{payment.channel}:{payment.txn_id}")
+            return replay
+        if not quoted["eligible"]:
+            raise InputError("person", f"{quoted['id_number']} 不符合参保条件：" + "；".join(quoted["reasons"]))
+        due_fen = to_fen(quoted["amount_due"])
+        if to_fen(payment.amount) != due_fen:
+            raise InputError(
+                "amount",
+                f"{quoted['id_number']} 应缴 {to_yuan(due_fen)} 元，本次缴费 {payment.amount} 元，金额不符，未入账",
+            )
+        birth = _birth_date(id_number)
+        person = register_person(
+            c,
+            id_number=id_number,
+            name=person_in.get("name"),
+            sex=_sex(id_number),
+            birth_date=birth,
+            county=person_in["county"],
+            residency=person_in["residency"],
+            township=payment.township,
+            village=payment.village,
+            phone=payment.phone,
+        )
+        existing = _live_enrollment(c, person["id"], quoted["benefit_year"])
+        if existing is not None:
+            raise InputError(
+                "person",
+                f"{quoted['id_number']} 已参加 {quoted['benefit_year']} 年度居民医保（{_where(existing)}），"
+                "不能重复参保",
+            )
+        enrollment_id = _insert_enrollment(c, payment, quoted, person["id"])
+        recorded = now()
+        entry = {
+            "enrollment_id": enrollment_id,
+            "person_id": person["id"],
+            "channel": payment.channel,
+            "channel_name": payment.channel_name,
+            "collecting_unit": payment.collecting_unit,
+            "recorded_at": recorded,
+            "actor": actor,
+        }
+        c.execute(
+            insert(ledger_entries).values(**entry, kind="payment", amount_fen=due_fen, channel_txn_id=payment.txn_id)
+        )
+        for subsidy in quoted["subsidies"]:
+            if subsidy["timing"] == "upfront":
+                c.execute(
+                    insert(ledger_entries).values(
+                        **entry,
+                        kind="assistance_subsidy",
+                        amount_fen=to_fen(subsidy["amount"]),
+                        note=f"{subsidy['kind']}:{subsidy['category']}",
+                    )
+                )
+        uow.commit()
+    start = dt.date.fromisoformat(quoted["benefit_start"])
+    end = dt.date.fromisoformat(quoted["benefit_end"])
+    audit(engine, actor, "pay", quoted["id_number"], "done", f"{payment.channel}:{payment.txn_id} {to_yuan(due_fen)}")
+    return PaymentResult(enrollment_id, person["id"], due_fen, start, end, False)
+
+
+def _normalized_id(frame: pl.DataFrame) -> str:
+    from canbao.ids import parse_id_numbers
+
+    value = frame.select(parse_id_numbers(pl.col("id_number"), dt.date.today()).struct.field("id_number")).item()
+    assert isinstance(value, str)
+    return value
+
+
+def _birth_date(id_number: str) -> dt.date:
+    return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def _sex(id_number: str) -> str:
+    return "male" if int(id_number[16]) % 2 else "female"
+
+
+def _insert_enrollment(c: Connection, payment: Payment, quoted: dict[str, Any], person_id: int) -> int:
+    subsidy = quoted["subsidies"][0] if quoted["subsidies"] else None
+    fiscal = quoted["fiscal_subsidy"]
+
+    def fen(value: Decimal | None) -> int | None:
+        return None if value is None else to_fen(value)
+
+    values = {
+        "person_id": person_id,
+        "policy": payment.policy_id,
+        "benefit_year": quoted["benefit_year"],
+        "situation": quoted["situation"],
+        "status": "active",
+        "live": True,
+        "paid_on": dt.date.fromisoformat(payment.application["paid_on"]),
+        "benefit_start": dt.date.fromisoformat(quoted["benefit_start"]),
+        "benefit_end": dt.date.fromisoformat(quoted["benefit_end"]),
+        "waiting_months": quoted["waiting_months"],
+        "rule": quoted["rule"],
+        "personal_standard_fen": fen(quoted["personal_standard"]),
+        "amount_due_fen": fen(quoted["amount_due"]),
+        "net_personal_fen": fen(quoted["net_personal"]),
+        "subsidy_category": subsidy["category"] if subsidy else None,
+        "subsidy_kind": subsidy["kind"] if subsidy else None,
+        "subsidy_timing": subsidy["timing"] if subsidy else None,
+        "subsidy_fen": fen(subsidy["amount"]) if subsidy else None,
+        **{f"fiscal_{level}_fen": fen(fiscal[level]) for level in ("central", "province", "city", "county", "total")},
+        "channel": payment.channel,
+        "channel_name": payment.channel_name,
+        "collecting_unit": payment.collecting_unit,
+        "created_at": now(),
+    }
+    return int(c.execute(insert(enrollments).values(**values).returning(enrollments.c.id)).scalar_one())
+
+
+# --- refunds, suspension, termination -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    enrollment_id: int
+    refundable: bool
+    amount_fen: int
+    why: str
+
+
+def _find_live(c: Connection, id_number: str, benefit_year: int) -> Any:
+    person = find_person(c, id_number)
+    if person is None:
+        raise InputError("id_number", f"没有身份证号码为 {mask_id_number(id_number)} 的参保人")
+    row = _live_enrollment(c, person["id"], benefit_year)
+    if row is None:
+        raise InputError("benefit_year", f"{mask_id_number(id_number)} 没有 {benefit_year} 年度的有效参保记录")
+    return row
+
+
+def _county_subsidy_paid_back(c: Connection, enrollment_id: int) -> int:
+    rows = c.execute(
+        select(ledger_entries.c.amount_fen).where(
+            ledger_entries.c.enrollment_id == enrollment_id, ledger_entries.c.kind == "county_subsidy_refund"
+        )
+    ).scalars()
+    return sum(rows)
+
+
+def refund(
+    engine: Engine, id_number: str, benefit_year: int, reason: str, requested_on: dt.date, actor: str
+) -> RefundResult:
+    """Refund per the policy (the rules engine decides); the enrollment ends and a refund entry is appended.
+
+    When the policy refuses (the benefit period has begun), nothing changes and the answer says why.
+    """
+    masked = mask_id_number(id_number)
+    try:
+        with UnitOfWork(engine, actor) as uow:
+            c = uow.connection
+            row = _find_live(c, id_number, benefit_year)
+            paid_back = _county_subsidy_paid_back(c, row.id)
+            frame = pl.DataFrame(
+                {
+                    "error": [None],
+                    "eligible": [True],
+                    "reasons": [[]],
+                    "paid_on": [row.paid_on],
+                    "benefit_start": [row.benefit_start],
+                    "amount_due_fen": [row.amount_due_fen],
+                    "subsidy_timing": [row.subsidy_timing],
+                    "subsidy_fen": [row.subsidy_fen],
+                    "reason": [reason],
+                    "requested_on": [requested_on],
+                    "county_subsidy_refunded": [paid_back > 0],
+                    "policy": [row.policy],
+                    "id_number": [id_number],
+                },
+                schema_overrides={"error": pl.String, "reasons": pl.List(pl.String), "subsidy_timing": pl.String},
+            )
+            decided = refund_frame(row.policy, frame).row(0, named=True)
+            if decided["refund_error"] is not None:
+                raise InputError(decided["refund_error_field"], decided["refund_error"])
+            result = RefundResult(row.id, decided["refundable"], decided["refund_fen"], decided["refund_why"])
+            if result.refundable:
+                _end(c, row.id, "refunded", requested_on, reason)
+                entry = {"enrollment_id": row.id, "person_id": row.person_id, "recorded_at": now(), "actor": actor}
+                c.execute(
+                    insert(ledger_entries).values(**entry, kind="refund", amount_fen=result.amount_fen, note=reason)
+                )
+                if row.subsidy_timing == "upfront" and row.subsidy_fen:
+                    # The assistance deducted upfront goes back to its fund: a correcting entry.
+                    c.execute(
+                        insert(ledger_entries).values(
+                            **entry, kind="assistance_subsidy", amount_fen=-row.subsidy_fen, note=f"退费冲回:{reason}"
+                        )
+                    )
+                uow.commit()
+    except InputError as refusal:
+        audit(engine, actor, "refund", masked, "refused", str(refusal))
+        raise
+    audit(engine, actor, "refund", masked, "done" if result.refundable else "refused", result.why)
+    return result
+
+
+def _end(c: Connection, enrollment_id: int, status: str, on: dt.date, reason: str) -> None:
+    c.execute(
+        update(enrollments)
+        .where(enrollments.c.id == enrollment_id)
+        .values(status=status, live=status == "suspended", ended_on=on, end_reason=reason)
+    )
+
+
+END_REASONS = {"death": "死亡", "joined_employee_insurance": "参加职工医保", "moved_away": "迁出本地", "other": "其他"}
+
+
+def end_enrollment(
+    engine: Engine,
+    id_number: str,
+    benefit_year: int,
+    status: Literal["suspended", "terminated"],
+    reason: str,
+    on: dt.date,
+    actor: str,
+) -> int:
+    """Suspend (暂停: the enrollment stays the person's one for the year) or terminate (终止) it, keeping
+    the reason.  No money moves: a refund is its own use case."""
+    if reason not in END_REASONS:
+        raise InputError("reason", f"未知的原因 {reason}（可选：{'、'.join(END_REASONS)}）")
+    masked = mask_id_number(id_number)
+    try:
+        with UnitOfWork(engine, actor) as uow:
+            row = _find_live(uow.connection, id_number, benefit_year)
+            _end(uow.connection, row.id, status, on, reason)
+            uow.commit()
+    except InputError as refusal:
+        audit(engine, actor, status, masked, "refused", str(refusal))
+        raise
+    audit(engine, actor, status, masked, "done", reason)
+    return int(row.id)
+
+
+# --- county subsidy refunds (先缴后补, 004 二(三)) ------------------------------------------------------
+
+
+def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str | None = None) -> pl.DataFrame:
+    """Who is owed a county subsidy back, per township: active enrollments paid first (refund_after_payment)
+    with no county_subsidy_refund entry yet."""
+    paid_back = (
+        select(ledger_entries.c.enrollment_id).where(ledger_entries.c.kind == "county_subsidy_refund").scalar_subquery()
+    )
+    query = (
+        select(
+            persons.c.township,
+            persons.c.village,
+            persons.c.name,
+            persons.c.id_number,
+            enrollments.c.id.label("enrollment_id"),
+            enrollments.c.subsidy_category,
+            enrollments.c.subsidy_fen,
+        )
+        .join(persons, persons.c.id == enrollments.c.person_id)
+        .where(
+            enrollments.c.benefit_year == benefit_year,
+            enrollments.c.status == "active",
+            enrollments.c.subsidy_timing == "refund_after_payment",
+            enrollments.c.id.not_in(paid_back),
+        )
+        .order_by(persons.c.township, persons.c.village, enrollments.c.id)
+    )
+    if township is not None:
+        query = query.where(persons.c.township == township)
+    with engine.connect() as c:
+        rows = c.execute(query).mappings().all()
+    schema = {
+        "township": pl.String,
+        "village": pl.String,
+        "name": pl.String,
+        "id_number": pl.String,
+        "enrollment_id": pl.Int64,
+        "subsidy_category": pl.String,
+        "subsidy_fen": pl.Int64,
+    }
+    return pl.DataFrame([dict(r) for r in rows], schema=schema)
+
+
+def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: int, township: str, actor: str) -> int:
+    """The township paid the person their county subsidy back: append it once (a second call is refused)."""
+    masked = mask_id_number(id_number)
+    try:
+        with UnitOfWork(engine, actor) as uow:
+            c = uow.connection
+            row = _find_live(c, id_number, benefit_year)
+            if row.subsidy_timing != "refund_after_payment" or not row.subsidy_fen:
+                raise InputError("id_number", f"{masked} 的参保记录没有先缴后补的县财政补贴")
+            if _county_subsidy_paid_back(c, row.id):
+                raise InputError("id_number", f"{masked} 的县财政补贴已经退补过，不能重复退补")
+            c.execute(
+                insert(ledger_entries).values(
+                    enrollment_id=row.id,
+                    person_id=row.person_id,
+                    kind="county_subsidy_refund",
+                    amount_fen=row.subsidy_fen,
+                    channel="collecting_unit",
+                    collecting_unit=township,
+                    recorded_at=now(),
+                    actor=actor,
+                    note=row.subsidy_category,
+                )
+            )
+            uow.commit()
+    except InputError as refusal:
+        audit(engine, actor, "county_subsidy_refund", masked, "refused", str(refusal))
+        raise
+    audit(engine, actor, "county_subsidy_refund", masked, "done", str(to_yuan(row.subsidy_fen)))
+    return int(row.subsidy_fen)
+
+
+# --- the ledger, derived ----------------------------------------------------------------------------------
+
+
+def ledger_of(engine: Engine, id_number: str) -> pl.DataFrame:
+    """Every ledger entry of a person, oldest first."""
+    query = (
+        select(
+            ledger_entries.c.id,
+            ledger_entries.c.enrollment_id,
+            ledger_entries.c.kind,
+            ledger_entries.c.amount_fen,
+            ledger_entries.c.channel,
+            ledger_entries.c.channel_name,
+            ledger_entries.c.channel_txn_id,
+            ledger_entries.c.collecting_unit,
+            ledger_entries.c.recorded_at,
+            ledger_entries.c.note,
+        )
+        .join(persons, and_(persons.c.id == ledger_entries.c.person_id, persons.c.id_number == id_number))
+        .order_by(ledger_entries.c.id)
+    )
+    with engine.connect() as c:
+        rows = c.execute(query).mappings().all()
+    return pl.DataFrame([dict(r) for r in rows]) if rows else pl.DataFrame()
+
+
+def policy_benefit_year(policy_id: str) -> int:
+    return load_policy(policy_id).benefit_year
