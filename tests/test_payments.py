@@ -215,3 +215,14 @@ def test_many_processes_replaying_one_transaction_make_one_entry(database_url: s
     engine = make_engine(database_url)
     assert count(engine, enrollments) == 1 and count(engine, ledger_entries) == 1
     engine.dispose()
+
+
+def test_bad_input_is_refused_naming_the_field(engine: Engine) -> None:
+    app = application("340322", "1985-06-15", "regular", "2021-10-15")
+    app["person"]["id_number"] = app["person"]["id_number"][:-1] + (
+        "0" if app["person"]["id_number"][-1] != "0" else "1"
+    )
+    with pytest.raises(InputError) as err:
+        pay(engine, payment(app, "wx-bad", "320"), "clerk")
+    assert err.value.field == "person.id_number" and "校验位" in err.value.message
+    assert count(engine, persons) == 0

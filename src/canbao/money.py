@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
+
 
 def to_fen(yuan: Decimal | int | str) -> int:
     """Yuan to fen, refusing anything finer than one fen."""
@@ -24,3 +26,10 @@ def yuan_json(fen: int | None) -> int | float | None:
     if fen % 100 == 0:
         return fen // 100
     return float(to_yuan(fen))
+
+
+def yuan_text(fen: pl.Expr) -> pl.Expr:
+    """Vectorized fen → "40.00" text, by integer arithmetic (no float on the way)."""
+    sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    whole = fen.abs()
+    return pl.format("{}{}.{}", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))

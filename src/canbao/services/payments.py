@@ -25,15 +25,11 @@ from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.money import to_fen, to_yuan
 from canbao.policy import load_policy
-from canbao.quote import quote
 from canbao.rules.refund import refund_frame
-from canbao.services.registry import find_person, register_person
+from canbao.services.payment_batch import apply_payments
+from canbao.services.registry import find_person
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
-
-Channel = Literal["online", "collecting_unit", "school", "bank_debit"]
-CHANNELS: tuple[str, ...] = ("online", "collecting_unit", "school", "bank_debit")
-CHANNEL_LABELS = {"online": "线上自助缴费", "collecting_unit": "代收单位", "school": "学校", "bank_debit": "银行批扣"}
 
 
 @dataclass(frozen=True)
@@ -62,30 +58,6 @@ class PaymentResult:
     replayed: bool  # the same transaction id was already recorded: this is its first result
 
 
-def _where(row: Any) -> str:
-    unit = row.collecting_unit or CHANNEL_LABELS.get(row.channel, row.channel)
-    return f"{unit}，{row.paid_on} 缴费（参保记录 {row.id}）"
-
-
-def _replayed(connection: Connection, payment: Payment, id_number: str) -> PaymentResult | None:
-    """The earlier result of the same channel transaction, if there is one."""
-    row = connection.execute(
-        select(ledger_entries, persons.c.id_number, enrollments.c.benefit_start, enrollments.c.benefit_end)
-        .join(persons, persons.c.id == ledger_entries.c.person_id)
-        .join(enrollments, enrollments.c.id == ledger_entries.c.enrollment_id)
-        .where(ledger_entries.c.channel == payment.channel, ledger_entries.c.channel_txn_id == payment.txn_id)
-    ).first()
-    if row is None:
-        return None
-    if row.id_number != id_number:
-        raise InputError(
-            "txn_id",
-            f"交易流水号 {payment.txn_id} 已用于另一人（{mask_id_number(row.id_number)}）的缴费，不能再用于"
-            f" {mask_id_number(id_number)}",
-        )
-    return PaymentResult(row.enrollment_id, row.person_id, row.amount_fen, row.benefit_start, row.benefit_end, True)
-
-
 def _live_enrollment(connection: Connection, person_id: int, benefit_year: int) -> Any:
     return connection.execute(
         select(enrollments).where(
@@ -95,144 +67,54 @@ def _live_enrollment(connection: Connection, person_id: int, benefit_year: int) 
 
 
 def pay(engine: Engine, payment: Payment, actor: str) -> PaymentResult:
-    """Enroll a person and record their payment; idempotent on (channel, transaction id)."""
-    if payment.channel not in CHANNELS:
-        raise InputError("channel", f"未知的缴费渠道 {payment.channel}（可选：{'、'.join(CHANNELS)}）")
-    quoted = quote(payment.policy_id, payment.application)
-    masked = quoted["id_number"]
+    """Enroll a person and record their payment: a frame of one through `apply_payments`.
+
+    Idempotent on (channel, transaction id); a refusal raises InputError naming the field and the rule."""
+    row = _application_row(payment)
     try:
         for attempt in (1, 2):
             try:
-                return _pay_once(engine, payment, quoted, actor)
+                result = apply_payments(engine, payment.policy_id, row, actor, audit_batch=False).row(0, named=True)
+                break
             except IntegrityError:
+                # A concurrent writer outside the payment lock (an import registering the same person) won
+                # the race: answer again, now as the second comer.
                 if attempt == 2:
                     raise
-                # A concurrent use case won the race: answer as the second comer (replay or refusal).
+        if result["outcome"] == "refused":
+            raise InputError(result["error_field"], result["reason"])
     except InputError as refusal:
-        audit(engine, actor, "pay", masked, "refused", str(refusal))
+        audit(engine, actor, "pay", _masked(payment), "refused", str(refusal))
         raise
-    raise AssertionError("unreachable")
+    outcome = "replayed" if result["outcome"] == "replayed" else "done"
+    audit(engine, actor, "pay", _masked(payment), outcome, f"{payment.channel}:{payment.txn_id} {payment.amount}")
+    return PaymentResult(
+        result["enrollment_id"], result["person_id"], result["amount_fen"], result["benefit_start"],
+        result["benefit_end"], result["outcome"] == "replayed",
+    )  # fmt: skip
 
 
-def _pay_once(engine: Engine, payment: Payment, quoted: dict[str, Any], actor: str) -> PaymentResult:
-    person_in = payment.application["person"]
-    with UnitOfWork(engine, actor) as uow:
-        c = uow.connection
-        frame = pl.DataFrame({"id_number": [person_in["id_number"]]})
-        id_number = _normalized_id(frame)
-        replay = _replayed(c, payment, id_number)
-        if replay is not None:
-            uow.commit()
-            audit(engine, actor, "pay", quoted["id_number"], "replayed", f"{payment.channel}:{payment.txn_id}")
-            return replay
-        if not quoted["eligible"]:
-            raise InputError("person", f"{quoted['id_number']} 不符合参保条件：" + "；".join(quoted["reasons"]))
-        due_fen = to_fen(quoted["amount_due"])
-        if to_fen(payment.amount) != due_fen:
-            raise InputError(
-                "amount",
-                f"{quoted['id_number']} 应缴 {to_yuan(due_fen)} 元，本次缴费 {payment.amount} 元，金额不符，未入账",
-            )
-        birth = _birth_date(id_number)
-        person = register_person(
-            c,
-            id_number=id_number,
-            name=person_in.get("name"),
-            sex=_sex(id_number),
-            birth_date=birth,
-            county=person_in["county"],
-            residency=person_in["residency"],
-            township=payment.township,
-            village=payment.village,
-            phone=payment.phone,
-        )
-        existing = _live_enrollment(c, person["id"], quoted["benefit_year"])
-        if existing is not None:
-            raise InputError(
-                "person",
-                f"{quoted['id_number']} 已参加 {quoted['benefit_year']} 年度居民医保（{_where(existing)}），"
-                "不能重复参保",
-            )
-        enrollment_id = _insert_enrollment(c, payment, quoted, person["id"])
-        recorded = now()
-        entry = {
-            "enrollment_id": enrollment_id,
-            "person_id": person["id"],
-            "channel": payment.channel,
-            "channel_name": payment.channel_name,
-            "collecting_unit": payment.collecting_unit,
-            "recorded_at": recorded,
-            "actor": actor,
-        }
-        c.execute(
-            insert(ledger_entries).values(**entry, kind="payment", amount_fen=due_fen, channel_txn_id=payment.txn_id)
-        )
-        for subsidy in quoted["subsidies"]:
-            if subsidy["timing"] == "upfront":
-                c.execute(
-                    insert(ledger_entries).values(
-                        **entry,
-                        kind="assistance_subsidy",
-                        amount_fen=to_fen(subsidy["amount"]),
-                        note=f"{subsidy['kind']}:{subsidy['category']}",
-                    )
-                )
-        uow.commit()
-    start = dt.date.fromisoformat(quoted["benefit_start"])
-    end = dt.date.fromisoformat(quoted["benefit_end"])
-    audit(engine, actor, "pay", quoted["id_number"], "done", f"{payment.channel}:{payment.txn_id} {to_yuan(due_fen)}")
-    return PaymentResult(enrollment_id, person["id"], due_fen, start, end, False)
+def _masked(payment: Payment) -> str:
+    person = payment.application.get("person")
+    return mask_id_number(str(person.get("id_number"))) if isinstance(person, dict) else "?"
 
 
-def _normalized_id(frame: pl.DataFrame) -> str:
-    from canbao.ids import parse_id_numbers
+def _application_row(payment: Payment) -> pl.DataFrame:
+    """The payment as a frame of one, its shape and types checked as a quote's are."""
+    from canbao.quote import _frame, _row
 
-    value = frame.select(parse_id_numbers(pl.col("id_number"), dt.date.today()).struct.field("id_number")).item()
-    assert isinstance(value, str)
-    return value
-
-
-def _birth_date(id_number: str) -> dt.date:
-    return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-
-
-def _sex(id_number: str) -> str:
-    return "male" if int(id_number[16]) % 2 else "female"
-
-
-def _insert_enrollment(c: Connection, payment: Payment, quoted: dict[str, Any], person_id: int) -> int:
-    subsidy = quoted["subsidies"][0] if quoted["subsidies"] else None
-    fiscal = quoted["fiscal_subsidy"]
-
-    def fen(value: Decimal | None) -> int | None:
-        return None if value is None else to_fen(value)
-
-    values = {
-        "person_id": person_id,
-        "policy": payment.policy_id,
-        "benefit_year": quoted["benefit_year"],
-        "situation": quoted["situation"],
-        "status": "active",
-        "live": True,
-        "paid_on": dt.date.fromisoformat(payment.application["paid_on"]),
-        "benefit_start": dt.date.fromisoformat(quoted["benefit_start"]),
-        "benefit_end": dt.date.fromisoformat(quoted["benefit_end"]),
-        "waiting_months": quoted["waiting_months"],
-        "rule": quoted["rule"],
-        "personal_standard_fen": fen(quoted["personal_standard"]),
-        "amount_due_fen": fen(quoted["amount_due"]),
-        "net_personal_fen": fen(quoted["net_personal"]),
-        "subsidy_category": subsidy["category"] if subsidy else None,
-        "subsidy_kind": subsidy["kind"] if subsidy else None,
-        "subsidy_timing": subsidy["timing"] if subsidy else None,
-        "subsidy_fen": fen(subsidy["amount"]) if subsidy else None,
-        **{f"fiscal_{level}_fen": fen(fiscal[level]) for level in ("central", "province", "city", "county", "total")},
-        "channel": payment.channel,
-        "channel_name": payment.channel_name,
-        "collecting_unit": payment.collecting_unit,
-        "created_at": now(),
-    }
-    return int(c.execute(insert(enrollments).values(**values).returning(enrollments.c.id)).scalar_one())
+    row = _row(payment.application)
+    row.update(
+        channel=payment.channel,
+        channel_name=payment.channel_name,
+        txn_id=payment.txn_id,
+        amount_fen=to_fen(payment.amount),
+        collecting_unit=payment.collecting_unit,
+        township=payment.township,
+        village=payment.village,
+        phone=payment.phone,
+    )
+    return _frame([row])
 
 
 # --- refunds, suspension, termination -------------------------------------------------------------------

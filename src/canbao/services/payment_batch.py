@@ -1,0 +1,394 @@
+"""Apply payments — one notification or a whole day's file — through one set of rules.
+
+A frame of payments goes in (the quote contract's columns plus `channel`, `channel_name`, `txn_id`,
+`amount_fen`, `collecting_unit`, `township`, `village`, `phone`); each row comes out `enrolled`, `replayed`
+(its channel transaction was already recorded: the first result is returned) or `refused` (with the field
+and the reason).  A single payment (`payments.pay`) is a frame of one.
+
+The rules, in order: the quote must succeed and the person be eligible; the channel must be known; the
+amount must be what is due; a transaction id already recorded is a replay for the same person and a
+refusal for another; name and ID number must agree with the registry; one live enrollment per person and
+benefit year (across channels, collecting units and rows of the same file).  Everything is written in one
+transaction; writers are serialized (SQLite: BEGIN IMMEDIATE; PostgreSQL: a table lock), and the unique
+indexes stay as the last guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Engine, insert, select
+
+from canbao.ids import mask_id_numbers
+from canbao.money import yuan_text
+from canbao.policy import load_policy
+from canbao.rules.engine import quote_frame
+from canbao.services.registry import person_values
+from canbao.store.tables import enrollments, ledger_entries, persons
+from canbao.store.uow import UnitOfWork, audit, now
+
+CHANNELS: tuple[str, ...] = ("online", "collecting_unit", "school", "bank_debit")
+CHANNEL_LABELS = {"online": "线上自助缴费", "collecting_unit": "代收单位", "school": "学校", "bank_debit": "银行批扣"}
+PAYMENT_COLUMNS: dict[str, pl.DataType] = {
+    "channel": pl.String(),
+    "channel_name": pl.String(),
+    "txn_id": pl.String(),
+    "amount_fen": pl.Int64(),
+    "collecting_unit": pl.String(),
+    "township": pl.String(),
+    "village": pl.String(),
+    "phone": pl.String(),
+}
+RESULT_COLUMNS = [
+    "payment_row", "outcome", "error_field", "reason", "enrollment_id", "person_id", "amount_fen",
+    "benefit_start", "benefit_end",
+]  # fmt: skip
+_CHUNK = 5_000
+
+
+def _in_chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+class _Outcomes:
+    """Per-row outcome, filled in as the rules run; the first refusal of a row stands."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("outcome"),
+            pl.lit(None, dtype=pl.String).alias("error_field"),
+            pl.lit(None, dtype=pl.String).alias("reason"),
+            pl.lit(None, dtype=pl.Int64).alias("enrollment_id"),
+            pl.lit(None, dtype=pl.Int64).alias("person_id"),
+        )
+
+    def refuse(self, condition: pl.Expr, field: str | pl.Expr, reason: pl.Expr) -> None:
+        open_ = pl.col("outcome").is_null() & condition.fill_null(False)
+        field_expr = pl.lit(field) if isinstance(field, str) else field
+        self.frame = self.frame.with_columns(
+            pl.when(open_).then(pl.lit("refused")).otherwise(pl.col("outcome")).alias("outcome"),
+            pl.when(open_).then(field_expr).otherwise(pl.col("error_field")).alias("error_field"),
+            pl.when(open_).then(reason).otherwise(pl.col("reason")).alias("reason"),
+        )
+
+    def pending(self) -> pl.DataFrame:
+        return self.frame.filter(pl.col("outcome").is_null())
+
+
+def _prepare(policy_id: str, frame: pl.DataFrame, today: dt.date | None) -> pl.DataFrame:
+    missing = {c: pl.lit(None, dtype=t) for c, t in PAYMENT_COLUMNS.items() if c not in frame.columns}
+    frame = frame.with_columns(**missing).with_columns(
+        pl.col(c).cast(t, strict=False) for c, t in PAYMENT_COLUMNS.items()
+    )
+    quoted = quote_frame(policy_id, frame.with_row_index("payment_row"), today)
+    return quoted.rename({"error_field": "quote_error_field", "error": "quote_error"}).with_columns(
+        mask_id_numbers(pl.col("id_number")).alias("masked_id")
+    )
+
+
+def _quote_rules(o: _Outcomes) -> None:
+    o.refuse(pl.col("quote_error").is_not_null(), pl.col("quote_error_field"), pl.col("quote_error"))
+
+
+def _payment_rules(o: _Outcomes) -> None:
+    o.refuse(
+        ~pl.col("eligible"),
+        "person",
+        pl.format("{} 不符合参保条件：{}", pl.col("masked_id"), pl.col("reasons").list.join("；")),
+    )
+    o.refuse(
+        ~pl.col("channel").is_in(list(CHANNELS)),
+        "channel",
+        pl.format("未知的缴费渠道 {}（可选：{}）", pl.col("channel"), pl.lit("、".join(CHANNELS))),
+    )
+    o.refuse(pl.col("txn_id").is_null(), "txn_id", pl.lit("缺少交易流水号"))
+    o.refuse(
+        pl.col("amount_fen") != pl.col("amount_due_fen"),
+        "amount",
+        pl.format(
+            "{} 应缴 {} 元，本次缴费 {} 元，金额不符，未入账",
+            pl.col("masked_id"),
+            yuan_text(pl.col("amount_due_fen")),
+            yuan_text(pl.col("amount_fen")),
+        ),
+    )
+
+
+def _replays(c: Connection, o: _Outcomes) -> None:
+    """Transactions already in the ledger: the same person's is a replay, another person's a refusal."""
+    txns = o.frame.filter(pl.col("txn_id").is_not_null())["txn_id"].unique().to_list()
+    found: list[dict[str, Any]] = []
+    for chunk in _in_chunks(txns):
+        rows = c.execute(
+            select(
+                ledger_entries.c.channel,
+                ledger_entries.c.channel_txn_id.label("txn_id"),
+                ledger_entries.c.enrollment_id.label("earlier_enrollment"),
+                ledger_entries.c.person_id.label("earlier_person"),
+                persons.c.id_number.label("earlier_id_number"),
+                ledger_entries.c.amount_fen.label("earlier_amount"),
+                enrollments.c.benefit_start.label("earlier_start"),
+                enrollments.c.benefit_end.label("earlier_end"),
+            )
+            .join(persons, persons.c.id == ledger_entries.c.person_id)
+            .join(enrollments, enrollments.c.id == ledger_entries.c.enrollment_id)
+            .where(ledger_entries.c.channel_txn_id.in_(chunk))
+        ).mappings()
+        found.extend(dict(r) for r in rows)
+    if not found:
+        return
+    earlier = pl.DataFrame(
+        found,
+        schema_overrides={"earlier_enrollment": pl.Int64, "earlier_person": pl.Int64, "earlier_amount": pl.Int64},
+    )
+    f = o.frame.join(earlier, on=["channel", "txn_id"], how="left", maintain_order="left")
+    same = pl.col("earlier_id_number") == pl.col("id_number")
+    replay = pl.col("outcome").is_null() & same.fill_null(False)
+    o.frame = f.with_columns(
+        pl.when(replay).then(pl.lit("replayed")).otherwise(pl.col("outcome")).alias("outcome"),
+        pl.when(replay).then(pl.col("earlier_enrollment")).otherwise(pl.col("enrollment_id")).alias("enrollment_id"),
+        pl.when(replay).then(pl.col("earlier_person")).otherwise(pl.col("person_id")).alias("person_id"),
+        pl.when(replay).then(pl.col("earlier_amount")).otherwise(pl.col("amount_fen")).alias("amount_fen"),
+        pl.when(replay).then(pl.col("earlier_start")).otherwise(pl.col("benefit_start")).alias("benefit_start"),
+        pl.when(replay).then(pl.col("earlier_end")).otherwise(pl.col("benefit_end")).alias("benefit_end"),
+    )
+    o.refuse(
+        pl.col("earlier_id_number").is_not_null() & ~same,
+        "txn_id",
+        pl.format("交易流水号 {} 已用于另一人的缴费，不能再用于 {}", pl.col("txn_id"), pl.col("masked_id")),
+    )
+    o.frame = o.frame.drop(
+        "earlier_enrollment", "earlier_person", "earlier_id_number", "earlier_amount", "earlier_start", "earlier_end"
+    )
+
+
+def _in_file_duplicates(o: _Outcomes) -> pl.DataFrame:
+    """Later rows repeating a transaction of this file are set aside and answered like its first row."""
+    first = pl.col("payment_row").min().over(["channel", "txn_id"])
+    is_repeat = pl.col("txn_id").is_not_null() & (pl.col("payment_row") != first)
+    repeats = o.frame.with_columns(first.alias("first_row")).filter(is_repeat & pl.col("outcome").is_null())
+    o.frame = o.frame.with_columns(
+        pl.when(is_repeat & pl.col("outcome").is_null()).then(pl.lit("repeat")).otherwise(pl.col("outcome"))
+        .alias("outcome")
+    )  # fmt: skip
+    return repeats.select("payment_row", "first_row", "id_number")
+
+
+def _persons(c: Connection, o: _Outcomes) -> None:
+    """Registered persons by ID number; a name that disagrees is refused."""
+    ids = o.pending()["id_number"].unique().to_list()
+    found: list[dict[str, Any]] = []
+    for chunk in _in_chunks(ids):
+        rows = c.execute(
+            select(persons.c.id_number, persons.c.id.label("known_person"), persons.c.name.label("known_name"))
+            .where(persons.c.id_number.in_(chunk))
+        ).mappings()  # fmt: skip
+        found.extend(dict(r) for r in rows)
+    known = pl.DataFrame(found, schema={"id_number": pl.String, "known_person": pl.Int64, "known_name": pl.String})
+    o.frame = o.frame.join(known, on="id_number", how="left", maintain_order="left").with_columns(
+        pl.coalesce("person_id", "known_person").alias("person_id")
+    )
+    o.refuse(
+        pl.col("known_name").is_not_null() & pl.col("name").is_not_null() & (pl.col("name") != pl.col("known_name")),
+        "person.name",
+        pl.format("姓名“{}”与身份证号码 {} 的登记姓名不一致", pl.col("name"), pl.col("masked_id")),
+    )
+    o.refuse(
+        pl.col("known_person").is_null() & pl.col("name").is_null(),
+        "person.name",
+        pl.format("新登记人员 {} 须填写姓名", pl.col("masked_id")),
+    )
+    o.frame = o.frame.drop("known_person", "known_name")
+
+
+def _one_enrollment_per_year(c: Connection, o: _Outcomes, benefit_year: int) -> None:
+    """At most one live enrollment per person and year: against the registry, then within the file."""
+    person_ids = o.pending()["person_id"].drop_nulls().unique().to_list()
+    found: list[dict[str, Any]] = []
+    for chunk in _in_chunks(person_ids):
+        rows = c.execute(
+            select(
+                enrollments.c.person_id,
+                enrollments.c.id.label("live_id"),
+                enrollments.c.paid_on.label("live_paid_on"),
+                enrollments.c.channel.label("live_channel"),
+                enrollments.c.collecting_unit.label("live_unit"),
+            ).where(enrollments.c.person_id.in_(chunk), enrollments.c.benefit_year == benefit_year, enrollments.c.live)
+        ).mappings()
+        found.extend(dict(r) for r in rows)
+    schema = {"person_id": pl.Int64, "live_id": pl.Int64, "live_paid_on": pl.Date, "live_channel": pl.String,
+              "live_unit": pl.String}  # fmt: skip
+    live = pl.DataFrame(found, schema=schema)
+    o.frame = o.frame.join(live, on="person_id", how="left", maintain_order="left")
+    where = pl.coalesce(
+        "live_unit", pl.col("live_channel").replace_strict(CHANNEL_LABELS, default=pl.col("live_channel"))
+    )
+    o.refuse(
+        pl.col("live_id").is_not_null(),
+        "person",
+        pl.format(
+            "{} 已参加 {} 年度居民医保（{}，{} 缴费（参保记录 {}）），不能重复参保",
+            pl.col("masked_id"), pl.lit(benefit_year), where, pl.col("live_paid_on").dt.to_string("%Y-%m-%d"),
+            pl.col("live_id"),
+        ),
+    )  # fmt: skip
+    o.frame = o.frame.drop("live_id", "live_paid_on", "live_channel", "live_unit")
+    pending = pl.col("outcome").is_null()
+    first_row = pl.col("payment_row").filter(pending).min().over("id_number")
+    o.refuse(
+        pending & (pl.col("payment_row") != first_row),
+        "person",
+        pl.format(
+            "{} 已在本批第 {} 行缴费参加 {} 年度居民医保，不能重复参保",
+            pl.col("masked_id"), first_row + 1, pl.lit(benefit_year),
+        ),
+    )  # fmt: skip
+
+
+def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
+    """Register new persons, then insert enrollments and ledger entries for every row still pending."""
+    recorded = now()
+    new = o.pending().filter(pl.col("person_id").is_null()).unique("id_number", keep="first", maintain_order=True)
+    if new.height:
+        values = [person_values(r, recorded) for r in new.iter_rows(named=True)]
+        ids = c.execute(
+            insert(persons).returning(persons.c.id_number, persons.c.id, sort_by_parameter_order=True), values
+        ).all()
+        registered = pl.DataFrame([tuple(r) for r in ids], schema={"id_number": pl.String, "new_person": pl.Int64},
+                                  orient="row")  # fmt: skip
+        o.frame = (
+            o.frame.join(registered, on="id_number", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("person_id", "new_person").alias("person_id"))
+            .drop("new_person")
+        )
+    todo = o.pending()
+    if todo.height == 0:
+        return
+    enrollment_rows = todo.select(
+        "person_id",
+        pl.lit(policy_id).alias("policy"),
+        "benefit_year", "situation",
+        pl.lit("active").alias("status"),
+        pl.lit(True).alias("live"),
+        "paid_on", "benefit_start", "benefit_end", "waiting_months",
+        pl.col("rule").cast(pl.String),
+        "personal_standard_fen", "amount_due_fen", "net_personal_fen",
+        "subsidy_category", "subsidy_kind", "subsidy_timing", "subsidy_fen",
+        "fiscal_central_fen", "fiscal_province_fen", "fiscal_city_fen", "fiscal_county_fen", "fiscal_total_fen",
+        "channel", "channel_name", "collecting_unit",
+        pl.lit(recorded).alias("created_at"),
+    )  # fmt: skip
+    ids = (
+        c.execute(
+            insert(enrollments).returning(enrollments.c.id, sort_by_parameter_order=True), enrollment_rows.to_dicts()
+        )
+        .scalars()
+        .all()
+    )
+    o.frame = o.frame.join(
+        todo.select("payment_row").with_columns(pl.Series("new_enrollment", ids, dtype=pl.Int64)),
+        on="payment_row",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        pl.coalesce("enrollment_id", "new_enrollment").alias("enrollment_id"),
+        pl.when(pl.col("new_enrollment").is_not_null()).then(pl.lit("enrolled")).otherwise(pl.col("outcome"))
+        .alias("outcome"),
+    ).drop("new_enrollment")  # fmt: skip
+    written = o.frame.filter(pl.col("outcome") == "enrolled")
+    base = [
+        pl.col("enrollment_id"), pl.col("person_id"), "channel", "channel_name", "collecting_unit",
+        pl.lit(recorded).alias("recorded_at"), pl.lit(actor).alias("actor"),
+    ]  # fmt: skip
+    payments = written.select(
+        *base,
+        pl.lit("payment").alias("kind"),
+        pl.col("amount_fen"),
+        pl.col("txn_id").alias("channel_txn_id"),
+        pl.lit(None, dtype=pl.String).alias("note"),
+    )
+    upfront = written.filter(pl.col("subsidy_timing") == "upfront").select(
+        *base,
+        pl.lit("assistance_subsidy").alias("kind"),
+        pl.col("subsidy_fen").alias("amount_fen"),
+        pl.lit(None, dtype=pl.String).alias("channel_txn_id"),
+        pl.format("{}:{}", "subsidy_kind", "subsidy_category").alias("note"),
+    )
+    c.execute(insert(ledger_entries), pl.concat([payments, upfront]).to_dicts())
+
+
+def apply_payments(
+    engine: Engine,
+    policy_id: str,
+    frame: pl.DataFrame,
+    actor: str,
+    today: dt.date | None = None,
+    audit_batch: bool = True,
+) -> pl.DataFrame:
+    """Apply a frame of payments; returns one result row per input row (RESULT_COLUMNS), in input order.
+
+    `audit_batch` writes one audit line for the batch (a single payment writes its own instead)."""
+    benefit_year = load_policy(policy_id).benefit_year
+    o = _Outcomes(_prepare(policy_id, frame, today))
+    _quote_rules(o)
+    with UnitOfWork(engine, actor) as uow:
+        c = uow.connection
+        if c.dialect.name == "postgresql":
+            # Serialize writers of enrollments and the ledger: the checks below then see a stable registry.
+            c.exec_driver_sql("LOCK TABLE enrollments, ledger_entries IN SHARE ROW EXCLUSIVE MODE")
+        _replays(c, o)
+        _payment_rules(o)
+        repeats = _in_file_duplicates(o)
+        _persons(c, o)
+        _one_enrollment_per_year(c, o, benefit_year)
+        _write(c, o, policy_id, actor)
+        uow.commit()
+    result = _answer_repeats(o.frame, repeats)
+    if audit_batch:
+        counts = dict(result["outcome"].value_counts().sort("outcome").rows())
+        audit(engine, actor, "apply_payments", f"{frame.height} rows", "done", str(counts))
+    return result.select(RESULT_COLUMNS)
+
+
+def _answer_repeats(frame: pl.DataFrame, repeats: pl.DataFrame) -> pl.DataFrame:
+    """A repeated transaction in the file is answered as its first row was: a replay of it, or its refusal."""
+    if repeats.height == 0:
+        return frame
+    first = frame.select(
+        pl.col("payment_row").alias("first_row"),
+        pl.col("id_number").alias("first_id"),
+        pl.col("outcome").alias("first_outcome"),
+        pl.col("error_field").alias("first_field"),
+        pl.col("reason").alias("first_reason"),
+        pl.col("enrollment_id").alias("first_enrollment"),
+        pl.col("person_id").alias("first_person"),
+    )
+    answers = repeats.join(first, on="first_row", how="left").with_columns(
+        same=pl.col("first_id") == pl.col("id_number"),
+        ok=pl.col("first_outcome").is_in(["enrolled", "replayed"]),
+    )
+    answers = answers.select(
+        "payment_row",
+        pl.when(pl.col("same") & pl.col("ok")).then(pl.lit("replayed")).otherwise(pl.lit("refused"))
+        .alias("rep_outcome"),
+        pl.when(pl.col("same")).then(pl.col("first_field")).otherwise(pl.lit("txn_id")).alias("rep_field"),
+        pl.when(~pl.col("same"))
+        .then(pl.format("交易流水号已在本批第 {} 行用于另一人", pl.col("first_row") + 1))
+        .otherwise(pl.col("first_reason"))
+        .alias("rep_reason"),
+        pl.when(pl.col("same") & pl.col("ok")).then(pl.col("first_enrollment")).alias("rep_enrollment"),
+        pl.when(pl.col("same") & pl.col("ok")).then(pl.col("first_person")).alias("rep_person"),
+    )  # fmt: skip
+    joined = frame.join(answers, on="payment_row", how="left", maintain_order="left")
+    is_rep = pl.col("rep_outcome").is_not_null()
+    return joined.with_columns(
+        pl.when(is_rep).then(pl.col("rep_outcome")).otherwise(pl.col("outcome")).alias("outcome"),
+        pl.when(is_rep).then(pl.col("rep_field")).otherwise(pl.col("error_field")).alias("error_field"),
+        pl.when(is_rep).then(pl.col("rep_reason")).otherwise(pl.col("reason")).alias("reason"),
+        pl.when(is_rep).then(pl.col("rep_enrollment")).otherwise(pl.col("enrollment_id")).alias("enrollment_id"),
+        pl.when(is_rep).then(pl.col("rep_person")).otherwise(pl.col("person_id")).alias("person_id"),
+    )
