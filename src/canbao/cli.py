@@ -118,8 +118,9 @@ def demo() -> None:
 
 def _register() -> None:
     from canbao.cli_registry import COMMANDS
+    from canbao.cli_season import season
 
-    for command in COMMANDS:
+    for command in [*COMMANDS, season]:
         cli.add_command(command)
     try:
         imports = importlib.import_module("canbao.cli_imports")

@@ -168,3 +168,28 @@ audit_log = Table(
     Column("outcome", String(12), nullable=False),  # done, refused, replayed
     Column("detail", Text),
 )
+
+# Due records of a season (催缴): what each person on last year's roster and the current identity lists owes
+# for the benefit year, quoted in one pass when the season opens.  Not money: an expectation, replaced
+# whole when the season is opened again.
+dues = Table(
+    "dues",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, ForeignKey("persons.id"), nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("benefit_year", Integer, nullable=False),
+    Column("township", String(64)),
+    Column("village", String(64)),
+    Column("amount_due_fen", Fen, nullable=False),
+    Column("net_personal_fen", Fen, nullable=False),
+    Column("subsidy_category", String(24)),
+    Column("subsidy_kind", String(24)),
+    Column("subsidy_timing", String(24)),
+    Column("subsidy_fen", Fen),
+    Column("how_to_pay", String(24), nullable=False),  # online, collecting_unit, school
+    Column("source", String(24), nullable=False),  # last_year, identity_list
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("person_id", "benefit_year", name="uq_dues_person_year"),
+    Index("ix_dues_year_place", "benefit_year", "township", "village"),
+)

@@ -1,0 +1,181 @@
+"""Open a season (roll-over): everyone on last year's roster and the current identity lists gets this year's
+quote in one vectorized pass, stored as due records (催缴) — and the due lists per township and village.
+
+Who is due: persons of the policy's counties enrolled in the previous benefit year, or holding an identity
+category valid on the first day of the collection window.  Their quote is the regular one as if paid on
+that day, with the categories their lists give them (the single most favourable subsidy, as always).
+Opening the same season again replaces its due records with the same ones: the totals do not change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Connection, Engine, delete, or_, select
+
+from canbao.ids import mask_id_numbers
+from canbao.money import yuan_text
+from canbao.policy import load_policy
+from canbao.rules.engine import quote_frame
+from canbao.store.bulk import bulk_insert
+from canbao.store.tables import dues, enrollments, identity_memberships, persons
+from canbao.store.uow import UnitOfWork, audit, now
+from canbao.vocabulary import CATEGORY_LABELS
+
+# How each person is asked to pay (000 四(一)): special groups through the collecting unit of their
+# township, students through their school, everyone else online by themselves.
+COLLECTED_CATEGORIES = ("destitute", "orphan", "unsupported_child", "dibao", "relapsed_poor", "monitored",
+                        "key_entitled")  # fmt: skip
+HOW_TO_PAY_LABELS = {
+    "online": "微信、支付宝或皖事通自助缴费",
+    "collecting_unit": "由乡镇（街道）、村（社区）代收",
+    "school": "在学校集中缴费",
+}
+
+
+@dataclass(frozen=True)
+class SeasonReport:
+    policy: str
+    benefit_year: int
+    candidates: int
+    due: int
+    not_due: pl.DataFrame  # refused or ineligible, with the reason
+    amount_due_fen: int
+
+
+def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
+    policy = load_policy(policy_id)
+    on = policy.collection_window.start
+    counties = list(policy.region.counties)
+    last_year = select(enrollments.c.person_id).where(enrollments.c.benefit_year == policy.benefit_year - 1)
+    m = identity_memberships.c
+    valid = (
+        select(m.person_id, m.category)
+        .where(or_(m.valid_from.is_(None), m.valid_from <= on))
+        .where(or_(m.valid_to.is_(None), m.valid_to >= on))
+    )
+    listed = pl.read_database(valid, c, schema_overrides={"person_id": pl.Int64, "category": pl.String})
+    people = pl.read_database(
+        select(
+            persons.c.id.label("person_id"), persons.c.id_number, persons.c.name, persons.c.county,
+            persons.c.residency, persons.c.township, persons.c.village,
+        ).where(persons.c.county.in_(counties)),
+        c,
+        schema_overrides={"person_id": pl.Int64},
+    )  # fmt: skip
+    enrolled = pl.read_database(last_year, c, schema_overrides={"person_id": pl.Int64})
+    categories = listed.unique().group_by("person_id").agg(pl.col("category").sort().alias("categories"))
+    return (
+        people.join(categories, on="person_id", how="left")
+        .with_columns(
+            pl.col("categories").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("person_id").is_in(enrolled["person_id"].implode()).alias("last_year"),
+        )
+        .filter(pl.col("last_year") | (pl.col("categories").list.len() > 0))
+        .sort("person_id")
+    )
+
+
+def open_season(engine: Engine, policy_id: str, actor: str, today: dt.date | None = None) -> SeasonReport:
+    policy = load_policy(policy_id)
+    with UnitOfWork(engine, actor) as uow:
+        c = uow.connection
+        people = _candidates(c, policy_id)
+        quoted = quote_frame(
+            policy_id,
+            people.with_columns(
+                pl.lit("regular").alias("situation"), pl.lit(policy.collection_window.start).alias("paid_on")
+            ),
+            today,
+        )
+        ok = pl.col("error").is_null() & pl.col("eligible")
+        due = quoted.filter(ok)
+        collected = pl.col("categories").list.eval(pl.element().is_in(list(COLLECTED_CATEGORIES))).list.any()
+        rows = due.select(
+            "person_id",
+            pl.lit(policy_id).alias("policy"),
+            pl.lit(policy.benefit_year).alias("benefit_year"),
+            "township", "village", "amount_due_fen", "net_personal_fen",
+            "subsidy_category", "subsidy_kind", "subsidy_timing", "subsidy_fen",
+            pl.when(pl.col("residency") == "student").then(pl.lit("school"))
+            .when(collected).then(pl.lit("collecting_unit"))
+            .otherwise(pl.lit("online")).alias("how_to_pay"),
+            pl.when(pl.col("last_year")).then(pl.lit("last_year")).otherwise(pl.lit("identity_list")).alias("source"),
+            pl.lit(now()).alias("opened_at"),
+        )  # fmt: skip
+        c.execute(delete(dues).where(dues.c.benefit_year == policy.benefit_year, dues.c.policy == policy_id))
+        bulk_insert(c, dues, rows)
+        uow.commit()
+    not_due = quoted.filter(~ok.fill_null(False)).select(
+        mask_id_numbers(pl.col("id_number")).alias("id_number"),
+        "name", "township", "village",
+        pl.coalesce(pl.col("error"), pl.col("reasons").list.join("；")).alias("reason"),
+    )  # fmt: skip
+    total = int(rows["amount_due_fen"].sum() or 0)
+    audit(engine, actor, "open_season", policy_id, "done", f"{rows.height} due, {not_due.height} not due")
+    return SeasonReport(policy_id, policy.benefit_year, people.height, rows.height, not_due, total)
+
+
+def due_list(engine: Engine, benefit_year: int, township: str | None = None, unpaid_only: bool = True) -> pl.DataFrame:
+    """The due records with each person's amount, subsidy and how to pay; by default those not yet enrolled."""
+    query = (
+        select(
+            dues.c.township, dues.c.village, persons.c.name, persons.c.id_number, persons.c.phone,
+            dues.c.amount_due_fen, dues.c.subsidy_category, dues.c.subsidy_fen, dues.c.subsidy_timing,
+            dues.c.net_personal_fen, dues.c.how_to_pay, dues.c.person_id,
+        )
+        .join(persons, persons.c.id == dues.c.person_id)
+        .where(dues.c.benefit_year == benefit_year)
+        .order_by(dues.c.township, dues.c.village, persons.c.id_number)
+    )  # fmt: skip
+    if township is not None:
+        query = query.where(dues.c.township == township)
+    with engine.connect() as c:
+        frame = pl.read_database(
+            query,
+            c,
+            schema_overrides={
+                "person_id": pl.Int64,
+                "amount_due_fen": pl.Int64,
+                "subsidy_fen": pl.Int64,
+                "net_personal_fen": pl.Int64,
+            },
+        )
+        if unpaid_only:
+            paid = pl.read_database(
+                select(enrollments.c.person_id).where(enrollments.c.benefit_year == benefit_year, enrollments.c.live),
+                c,
+                schema_overrides={"person_id": pl.Int64},
+            )
+            frame = frame.filter(~pl.col("person_id").is_in(paid["person_id"].implode()))
+    return frame
+
+
+def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township") -> list[Path]:
+    """One workbook per township (or village) in Chinese, as officials use them; returns the files."""
+    out.mkdir(parents=True, exist_ok=True)
+    readable = frame.select(
+        pl.col("township").fill_null("（未填）").alias("乡镇"),
+        pl.col("village").fill_null("（未填）").alias("村（社区）"),
+        pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"),
+        pl.col("phone").alias("联系电话"),
+        yuan_text(pl.col("amount_due_fen")).alias("应缴金额（元）"),
+        pl.col("subsidy_category").replace_strict(CATEGORY_LABELS, default=None).alias("资助身份"),
+        yuan_text(pl.col("subsidy_fen")).alias("资助金额（元）"),
+        pl.when(pl.col("subsidy_timing") == "refund_after_payment").then(pl.lit("先缴后补"))
+        .when(pl.col("subsidy_timing") == "upfront").then(pl.lit("缴费时直接抵扣")).alias("资助方式"),
+        yuan_text(pl.col("net_personal_fen")).alias("个人实际负担（元）"),
+        pl.col("how_to_pay").replace_strict(HOW_TO_PAY_LABELS, default=None).alias("缴费方式"),
+    )  # fmt: skip
+    key = "乡镇" if by == "township" else "村（社区）"
+    files: list[Path] = []
+    for part in readable.partition_by(key, maintain_order=True):
+        name = part[key][0] if by == "township" else f"{part['乡镇'][0]}-{part[key][0]}"
+        path = out / f"催缴清单-{name}.xlsx"
+        part.write_excel(path, worksheet="催缴清单", autofit=part.height < 5_000, freeze_panes=(1, 0))
+        files.append(path)
+    return files

@@ -1,0 +1,73 @@
+"""Opening a season: last year's enrollees and the identity lists quoted in one pass into due records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+from sqlalchemy import Engine, func, insert, select
+
+from canbao.services.payments import Payment, pay
+from canbao.services.registry import register_person
+from canbao.services.season import due_list, open_season, write_due_lists
+from canbao.store.tables import dues, identity_memberships, import_batches
+from canbao.store.uow import now
+from conftest import application
+
+LINGBI = "341323"
+P = "anhui/suzhou/lingbi/2022"
+
+
+def _enroll_last_year(engine: Engine, birth: str, txn: str, township: str) -> str:
+    app = application(LINGBI, birth, "regular", "2020-10-10")
+    pay(engine, Payment("anhui/suzhou/2021", app, "online", txn, Decimal("280"), township=township), "clerk")
+    return str(app["person"]["id_number"])
+
+
+def _list(engine: Engine, id_number: str, category: str) -> None:
+    with engine.begin() as c:
+        batch = c.execute(
+            insert(import_batches).values(
+                kind="department_list", department="civil_affairs", file_name="民政.csv", file_sha256=id_number,
+                rows_total=1, rows_accepted=1, rows_rejected=0, actor="test", created_at=now(),
+            ).returning(import_batches.c.id)
+        ).scalar_one()  # fmt: skip
+        person = register_person(
+            c, id_number=id_number, name="测试", sex="male", birth_date=dt.date(1950, 1, 1), county=LINGBI,
+            residency="local_hukou", township="韦集镇",
+        )  # fmt: skip
+        c.execute(
+            insert(identity_memberships).values(
+                person_id=person["id"], category=category, department="civil_affairs", batch_id=batch
+            )
+        )
+
+
+def test_opening_a_season_quotes_last_years_enrollees_and_the_lists(engine: Engine, tmp_path: Path) -> None:
+    plain = _enroll_last_year(engine, "1985-01-01", "a", "灵城镇")
+    listed = _enroll_last_year(engine, "1960-01-01", "b", "灵城镇")
+    _list(engine, listed, "dibao")
+    newcomer = application(LINGBI, "1950-01-01", "regular", "2021-11-01")["person"]["id_number"]
+    _list(engine, newcomer, "destitute")
+
+    report = open_season(engine, P, "clerk")
+    assert (report.candidates, report.due) == (3, 3)
+    assert report.amount_due_fen == 32000 + 4000 + 0
+    again = open_season(engine, P, "clerk")  # opening twice changes nothing
+    assert (again.due, again.amount_due_fen) == (3, report.amount_due_fen)
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(dues)).scalar_one() == 3
+        how = dict(c.execute(select(dues.c.amount_due_fen, dues.c.how_to_pay)).all())
+    assert how == {32000: "online", 4000: "collecting_unit", 0: "collecting_unit"}
+
+    pay(engine, Payment(P, application(LINGBI, "1985-01-01", "regular", "2021-11-02") | {"person": {
+        "id_number": plain, "name": "测试", "county": LINGBI, "residency": "local_hukou"}}, "online", "c",
+        Decimal("320")), "self")  # fmt: skip
+    unpaid = due_list(engine, 2022)
+    assert sorted(unpaid["amount_due_fen"].to_list()) == [0, 4000]
+    files = write_due_lists(unpaid, tmp_path)
+    sheet = openpyxl.load_workbook(files[0]).active
+    header = [cell.value for cell in sheet[1]]
+    assert header[:4] == ["乡镇", "村（社区）", "姓名", "身份证号码"] and "缴费方式" in header
