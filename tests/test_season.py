@@ -71,3 +71,24 @@ def test_opening_a_season_quotes_last_years_enrollees_and_the_lists(engine: Engi
     sheet = openpyxl.load_workbook(files[0]).active
     header = [cell.value for cell in sheet[1]]
     assert header[:4] == ["乡镇", "村（社区）", "姓名", "身份证号码"] and "缴费方式" in header
+
+
+def test_the_summary_agrees_with_the_ledger(engine: Engine) -> None:
+    import polars as pl
+
+    from canbao.services.summary import season_summary
+
+    _enroll_last_year(engine, "1985-01-01", "s1", "灵城镇")
+    gone = _enroll_last_year(engine, "1986-01-01", "s2", "韦集镇")
+    del gone  # enrolled last year, not renewed
+    app = application(LINGBI, "1960-01-01", "regular", "2021-11-01", ["dibao"])
+    pay(engine, Payment(P, app, "collecting_unit", "c1", Decimal("40"), township="灵城镇"), "clerk")
+    targets = pl.DataFrame({"township": ["灵城镇", "韦集镇"], "target": [2, 1]})
+    summary = season_summary(engine, 2021, None)
+    assert summary.enrolled == 2 and summary.collected_fen == 56000
+    summary = season_summary(engine, 2022, targets)
+    rows = {r["township"]: r for r in summary.by_township.iter_rows(named=True)}
+    assert rows["灵城镇"]["enrolled"] == 1 and rows["灵城镇"]["rate_bp"] == 5000
+    assert rows["韦集镇"]["not_renewed"] == 1 and rows["韦集镇"]["enrolled"] == 0
+    assert summary.collected_fen == 4000
+    assert summary.by_category.row(0, named=True)["amount_fen"] == 28000
