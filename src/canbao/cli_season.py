@@ -41,12 +41,19 @@ def season_open(policy_id: str, not_due: Path | None, actor: str) -> None:
 @click.option("--by", type=click.Choice(["township", "village"]), default="township", show_default=True)
 @click.option("--township", help="only this township")
 @click.option("--all", "everyone", is_flag=True, help="include those already enrolled")
-def season_due_lists(benefit_year: int, out: Path, by: str, township: str | None, everyone: bool) -> None:
-    """Due lists (催缴清单) per township or village, as XLSX."""
+@click.option(
+    "--collecting-unit", "collected", is_flag=True, help="only the special groups collecting units collect for"
+)
+def season_due_lists(
+    benefit_year: int, out: Path, by: str, township: str | None, everyone: bool, collected: bool
+) -> None:
+    """Due lists (催缴清单) per township or village, as XLSX; or the collecting units' lists (000 四(一))."""
     from canbao.services.season import due_list, write_due_lists
 
     frame = due_list(_engine(), benefit_year, township, unpaid_only=not everyone)
-    files = write_due_lists(frame, out, by)
+    if collected:
+        frame = frame.filter(pl.col("how_to_pay") == "collecting_unit")
+    files = write_due_lists(frame, out, by, title="代收清单" if collected else "催缴清单")
     click.echo(f"{frame.height} 人，{len(files)} 个清单，已写入 {out}")
 
 

@@ -154,7 +154,7 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
     return frame
 
 
-def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township") -> list[Path]:
+def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title: str = "催缴清单") -> list[Path]:
     """One workbook per township (or village) in Chinese, as officials use them; returns the files."""
     out.mkdir(parents=True, exist_ok=True)
     readable = frame.select(
@@ -175,7 +175,7 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township") -> lis
     files: list[Path] = []
     for part in readable.partition_by(key, maintain_order=True):
         name = part[key][0] if by == "township" else f"{part['乡镇'][0]}-{part[key][0]}"
-        path = out / f"催缴清单-{name}.xlsx"
-        part.write_excel(path, worksheet="催缴清单", autofit=part.height < 5_000, freeze_panes=(1, 0))
+        path = out / f"{title}-{name}.xlsx"
+        part.write_excel(path, worksheet=title, autofit=part.height < 5_000, freeze_panes=(1, 0))
         files.append(path)
     return files
