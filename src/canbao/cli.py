@@ -119,8 +119,9 @@ def demo() -> None:
 def _register() -> None:
     from canbao.cli_registry import COMMANDS
     from canbao.cli_season import season
+    from canbao.cli_synth import synth_command
 
-    for command in [*COMMANDS, season]:
+    for command in [*COMMANDS, season, synth_command]:
         cli.add_command(command)
     try:
         imports = importlib.import_module("canbao.cli_imports")

@@ -1,8 +1,9 @@
 """Open a season (roll-over): everyone on last year's roster and the current identity lists gets this year's
 quote in one vectorized pass, stored as due records (催缴) — and the due lists per township and village.
 
-Who is due: persons of the policy's counties enrolled in the previous benefit year, or holding an identity
-category valid on the first day of the collection window.  Their quote is the regular one as if paid on
+Who is due: persons of the policy's counties enrolled in the previous benefit year (in the registry, or on
+an imported roster of last year's enrollees), or holding an identity category valid on the first day of
+the collection window.  Their quote is the regular one as if paid on
 that day, with the categories their lists give them (the single most favourable subsidy, as always).
 Opening the same season again replaces its due records with the same ones: the totals do not change.
 """
@@ -21,7 +22,7 @@ from canbao.money import yuan_text
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import bulk_insert
-from canbao.store.tables import dues, enrollments, identity_memberships, persons
+from canbao.store.tables import dues, enrollments, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import CATEGORY_LABELS
 
@@ -67,6 +68,15 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
         schema_overrides={"person_id": pl.Int64},
     )  # fmt: skip
     enrolled = pl.read_database(last_year, c, schema_overrides={"person_id": pl.Int64})
+    on_roster = pl.read_database(
+        select(persons.c.id.label("person_id"))
+        .join(import_rows, import_rows.c.id_number == persons.c.id_number)
+        .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
+        .where(import_batches.c.kind == "roster", import_rows.c.outcome == "accepted"),
+        c,
+        schema_overrides={"person_id": pl.Int64},
+    )
+    enrolled = pl.concat([enrolled, on_roster]).unique()
     categories = listed.unique().group_by("person_id").agg(pl.col("category").sort().alias("categories"))
     return (
         people.join(categories, on="person_id", how="left")
