@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+PERSONS ?= 100000
+
 demo: $(STAMP)
 	$(BIN)/canbao policy check
-	$(BIN)/canbao demo
+	$(BIN)/canbao demo --persons $(PERSONS) --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -179,8 +179,8 @@ def test_quote_batch_refuses_a_missing_file(tmp_path: Path) -> None:
     assert done.returncode == 2 and "文件不存在" in done.stderr
 
 
-def test_demo_prints_every_policy() -> None:
-    done = run("demo")
+def test_quote_demo_prints_every_policy() -> None:
+    done = run("quote-demo")
     assert done.returncode == 0, done.stderr
     for region in ("蚌埠市", "宿州市", "灵璧县", "怀远县"):
         assert region in done.stdout

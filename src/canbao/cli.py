@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -109,7 +108,19 @@ def quote_batch(policy_id: str, source: Path, output: Path, rejects: Path | None
 
 
 @cli.command()
-def demo() -> None:
+@click.option("--persons", default=100_000, show_default=True, help="size of the synthetic county")
+@click.option("--seed", default=2021, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True)
+@click.option("--county", default="341323", show_default=True)
+def demo(persons: int, seed: int, out: Path, county: str) -> None:
+    """A whole county's season end to end on SQLite: synth, imports, season open, payments, summary."""
+    from canbao.season_demo import run as run_demo
+
+    run_demo(persons, seed, out, county)
+
+
+@cli.command("quote-demo")
+def quote_demo() -> None:
     """Quote a handful of persons under every policy and print a table."""
     from canbao.demo import run as run_demo
 
@@ -117,17 +128,14 @@ def demo() -> None:
 
 
 def _register() -> None:
+    from canbao.cli_imports import import_group
     from canbao.cli_registry import COMMANDS
     from canbao.cli_season import season
     from canbao.cli_synth import synth_command
 
     for command in [*COMMANDS, season, synth_command]:
         cli.add_command(command)
-    try:
-        imports = importlib.import_module("canbao.cli_imports")
-    except ImportError:  # the import commands arrive with their own module
-        return
-    cli.add_command(imports.import_group, "import")
+    cli.add_command(import_group, "import")
 
 
 _register()

@@ -51,7 +51,6 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
     policy = load_policy(policy_id)
     on = policy.collection_window.start
     counties = list(policy.region.counties)
-    last_year = select(enrollments.c.person_id).where(enrollments.c.benefit_year == policy.benefit_year - 1)
     m = identity_memberships.c
     valid = (
         select(m.person_id, m.category)
@@ -67,16 +66,7 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
         c,
         schema_overrides={"person_id": pl.Int64},
     )  # fmt: skip
-    enrolled = pl.read_database(last_year, c, schema_overrides={"person_id": pl.Int64})
-    on_roster = pl.read_database(
-        select(persons.c.id.label("person_id"))
-        .join(import_rows, import_rows.c.id_number == persons.c.id_number)
-        .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
-        .where(import_batches.c.kind == "roster", import_rows.c.outcome == "accepted"),
-        c,
-        schema_overrides={"person_id": pl.Int64},
-    )
-    enrolled = pl.concat([enrolled, on_roster]).unique()
+    enrolled = last_year_enrollees(c, policy.benefit_year)
     categories = listed.unique().group_by("person_id").agg(pl.col("category").sort().alias("categories"))
     return (
         people.join(categories, on="person_id", how="left")
@@ -87,6 +77,25 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
         .filter(pl.col("last_year") | (pl.col("categories").list.len() > 0))
         .sort("person_id")
     )
+
+
+def last_year_enrollees(c: Connection, benefit_year: int) -> pl.DataFrame:
+    """person_id (and township) of everyone enrolled in the year before `benefit_year`: in the registry's
+    enrollments, or on an imported roster of last year's enrollees (the roster import keeps no year)."""
+    in_registry = (
+        select(persons.c.id.label("person_id"), persons.c.township)
+        .join(enrollments, enrollments.c.person_id == persons.c.id)
+        .where(enrollments.c.benefit_year == benefit_year - 1)
+    )
+    on_roster = (
+        select(persons.c.id.label("person_id"), persons.c.township)
+        .join(import_rows, import_rows.c.id_number == persons.c.id_number)
+        .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
+        .where(import_batches.c.kind == "roster", import_rows.c.outcome == "accepted")
+    )
+    schema = {"person_id": pl.Int64, "township": pl.String}
+    both = [pl.read_database(q, c, schema_overrides=schema) for q in (in_registry, on_roster)]
+    return pl.concat(both).unique("person_id", keep="first")
 
 
 def open_season(engine: Engine, policy_id: str, actor: str, today: dt.date | None = None) -> SeasonReport:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine, and_, select
 
+from canbao.services.season import last_year_enrollees
 from canbao.store.tables import enrollments, ledger_entries, persons
 
 
@@ -31,14 +32,7 @@ def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | No
             c,
             schema_overrides={"person_id": pl.Int64, "subsidy_fen": pl.Int64, "township": pl.String},
         )
-        last_year = pl.read_database(
-            select(p.township, e.person_id)
-            .join(persons, p.id == e.person_id)
-            .where(e.benefit_year == benefit_year - 1)
-            .distinct(),
-            c,
-            schema_overrides={"person_id": pl.Int64, "township": pl.String},
-        )
+        last_year = last_year_enrollees(c, benefit_year)
         money = pl.read_database(
             select(le.channel, le.channel_name, le.kind, le.amount_fen)
             .join(enrollments, and_(e.id == le.enrollment_id, e.benefit_year == benefit_year))

@@ -1,0 +1,165 @@
+"""`canbao import …`: department lists, last year's roster and school rosters into the registry.
+
+The group is registered in `canbao.cli` as `canbao import`. Each command migrates the database first, shows
+progress bars on stderr, prints a Chinese summary on stdout and writes the feedback workbook (default: beside
+the input, `<name>_反馈.xlsx`). A batch refused because some rows failed validation ends with one line on
+stderr and exit code 2 (raised as InputError; `canbao.cli.main` does that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from canbao.errors import InputError
+from canbao.services.imports import ImportReport, ProgressHook
+
+SHOWN_REJECTIONS = 10
+
+
+def _default_feedback(path: Path, feedback: Path | None) -> Path:
+    return feedback if feedback is not None else path.with_name(f"{path.stem}_反馈.xlsx")
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressHook]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def hook(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=total)
+            progress.update(tasks[phase], completed=done, total=total)
+
+        yield hook
+
+
+def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
+    from canbao.store.db import database_url, make_engine, upgrade
+
+    url = database_url()
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with _progress() as hook:
+            report = call(engine, progress=hook, **kwargs)
+    finally:
+        engine.dispose()
+    click.echo(report.summary())
+    lines = report.rejections(limit=SHOWN_REJECTIONS)
+    if lines:
+        click.echo(f"退回明细（前 {len(lines)} 行，共 {report.rejected} 行）：")
+        for line in lines:
+            click.echo(f"  {line}")
+    if not report.committed and not report.replayed:
+        raise InputError(
+            "--file",
+            f"{report.rejected} 行未通过校验，整批未导入；请按反馈文件 {report.feedback_path} 修正，"
+            "或加 --accept-valid 只导入有效行",
+        )
+
+
+def _common(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--actor", default=None, help="操作人（默认：当前登录用户）"),
+        click.option("--accept-valid", is_flag=True, help="只导入通过校验的行（默认：有退回行则整批不导入）"),
+        click.option(
+            "--feedback", type=click.Path(path_type=Path), default=None, help="反馈工作簿（默认：<文件名>_反馈.xlsx）"
+        ),
+        click.option("--file", "file", required=True, type=click.Path(path_type=Path), help="名单文件 .csv 或 .xlsx"),
+        click.option("--county", required=True, help="县（区）行政区划代码，如 340322"),
+    ]
+    for option in options:
+        command = option(command)
+    return command
+
+
+@click.group("import")
+def import_group() -> None:
+    """导入名单：部门认定名单、上年度参保名册、学校学生名册."""
+
+
+@import_group.command("list")
+@click.option("--department", required=True, help="认定部门：civil_affairs、rural_revitalization、… 或 民政局 等")
+@click.option("--policy", "policy_id", required=True, help="按哪个政策认定最优资助身份，如 anhui/bengbu/2022")
+@_common
+def import_list(
+    department: str,
+    policy_id: str,
+    county: str,
+    file: Path,
+    feedback: Path | None,
+    accept_valid: bool,
+    actor: str | None,
+) -> None:
+    """部门认定名单（民政、乡村振兴、卫健、退役军人事务、残联）."""
+    from canbao.services.imports import import_department_list
+
+    _run(
+        import_department_list,
+        path=file,
+        department=department,
+        county=county,
+        policy_id=policy_id,
+        actor=actor or "",
+        accept_valid=accept_valid,
+        feedback_path=_default_feedback(file, feedback),
+    )
+
+
+@import_group.command("roster")
+@click.option("--year", "benefit_year", required=True, type=int, help="名册的待遇年度，如 2025")
+@_common
+def import_roster_command(
+    benefit_year: int,
+    county: str,
+    file: Path,
+    feedback: Path | None,
+    accept_valid: bool,
+    actor: str | None,
+) -> None:
+    """上年度参保名册：登记或更新人员（不写参保记录）."""
+    from canbao.services.imports import import_roster
+
+    _run(
+        import_roster,
+        path=file,
+        county=county,
+        benefit_year=benefit_year,
+        actor=actor or "",
+        accept_valid=accept_valid,
+        feedback_path=_default_feedback(file, feedback),
+    )
+
+
+@import_group.command("school")
+@click.option("--school", required=True, help="学校名称")
+@_common
+def import_school_command(
+    school: str,
+    county: str,
+    file: Path,
+    feedback: Path | None,
+    accept_valid: bool,
+    actor: str | None,
+) -> None:
+    """学校学生名册（学校录入、县区审核后导入）."""
+    from canbao.services.imports import import_school_roster
+
+    _run(
+        import_school_roster,
+        path=file,
+        school=school,
+        county=county,
+        actor=actor or "",
+        accept_valid=accept_valid,
+        feedback_path=_default_feedback(file, feedback),
+    )

@@ -1,0 +1,178 @@
+"""`make demo`: a whole county's season end to end on the embedded SQLite database.
+
+Builds a synthetic county (canbao synth), imports last year's roster, the schools' rosters and every
+department's identity list (with their feedback workbooks), opens the season, writes the due lists,
+applies the season's payment files day by day, and prints a Chinese summary.  Everything it makes stays
+in one output folder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from canbao.money import to_yuan
+from canbao.policy import load_policy
+from canbao.services import imports
+from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
+from canbao.services.season import due_list, open_season, write_due_lists
+from canbao.services.summary import season_summary
+from canbao.store.db import make_engine, upgrade
+from canbao.synth import build_county
+from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
+
+ACTOR = "demo"
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+@contextmanager
+def _step(console: Console, words: str, timings: dict[str, float]) -> Iterator[None]:
+    console.print(f"[bold]▶ {words}[/bold]")
+    started = time.perf_counter()
+    yield
+    timings[words] = time.perf_counter() - started
+
+
+def _has_rows(path: Path) -> bool:
+    """A list with its header only (a school without students, a category nobody holds) is not imported."""
+    with path.open("rb") as f:
+        return sum(1 for _ in zip(range(2), f, strict=False)) > 1
+
+
+def _targets(path: Path) -> pl.DataFrame:
+    sheet = pl.read_excel(path, sheet_name="参保任务", engine="openpyxl")
+    return sheet.select(pl.col("乡镇").alias("township"), pl.col("任务数").cast(pl.Int64).alias("target"))
+
+
+def run(persons: int, seed: int, out: Path, county: str = "341323", console: Console | None = None) -> dict[str, float]:
+    console = console or Console(width=max(Console().width, 120))
+    timings: dict[str, float] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / "county"
+    feedback = out / "feedback"
+    feedback.mkdir(exist_ok=True)
+    database = out / "canbao.db"
+    for stale in (database, database.with_suffix(".db-wal"), database.with_suffix(".db-shm")):
+        stale.unlink(missing_ok=True)
+    url = f"sqlite:///{database}"
+
+    with _step(console, f"生成模拟县 {county}：{persons:,} 人（种子 {seed}）", timings):
+        manifest = build_county(county, persons, seed, data)
+    policy_id: str = manifest.data["policy"]
+    policy = load_policy(policy_id)
+    upgrade(url)
+    engine = make_engine(url)
+
+    rejected: list[tuple[str, int, list[str]]] = []
+    with _step(console, "导入上年度参保名册、学校名册和各部门认定名单", timings):
+        roster = next(data.glob("roster_*.csv"))
+        report = imports.import_roster(
+            engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True,
+            feedback_path=feedback / f"反馈-{roster.stem}.xlsx",
+        )  # fmt: skip
+        rejected.append((roster.name, report.rejected, report.rejections(3)))
+        for school in filter(_has_rows, sorted((data / "schools").glob("*.csv"))):
+            report = imports.import_school_roster(
+                engine, school, school.stem, county, ACTOR, accept_valid=True,
+                feedback_path=feedback / f"反馈-学校-{school.stem}.xlsx",
+            )  # fmt: skip
+            if report.rejected:
+                rejected.append((school.name, report.rejected, report.rejections(3)))
+        for listing in filter(_has_rows, sorted((data / "lists").glob("*.csv"))):
+            report = imports.import_department_list(
+                engine, listing, listing.stem, county, policy_id, ACTOR, accept_valid=True,
+                feedback_path=feedback / f"反馈-{listing.stem}.xlsx",
+            )  # fmt: skip
+            rejected.append((listing.name, report.rejected, report.rejections(3)))
+
+    with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings):
+        season = open_season(engine, policy_id, ACTOR)
+        write_due_lists(due_list(engine, policy.benefit_year), out / "due_lists")
+
+    days = sorted((data / "payments").glob("*.parquet"))
+    outcomes: list[pl.DataFrame] = []
+    with _step(console, f"按日入账：{len(days)} 个缴费文件", timings), _progress(console) as bar:
+        task = bar.add_task("入账", total=len(days))
+        for day in days:
+            outcomes.append(apply_payments(engine, policy_id, pl.read_parquet(day), ACTOR))
+            bar.advance(task)
+    applied = pl.concat(outcomes) if outcomes else pl.DataFrame({"outcome": []}, schema={"outcome": pl.String})
+    applied.write_csv(out / "payments_outcome.csv")
+
+    summary = season_summary(engine, policy.benefit_year, _targets(data / "targets.xlsx"))
+    _print_summary(console, policy_id, season.due, applied, summary, rejected)
+    engine.dispose()
+    console.print(f"\n数据库、反馈工作簿、催缴清单和入账结果都在 [bold]{out.resolve()}[/bold]")
+    for words, seconds in timings.items():
+        console.print(f"  {seconds:7.1f} 秒  {words}")
+    return timings
+
+
+def _print_summary(
+    console: Console,
+    policy_id: str,
+    due: int,
+    applied: pl.DataFrame,
+    summary: object,
+    rejected: list[tuple[str, int, list[str]]],
+) -> None:
+    from canbao.services.summary import SeasonSummary
+
+    assert isinstance(summary, SeasonSummary)
+    towns = Table(title=f"参保进度（{policy_id}）", title_justify="left")
+    for header in ("乡镇", "已参保", "任务数", "完成率", "上年参保", "未续保"):
+        towns.add_column(header, justify="left" if header == "乡镇" else "right")
+    rows = summary.by_township.sort("rate_bp", descending=True, nulls_last=True)
+    for r in rows.iter_rows(named=True):
+        rate = f"{r['rate_bp'] / 100:.2f}%" if r["rate_bp"] is not None else "—"
+        towns.add_row(r["township"], f"{r['enrolled']:,}", f"{r['target'] or 0:,}", rate, f"{r['last_year']:,}",
+                      f"{r['not_renewed']:,}")  # fmt: skip
+    total_target = int(rows["target"].sum() or 0)
+    towns.add_row("合计", f"{summary.enrolled:,}", f"{total_target:,}", "", "", f"{int(rows['not_renewed'].sum()):,}")
+    console.print(towns)
+
+    channels = Table(title="按渠道收缴", title_justify="left")
+    for header in ("渠道", "笔数", "金额（元）"):
+        channels.add_column(header, justify="left" if header == "渠道" else "right")
+    for r in summary.by_channel.iter_rows(named=True):
+        name = CHANNEL_LABELS.get(r["channel"] or "", r["channel"] or "")
+        detail = f"（{r['channel_name']}）" if r["channel_name"] else ""
+        channels.add_row(name + detail, f"{r['payments']:,}", f"{to_yuan(r['amount_fen']):,}")
+    channels.add_row("合计", "", f"{to_yuan(summary.collected_fen):,}")
+    console.print(channels)
+
+    subsidies = Table(title="按身份资助", title_justify="left")
+    for header in ("身份", "资助方式", "人数", "金额（元）"):
+        subsidies.add_column(header, justify="left" if header in ("身份", "资助方式") else "right")
+    for r in summary.by_category.iter_rows(named=True):
+        subsidies.add_row(CATEGORY_LABELS.get(r["subsidy_category"], r["subsidy_category"]),
+                          SUBSIDY_KIND_LABELS.get(r["subsidy_kind"], r["subsidy_kind"]),
+                          f"{r['persons']:,}", f"{to_yuan(r['amount_fen']):,}")  # fmt: skip
+    console.print(subsidies)
+
+    counts = dict(applied["outcome"].value_counts().rows()) if applied.height else {}
+    console.print(
+        f"开征应缴 {due:,} 人；缴费通知 {applied.height:,} 笔：入账 {counts.get('enrolled', 0):,}，"
+        f"重复 {counts.get('replayed', 0):,}，退回 {counts.get('refused', 0):,}"
+    )
+    refused = applied.filter(pl.col("outcome") == "refused") if applied.height else applied
+    if refused.height:
+        console.print("退回的缴费（按原因）：")
+        for reason, n in refused.group_by("error_field").len().sort("len", descending=True).rows():
+            console.print(f"  {reason}: {n:,} 笔")
+    console.print("名单导入退回：")
+    for name, count, examples in rejected:
+        if count:
+            console.print(f"  {name}: {count:,} 行，例如 {'；'.join(examples[:2])}")

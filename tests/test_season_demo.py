@@ -1,0 +1,32 @@
+"""`make demo` end to end at a small size: the season runs and its summary agrees with the ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from sqlalchemy import func, select
+
+from canbao.season_demo import run
+from canbao.store.db import make_engine
+from canbao.store.tables import enrollments, ledger_entries
+
+
+def test_the_demo_runs_a_season_and_leaves_everything_in_one_folder(tmp_path: Path) -> None:
+    console = Console(record=True, width=140)
+    run(2_000, 5, tmp_path, console=console)
+    text = console.export_text()
+    assert "参保进度" in text and "按渠道收缴" in text and "按身份资助" in text
+    assert (tmp_path / "canbao.db").is_file() and list((tmp_path / "feedback").glob("*.xlsx"))
+    assert list((tmp_path / "due_lists").glob("催缴清单-*.xlsx"))
+    outcome = pl.read_csv(tmp_path / "payments_outcome.csv")
+    engine = make_engine(f"sqlite:///{tmp_path / 'canbao.db'}")
+    with engine.connect() as c:
+        live = c.execute(select(func.count()).where(enrollments.c.live)).scalar_one()
+        paid = c.execute(
+            select(func.sum(ledger_entries.c.amount_fen)).where(ledger_entries.c.kind == "payment")
+        ).scalar_one()
+    engine.dispose()
+    assert live == outcome.filter(pl.col("outcome") == "enrolled").height > 1_500
+    assert f"{paid // 100:,}" in text  # the printed total is the ledger's
