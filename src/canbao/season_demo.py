@@ -56,17 +56,26 @@ def _targets(path: Path) -> pl.DataFrame:
     return sheet.select(pl.col("乡镇").alias("township"), pl.col("任务数").cast(pl.Int64).alias("target"))
 
 
-def run(persons: int, seed: int, out: Path, county: str = "341323", console: Console | None = None) -> dict[str, float]:
+def run(
+    persons: int,
+    seed: int,
+    out: Path,
+    county: str = "341323",
+    console: Console | None = None,
+    url: str | None = None,
+) -> dict[str, float]:
+    """Run the season; `url` is the database (default: a fresh SQLite file canbao.db in `out`)."""
     console = console or Console(width=max(Console().width, 120))
     timings: dict[str, float] = {}
     out.mkdir(parents=True, exist_ok=True)
     data = out / "county"
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
-    database = out / "canbao.db"
-    for stale in (database, database.with_suffix(".db-wal"), database.with_suffix(".db-shm")):
-        stale.unlink(missing_ok=True)
-    url = f"sqlite:///{database}"
+    if url is None:
+        database = out / "canbao.db"
+        for stale in (database, database.with_suffix(".db-wal"), database.with_suffix(".db-shm")):
+            stale.unlink(missing_ok=True)
+        url = f"sqlite:///{database}"
 
     with _step(console, f"生成模拟县 {county}：{persons:,} 人（种子 {seed}）", timings):
         manifest = build_county(county, persons, seed, data)
@@ -99,6 +108,7 @@ def run(persons: int, seed: int, out: Path, county: str = "341323", console: Con
 
     with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings):
         season = open_season(engine, policy_id, ACTOR)
+    with _step(console, "写出各乡镇催缴清单", timings):
         write_due_lists(due_list(engine, policy.benefit_year), out / "due_lists")
 
     days = sorted((data / "payments").glob("*.parquet"))
@@ -114,7 +124,8 @@ def run(persons: int, seed: int, out: Path, county: str = "341323", console: Con
     summary = season_summary(engine, policy.benefit_year, _targets(data / "targets.xlsx"))
     _print_summary(console, policy_id, season.due, applied, summary, rejected)
     engine.dispose()
-    console.print(f"\n数据库、反馈工作簿、催缴清单和入账结果都在 [bold]{out.resolve()}[/bold]")
+    where = out.resolve() if url.startswith("sqlite") else f"{out.resolve()}（数据库：{url.split('@')[-1]}）"
+    console.print(f"\n数据库、反馈工作簿、催缴清单和入账结果都在 [bold]{where}[/bold]")
     for words, seconds in timings.items():
         console.print(f"  {seconds:7.1f} 秒  {words}")
     return timings

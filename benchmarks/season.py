@@ -1,0 +1,77 @@
+"""A whole season at county size (issue 5): time and peak memory of each phase on SQLite and PostgreSQL.
+
+    python benchmarks/season.py [--persons 1100000] [--databases sqlite,postgresql]
+
+Each database runs in its own process (so each peak memory is its own): synth, imports (roster, schools,
+department lists, with feedback), season open (quotes stored as due records), due lists (XLSX per
+township), payment files applied day by day.  Goals on this machine: season open under 30 s, the whole
+season under 5 minutes, peak memory under 4 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def one(database: str, persons: int, seed: int) -> dict[str, object]:
+    from rich.console import Console
+
+    from canbao.season_demo import run
+    from canbao.store.db import make_engine
+
+    quiet = Console(file=open("/dev/null", "w"), width=140)  # noqa: SIM115 - the summary is not the figure
+    with tempfile.TemporaryDirectory() as tmp:
+        url = None
+        admin = None
+        schema = f"season_{uuid.uuid4().hex[:8]}"
+        if database == "postgresql":
+            admin = make_engine(PG_URL)
+            with admin.begin() as c:
+                c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        started = time.perf_counter()
+        try:
+            timings = run(persons, seed, Path(tmp), console=quiet, url=url)
+        finally:
+            if admin is not None:
+                with admin.begin() as c:
+                    c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        total = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"database": database, "timings": timings, "total": total, "peak_mib": peak_mib}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=1_100_000)
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.persons, args.seed), ensure_ascii=False))
+        return
+    print(f"season of {args.persons:,} persons")
+    for database in args.databases.split(","):
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", database, "--persons", str(args.persons), "--seed", str(args.seed)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"\n{database}: whole season {result['total']:.1f} s, peak memory {result['peak_mib']:,.0f} MiB")
+        for phase, seconds in result["timings"].items():
+            print(f"  {seconds:7.1f} s  {phase}")
+
+
+if __name__ == "__main__":
+    main()
