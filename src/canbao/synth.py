@@ -165,7 +165,9 @@ from canbao.errors import InputError
 from canbao.ids import CHECK_CHARACTERS, check_digits
 from canbao.money import to_fen, to_yuan, yuan_text
 from canbao.policy import Policy, list_policies, load_policy
+from canbao.rules.columns import INPUT_SCHEMA
 from canbao.rules.engine import quote_frame
+from canbao.services.payment_batch import PAYMENT_COLUMNS
 from canbao.vocabulary import CATEGORIES, DEPARTMENT_CATEGORIES
 
 __all__ = [
@@ -312,26 +314,15 @@ SPRING_FESTIVAL: dict[int, dt.date] = {
     2026: dt.date(2026, 2, 17),
 }  # fmt: skip
 
+# The payment events carry the columns apply_payments reads, typed as the engine and the payments type them.
 EVENT_COLUMNS: dict[str, pl.DataType] = {
-    "id_number": pl.String(),
-    "name": pl.String(),
-    "county": pl.String(),
-    "residency": pl.String(),
-    "categories": pl.List(pl.String()),
-    "household_role": pl.String(),
-    "employee_insurance_years": pl.Int32(),
-    "employee_insurance_gap_months": pl.Int32(),
-    "lapsed_years": pl.Int32(),
-    "situation": pl.String(),
-    "paid_on": pl.Date(),
-    "channel": pl.String(),
-    "channel_name": pl.String(),
-    "txn_id": pl.String(),
-    "amount_fen": pl.Int64(),
-    "collecting_unit": pl.String(),
-    "township": pl.String(),
-    "village": pl.String(),
-}
+    name: {**INPUT_SCHEMA, **PAYMENT_COLUMNS}[name]
+    for name in (
+        "id_number", "name", "county", "residency", "categories", "household_role", "employee_insurance_years",
+        "employee_insurance_gap_months", "lapsed_years", "situation", "paid_on", "channel", "channel_name",
+        "txn_id", "amount_fen", "collecting_unit", "township", "village",
+    )
+}  # fmt: skip
 
 OWN_FILES = (
     "manifest.json", "population.parquet", "targets.xlsx", "roster_2021.csv", "tax_records.csv",

@@ -16,11 +16,11 @@ indexes stay as the last guard.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, Select, insert, select
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
@@ -49,9 +49,12 @@ RESULT_COLUMNS = [
 _CHUNK = 5_000
 
 
-def _in_chunks(values: list[Any]) -> Iterable[list[Any]]:
+def _fetch_in(c: Connection, query: Callable[[list[Any]], Select[Any]], values: list[Any]) -> list[dict[str, Any]]:
+    """Rows of `query(chunk)` for the values in chunks (an IN list of a million would not do)."""
+    found: list[dict[str, Any]] = []
     for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+        found.extend(dict(r) for r in c.execute(query(values[start : start + _CHUNK])).mappings())
+    return found
 
 
 class _Outcomes:
@@ -121,9 +124,9 @@ def _payment_rules(o: _Outcomes) -> None:
 def _replays(c: Connection, o: _Outcomes) -> None:
     """Transactions already in the ledger: the same person's is a replay, another person's a refusal."""
     txns = o.frame.filter(pl.col("txn_id").is_not_null())["txn_id"].unique().to_list()
-    found: list[dict[str, Any]] = []
-    for chunk in _in_chunks(txns):
-        rows = c.execute(
+    found = _fetch_in(
+        c,
+        lambda chunk: (
             select(
                 ledger_entries.c.channel,
                 ledger_entries.c.channel_txn_id.label("txn_id"),
@@ -137,8 +140,9 @@ def _replays(c: Connection, o: _Outcomes) -> None:
             .join(persons, persons.c.id == ledger_entries.c.person_id)
             .join(enrollments, enrollments.c.id == ledger_entries.c.enrollment_id)
             .where(ledger_entries.c.channel_txn_id.in_(chunk))
-        ).mappings()
-        found.extend(dict(r) for r in rows)
+        ),
+        txns,
+    )
     if not found:
         return
     earlier = pl.DataFrame(
@@ -180,14 +184,13 @@ def _in_file_duplicates(o: _Outcomes) -> pl.DataFrame:
 
 def _persons(c: Connection, o: _Outcomes) -> None:
     """Registered persons by ID number; a name that disagrees is refused."""
-    ids = o.pending()["id_number"].unique().to_list()
-    found: list[dict[str, Any]] = []
-    for chunk in _in_chunks(ids):
-        rows = c.execute(
-            select(persons.c.id_number, persons.c.id.label("known_person"), persons.c.name.label("known_name"))
-            .where(persons.c.id_number.in_(chunk))
-        ).mappings()  # fmt: skip
-        found.extend(dict(r) for r in rows)
+    found = _fetch_in(
+        c,
+        lambda chunk: select(
+            persons.c.id_number, persons.c.id.label("known_person"), persons.c.name.label("known_name")
+        ).where(persons.c.id_number.in_(chunk)),
+        o.pending()["id_number"].unique().to_list(),
+    )
     known = pl.DataFrame(found, schema={"id_number": pl.String, "known_person": pl.Int64, "known_name": pl.String})
     o.frame = o.frame.join(known, on="id_number", how="left", maintain_order="left").with_columns(
         pl.coalesce("person_id", "known_person").alias("person_id")
@@ -207,19 +210,17 @@ def _persons(c: Connection, o: _Outcomes) -> None:
 
 def _one_enrollment_per_year(c: Connection, o: _Outcomes, benefit_year: int) -> None:
     """At most one live enrollment per person and year: against the registry, then within the file."""
-    person_ids = o.pending()["person_id"].drop_nulls().unique().to_list()
-    found: list[dict[str, Any]] = []
-    for chunk in _in_chunks(person_ids):
-        rows = c.execute(
-            select(
-                enrollments.c.person_id,
-                enrollments.c.id.label("live_id"),
-                enrollments.c.paid_on.label("live_paid_on"),
-                enrollments.c.channel.label("live_channel"),
-                enrollments.c.collecting_unit.label("live_unit"),
-            ).where(enrollments.c.person_id.in_(chunk), enrollments.c.benefit_year == benefit_year, enrollments.c.live)
-        ).mappings()
-        found.extend(dict(r) for r in rows)
+    found = _fetch_in(
+        c,
+        lambda chunk: select(
+            enrollments.c.person_id,
+            enrollments.c.id.label("live_id"),
+            enrollments.c.paid_on.label("live_paid_on"),
+            enrollments.c.channel.label("live_channel"),
+            enrollments.c.collecting_unit.label("live_unit"),
+        ).where(enrollments.c.person_id.in_(chunk), enrollments.c.benefit_year == benefit_year, enrollments.c.live),
+        o.pending()["person_id"].drop_nulls().unique().to_list(),
+    )
     schema = {"person_id": pl.Int64, "live_id": pl.Int64, "live_paid_on": pl.Date, "live_channel": pl.String,
               "live_unit": pl.String}  # fmt: skip
     live = pl.DataFrame(found, schema=schema)
