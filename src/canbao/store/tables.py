@@ -68,7 +68,7 @@ import_batches = Table(
 import_rows = Table(
     "import_rows",
     metadata,
-    Column("batch_id", Id, ForeignKey("import_batches.id"), primary_key=True),
+    Column("batch_id", Id, primary_key=True),  # no foreign key: written with its batch (migration 0003)
     Column("row_number", Integer, primary_key=True),
     Column("id_number", String(18)),
     Column("outcome", String(12), nullable=False),  # accepted, rejected, duplicate
@@ -84,7 +84,7 @@ identity_memberships = Table(
     Column("department", String(40), nullable=False),
     Column("valid_from", Date),
     Column("valid_to", Date),
-    Column("batch_id", Id, ForeignKey("import_batches.id"), nullable=False),
+    Column("batch_id", Id, nullable=False),  # no foreign key: written with its batch (migration 0003)
     UniqueConstraint("person_id", "category", "batch_id", name="uq_identity_memberships_once"),
 )
 
