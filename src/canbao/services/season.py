@@ -30,6 +30,10 @@ from canbao.vocabulary import CATEGORY_LABELS
 # township, students through their school, everyone else online by themselves.
 COLLECTED_CATEGORIES = ("destitute", "orphan", "unsupported_child", "dibao", "relapsed_poor", "monitored",
                         "key_entitled")  # fmt: skip
+# Text columns read from the database: typed up front, as a column whose first rows are empty would
+# otherwise be taken for an empty type.
+_TEXT_COLUMNS = ("id_number", "name", "county", "residency", "township", "village", "phone", "subsidy_category",
+                 "subsidy_timing", "how_to_pay")  # fmt: skip
 HOW_TO_PAY_LABELS = {
     "online": "微信、支付宝或皖事通自助缴费",
     "collecting_unit": "由乡镇（街道）、村（社区）代收",
@@ -64,7 +68,7 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
             persons.c.residency, persons.c.township, persons.c.village,
         ).where(persons.c.county.in_(counties)),
         c,
-        schema_overrides={"person_id": pl.Int64},
+        schema_overrides={"person_id": pl.Int64, **dict.fromkeys(_TEXT_COLUMNS, pl.String)},
     )  # fmt: skip
     enrolled = last_year_enrollees(c, policy.benefit_year)
     categories = listed.unique().group_by("person_id").agg(pl.col("category").sort().alias("categories"))

@@ -30,7 +30,14 @@ def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | No
             .join(persons, p.id == e.person_id)
             .where(e.benefit_year == benefit_year, e.live),
             c,
-            schema_overrides={"person_id": pl.Int64, "subsidy_fen": pl.Int64, "township": pl.String},
+            schema_overrides={
+                "person_id": pl.Int64,
+                "subsidy_fen": pl.Int64,
+                "township": pl.String,
+                "subsidy_category": pl.String,
+                "subsidy_kind": pl.String,
+                "subsidy_timing": pl.String,
+            },
         )
         last_year = last_year_enrollees(c, benefit_year)
         money = pl.read_database(
@@ -38,7 +45,12 @@ def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | No
             .join(enrollments, and_(e.id == le.enrollment_id, e.benefit_year == benefit_year))
             .where(le.kind.in_(["payment", "refund"])),
             c,
-            schema_overrides={"amount_fen": pl.Int64, "channel": pl.String, "channel_name": pl.String},
+            schema_overrides={
+                "amount_fen": pl.Int64,
+                "channel": pl.String,
+                "channel_name": pl.String,
+                "kind": pl.String,
+            },
         )
     renewed = last_year.filter(pl.col("person_id").is_in(enrolled["person_id"].implode()))
     town = pl.col("township").fill_null("（未填乡镇）")
