@@ -165,6 +165,7 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
                 "amount_due_fen": pl.Int64,
                 "subsidy_fen": pl.Int64,
                 "net_personal_fen": pl.Int64,
+                **dict.fromkeys(_TEXT_COLUMNS, pl.String),
             },
         )
         if unpaid_only:
