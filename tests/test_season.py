@@ -92,3 +92,30 @@ def test_the_summary_agrees_with_the_ledger(engine: Engine) -> None:
     assert rows["韦集镇"]["not_renewed"] == 1 and rows["韦集镇"]["enrolled"] == 0
     assert summary.collected_fen == 4000
     assert summary.by_category.row(0, named=True)["amount_fen"] == 28000
+
+
+def test_due_lists_read_places_that_are_empty_in_the_first_rows(engine: Engine) -> None:
+    first = dt.date(1950, 1, 1)
+    with engine.begin() as c:
+        batch = c.execute(
+            insert(import_batches).values(
+                kind="department_list", department="civil_affairs", file_name="x.csv", file_sha256="x",
+                rows_total=0, rows_accepted=0, rows_rejected=0, actor="test", created_at=now(),
+            ).returning(import_batches.c.id)
+        ).scalar_one()  # fmt: skip
+        for i in range(150):
+            from canbao.ids import make_id_number
+
+            person = register_person(
+                c, id_number=make_id_number(LINGBI, first + dt.timedelta(days=i), 1), name="测试", sex="male",
+                birth_date=first + dt.timedelta(days=i), county=LINGBI, residency="local_hukou",
+                township="渔沟镇" if i == 149 else None,
+            )  # fmt: skip
+            c.execute(
+                insert(identity_memberships).values(
+                    person_id=person["id"], category="dibao", department="civil_affairs", batch_id=batch
+                )
+            )
+    assert open_season(engine, P, "clerk").due == 150
+    towns = due_list(engine, 2022)["township"]
+    assert towns.null_count() == 149 and "渔沟镇" in towns.to_list()
