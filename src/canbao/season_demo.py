@@ -1,8 +1,9 @@
 """`make demo`: a whole county's season end to end on the embedded SQLite database.
 
 Builds a synthetic county (canbao synth), imports last year's roster, the schools' rosters and every
-department's identity list (with their feedback workbooks), opens the season, writes the due lists,
-applies the season's payment files day by day, and prints a Chinese summary.  Everything it makes stays
+department's identity list (with their feedback workbooks), opens the season, applies the season's payment
+files day by day, writes the due lists of those who still owe (催缴清单, per township), and prints a Chinese
+summary.  Everything it makes stays
 in one output folder.
 """
 
@@ -108,8 +109,6 @@ def run(
 
     with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings):
         season = open_season(engine, policy_id, ACTOR)
-    with _step(console, "写出各乡镇催缴清单", timings):
-        write_due_lists(due_list(engine, policy.benefit_year), out / "due_lists")
 
     days = sorted((data / "payments").glob("*.parquet"))
     outcomes: list[pl.DataFrame] = []
@@ -118,6 +117,8 @@ def run(
         for day in days:
             outcomes.append(apply_payments(engine, policy_id, pl.read_parquet(day), ACTOR))
             bar.advance(task)
+    with _step(console, "写出各乡镇尚未缴费人员的催缴清单", timings):
+        write_due_lists(due_list(engine, policy.benefit_year, unpaid_only=True), out / "due_lists")
     applied = pl.concat(outcomes) if outcomes else pl.DataFrame({"outcome": []}, schema={"outcome": pl.String})
     applied.write_csv(out / "payments_outcome.csv")
 
