@@ -20,13 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, insert, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
-from canbao.services.registry import person_values
+from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
 
@@ -251,18 +251,24 @@ def _one_enrollment_per_year(c: Connection, o: _Outcomes, benefit_year: int) -> 
 
 
 def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
-    """Register new persons, then insert enrollments and ledger entries for every row still pending."""
+    """Register new persons, then insert enrollments and ledger entries for every row still pending — in bulk
+    (store.bulk: COPY on PostgreSQL), with their ids drawn first so that the rows can refer to each other."""
     recorded = now()
     new = o.pending().filter(pl.col("person_id").is_null()).unique("id_number", keep="first", maintain_order=True)
     if new.height:
-        values = [person_values(r, recorded) for r in new.iter_rows(named=True)]
-        ids = c.execute(
-            insert(persons).returning(persons.c.id_number, persons.c.id, sort_by_parameter_order=True), values
-        ).all()
-        registered = pl.DataFrame([tuple(r) for r in ids], schema={"id_number": pl.String, "new_person": pl.Int64},
-                                  orient="row")  # fmt: skip
+        registered = new.select(
+            allocate_ids(c, persons, new.height).alias("id"),
+            "id_number", "name", "sex", "birth_date", "county", "township", "village", "residency", "phone",
+            pl.lit(recorded).alias("created_at"),
+        )  # fmt: skip
+        bulk_insert(c, persons, registered)
         o.frame = (
-            o.frame.join(registered, on="id_number", how="left", maintain_order="left")
+            o.frame.join(
+                registered.select("id_number", pl.col("id").alias("new_person")),
+                on="id_number",
+                how="left",
+                maintain_order="left",
+            )
             .with_columns(pl.coalesce("person_id", "new_person").alias("person_id"))
             .drop("new_person")
         )
@@ -270,6 +276,7 @@ def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
     if todo.height == 0:
         return
     enrollment_rows = todo.select(
+        allocate_ids(c, enrollments, todo.height).alias("id"),
         "person_id",
         pl.lit(policy_id).alias("policy"),
         "benefit_year", "situation",
@@ -283,15 +290,9 @@ def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
         "channel", "channel_name", "collecting_unit",
         pl.lit(recorded).alias("created_at"),
     )  # fmt: skip
-    ids = (
-        c.execute(
-            insert(enrollments).returning(enrollments.c.id, sort_by_parameter_order=True), enrollment_rows.to_dicts()
-        )
-        .scalars()
-        .all()
-    )
+    bulk_insert(c, enrollments, enrollment_rows)
     o.frame = o.frame.join(
-        todo.select("payment_row").with_columns(pl.Series("new_enrollment", ids, dtype=pl.Int64)),
+        todo.select("payment_row").with_columns(enrollment_rows["id"].alias("new_enrollment")),
         on="payment_row",
         how="left",
         maintain_order="left",
@@ -319,7 +320,7 @@ def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
         pl.lit(None, dtype=pl.String).alias("channel_txn_id"),
         pl.format("{}:{}", "subsidy_kind", "subsidy_category").alias("note"),
     )
-    c.execute(insert(ledger_entries), pl.concat([payments, upfront]).to_dicts())
+    bulk_insert(c, ledger_entries, pl.concat([payments, upfront]))
 
 
 def apply_payments(

@@ -57,18 +57,3 @@ def register_person(
     new_id = connection.execute(insert(persons).values(**values).returning(persons.c.id)).scalar_one()
     return {"id": new_id, **values}
 
-
-def person_values(row: dict[str, Any], created_at: dt.datetime) -> dict[str, Any]:
-    """A new person's registry row from a quoted row (sex and birth date come from the ID number)."""
-    return {
-        "id_number": row["id_number"],
-        "name": row["name"],
-        "sex": row["sex"],
-        "birth_date": row["birth_date"],
-        "county": row["county"],
-        "township": row.get("township"),
-        "village": row.get("village"),
-        "residency": row["residency"],
-        "phone": row.get("phone"),
-        "created_at": created_at,
-    }

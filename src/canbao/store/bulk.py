@@ -37,3 +37,20 @@ def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> in
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
     connection.exec_driver_sql(statement, text_times.rows())
     return frame.height
+
+
+def allocate_ids(connection: Connection, table: Table, n: int) -> pl.Series:
+    """`n` fresh primary keys for rows about to be bulk-inserted with their ids.
+
+    PostgreSQL draws them from the table's sequence.  SQLite takes the next ones after the largest: safe
+    because every SQLite transaction here holds the database's write lock from its first statement
+    (BEGIN IMMEDIATE, see db.py)."""
+    if n == 0:
+        return pl.Series("id", [], dtype=pl.Int64)
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, {int(n)})"
+        ).scalars()
+        return pl.Series("id", list(rows), dtype=pl.Int64)
+    largest = connection.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar_one()
+    return pl.Series("id", range(int(largest) + 1, int(largest) + 1 + n), dtype=pl.Int64)
