@@ -69,3 +69,16 @@ def test_a_file_matches_single_payments(engine: Engine) -> None:
     assert out["outcome"].to_list() == ["replayed", "refused"]
     assert out["enrollment_id"][0] == single.enrollment_id
     assert "已参加 2022 年度" in out["reason"][1]
+
+
+def test_rows_without_channel_or_amount_are_refused_not_written(engine: Engine) -> None:
+    a = application("340322", "1985-06-15", "regular", "2021-10-16")
+    b = application("340322", "1986-06-15", "regular", "2021-10-16")
+    frame = pl.DataFrame([row(a, "n1", 32000), row(b, "n2", 32000)]).with_columns(
+        pl.when(pl.col("txn_id") == "n1").then(None).otherwise(pl.col("channel")).alias("channel"),
+        pl.when(pl.col("txn_id") == "n2").then(None).otherwise(pl.col("amount_fen")).alias("amount_fen"),
+    )
+    out = apply_payments(engine, P, frame, "clerk")
+    assert out["outcome"].to_list() == ["refused", "refused"]
+    assert out["error_field"].to_list() == ["channel", "amount"]
+    assert totals(engine) == (0, 0, 0, 0)

@@ -104,11 +104,12 @@ def _payment_rules(o: _Outcomes) -> None:
         pl.format("{} 不符合参保条件：{}", pl.col("masked_id"), pl.col("reasons").list.join("；")),
     )
     o.refuse(
-        ~pl.col("channel").is_in(list(CHANNELS)),
+        pl.col("channel").is_null() | ~pl.col("channel").is_in(list(CHANNELS)),
         "channel",
         pl.format("未知的缴费渠道 {}（可选：{}）", pl.col("channel"), pl.lit("、".join(CHANNELS))),
     )
     o.refuse(pl.col("txn_id").is_null(), "txn_id", pl.lit("缺少交易流水号"))
+    o.refuse(pl.col("amount_fen").is_null(), "amount", pl.lit("缺少缴费金额，或金额不是以分计的整数"))
     o.refuse(
         pl.col("amount_fen") != pl.col("amount_due_fen"),
         "amount",
