@@ -92,7 +92,7 @@ enrollments = Table(
     "enrollments",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("person_id", Id, ForeignKey("persons.id"), nullable=False),
+    Column("person_id", Id, ForeignKey("persons.id"), nullable=False, index=True),
     Column("policy", String(64), nullable=False),
     Column("benefit_year", Integer, nullable=False),
     Column("situation", String(32), nullable=False),
@@ -142,7 +142,7 @@ ledger_entries = Table(
     Column("amount_fen", Fen, nullable=False),
     Column("channel", String(20)),
     Column("channel_name", String(40)),
-    Column("channel_txn_id", String(64)),
+    Column("channel_txn_id", String(64), index=True),  # replays are looked up by transaction id
     Column("collecting_unit", String(64)),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
