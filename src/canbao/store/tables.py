@@ -79,12 +79,13 @@ identity_memberships = Table(
     "identity_memberships",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("person_id", Id, ForeignKey("persons.id"), nullable=False, index=True),
+    # no foreign keys: written in bulk with their persons and batch by the list import (migrations 0003, 0005)
+    Column("person_id", Id, nullable=False, index=True),
     Column("category", String(24), nullable=False),
     Column("department", String(40), nullable=False),
     Column("valid_from", Date),
     Column("valid_to", Date),
-    Column("batch_id", Id, nullable=False),  # no foreign key: written with its batch (migration 0003)
+    Column("batch_id", Id, nullable=False),
     UniqueConstraint("person_id", "category", "batch_id", name="uq_identity_memberships_once"),
 )
 
