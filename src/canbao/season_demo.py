@@ -24,7 +24,7 @@ from canbao.policy import load_policy
 from canbao.services import imports
 from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
 from canbao.services.season import due_list, open_season, write_due_lists
-from canbao.services.summary import season_summary
+from canbao.services.summary import SeasonSummary, season_summary
 from canbao.store.db import make_engine, upgrade
 from canbao.synth import build_county
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
@@ -137,12 +137,9 @@ def _print_summary(
     policy_id: str,
     due: int,
     applied: pl.DataFrame,
-    summary: object,
+    summary: SeasonSummary,
     rejected: list[tuple[str, int, list[str]]],
 ) -> None:
-    from canbao.services.summary import SeasonSummary
-
-    assert isinstance(summary, SeasonSummary)
     towns = Table(title=f"参保进度（{policy_id}）", title_justify="left")
     for header in ("乡镇", "已参保", "任务数", "完成率", "上年参保", "未续保"):
         towns.add_column(header, justify="left" if header == "乡镇" else "right")

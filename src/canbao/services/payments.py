@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.money import to_fen, to_yuan
-from canbao.policy import load_policy
 from canbao.rules.refund import refund_frame
 from canbao.services.payment_batch import apply_payments
 from canbao.services.registry import find_person
@@ -341,6 +340,3 @@ def ledger_of(engine: Engine, id_number: str) -> pl.DataFrame:
         rows = c.execute(query).mappings().all()
     return pl.DataFrame([dict(r) for r in rows]) if rows else pl.DataFrame()
 
-
-def policy_benefit_year(policy_id: str) -> int:
-    return load_policy(policy_id).benefit_year
