@@ -121,7 +121,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, String, Table, cast, func, insert, select, text
+from sqlalchemy import Connection, Engine, Select, String, Table, cast, func, insert, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
@@ -131,6 +131,7 @@ from canbao.ids import mask_id_numbers, parse_id_numbers
 from canbao.money import to_fen, to_yuan
 from canbao.policy import Policy, load_policy
 from canbao.rules.contribution import best_subsidy, household_role_missing, not_covered_category
+from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import (
@@ -918,29 +919,7 @@ class _Writer:
             self._took(table.name, started)
 
     def _insert(self, table: Table, frame: pl.DataFrame) -> None:
-        if frame.is_empty():
-            return
-        frame = self._prepare(frame)
-        preparer = self.connection.dialect.identifier_preparer
-        name = preparer.format_table(table)
-        columns = ", ".join(preparer.quote(c) for c in frame.columns)
-        if _is_pg(self.connection):
-            with (
-                _driver(self.connection).cursor() as cursor,
-                cursor.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)") as cp,
-            ):
-                for chunk in frame.iter_slices(WRITE_CHUNK_ROWS):
-                    cp.write(chunk.write_csv(include_header=False).encode("utf-8"))
-                    self._advance(chunk.height)
-            return
-        sql = f"INSERT INTO {name} ({columns}) VALUES ({', '.join('?' * frame.width)})"
-        cursor = _driver(self.connection).cursor()
-        try:
-            for chunk in frame.iter_slices(WRITE_CHUNK_ROWS):
-                cursor.executemany(sql, chunk.iter_rows())
-                self._advance(chunk.height)
-        finally:
-            cursor.close()
+        bulk_insert(self.connection, table, self._prepare(frame), self._advance, WRITE_CHUNK_ROWS)
 
     def allocate_person_ids(self, n: int) -> pl.Series:
         started = time.perf_counter()
@@ -950,21 +929,7 @@ class _Writer:
             self._took("allocate_ids", started)
 
     def _allocate_person_ids(self, n: int) -> pl.Series:
-        """Ids for n new persons, ascending. PostgreSQL: from the table's sequence. SQLite: after the largest
-        id; the transaction began IMMEDIATE, so no other writer can take them meanwhile."""
-        if n == 0:
-            return pl.Series("person_id", [], dtype=pl.Int64)
-        if _is_pg(self.connection):
-            # The sequence's name once: pg_get_serial_sequence() in the SELECT list runs per row (10× slower).
-            sequence = self.connection.execute(
-                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": persons.name}
-            ).scalar_one()
-            quoted = str(sequence).replace("'", "''")
-            sql = f"SELECT nextval('{quoted}'::regclass) FROM generate_series(1, {int(n)})"
-            got = _select_all_sql(self.connection, sql, {"person_id": pl.Int64()})
-            return got["person_id"].sort()
-        top = self.connection.execute(select(func.max(persons.c.id))).scalar_one() or 0
-        return pl.int_range(top + 1, top + 1 + n, dtype=pl.Int64, eager=True).alias("person_id")
+        return allocate_ids(self.connection, persons, n).alias("person_id")
 
     def update_persons(self, frame: pl.DataFrame) -> None:
         """Set the given columns of persons by id (`frame` has person_id and the columns)."""

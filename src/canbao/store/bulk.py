@@ -1,56 +1,81 @@
-"""Bulk writes of a Polars frame into a table, inside the caller's transaction: COPY on PostgreSQL, one
-executemany of plain tuples on SQLite.  For the season's million-row writes; single rows go through Core."""
+"""Bulk writes of a Polars frame into a table, inside the caller's transaction: COPY on PostgreSQL, executemany
+of plain tuples on the SQLite driver cursor (3-4× faster than SQLAlchemy Core with a dictionary per row).  For
+the season's and the imports' million-row writes; single rows go through Core."""
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable
 
 import polars as pl
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
+
+CHUNK_ROWS = 100_000
 
 
-def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> int:
-    """Insert every row of `frame` (its columns named as the table's) into `table`; returns the row count."""
+def bulk_insert(
+    connection: Connection,
+    table: Table,
+    frame: pl.DataFrame,
+    on_chunk: Callable[[int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
+    """Insert every row of `frame` (its columns named as the table's) into `table`, `chunk_rows` at a time,
+    calling `on_chunk(rows)` after each chunk (progress bars); returns the row count."""
     if frame.height == 0:
         return 0
-    columns = frame.columns
-    unknown = [c for c in columns if c not in table.c]
+    unknown = [c for c in frame.columns if c not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no columns {unknown}")
+    preparer = connection.dialect.identifier_preparer
+    name = preparer.format_table(table)
+    columns = ", ".join(preparer.quote(c) for c in frame.columns)
+    driver = connection.connection.driver_connection
+    assert driver is not None
     if connection.dialect.name == "postgresql":
-        buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor:
-            names = ", ".join(columns)
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
-                copy.write(buffer.getvalue())
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            for chunk in frame.iter_slices(chunk_rows):
+                # Unquoted empty is NULL, quoted "" an empty text.
+                copy.write(chunk.write_csv(include_header=False, null_value="", quote_style="non_numeric"))
+                if on_chunk is not None:
+                    on_chunk(chunk.height)
         return frame.height
     # SQLite stores dates as 'YYYY-MM-DD' and datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff', as SQLAlchemy does.
-    text_times = frame.with_columns(
+    plain = frame.with_columns(
         pl.col(pl.Datetime).dt.replace_time_zone(None).dt.to_string("%Y-%m-%d %H:%M:%S.%6f"),
         pl.col(pl.Date).dt.to_string("%Y-%m-%d"),
         pl.col(pl.Boolean).cast(pl.Int8),
     )
-    placeholders = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
-    connection.exec_driver_sql(statement, text_times.rows())
+    statement = f"INSERT INTO {name} ({columns}) VALUES ({', '.join('?' * plain.width)})"
+    cursor = driver.cursor()
+    try:
+        for chunk in plain.iter_slices(chunk_rows):
+            cursor.executemany(statement, chunk.iter_rows())
+            if on_chunk is not None:
+                on_chunk(chunk.height)
+    finally:
+        cursor.close()
     return frame.height
 
 
 def allocate_ids(connection: Connection, table: Table, n: int) -> pl.Series:
-    """`n` fresh primary keys for rows about to be bulk-inserted with their ids.
+    """`n` fresh primary keys, ascending, for rows about to be bulk-inserted with their ids.
 
-    PostgreSQL draws them from the table's sequence.  SQLite takes the next ones after the largest: safe
-    because every SQLite transaction here holds the database's write lock from its first statement
-    (BEGIN IMMEDIATE, see db.py)."""
+    PostgreSQL draws them from the table's sequence, named once (pg_get_serial_sequence() in the select list
+    would run per row, ~10× slower).  SQLite takes the next ones after the largest: safe because every SQLite
+    transaction here holds the database's write lock from its first statement (BEGIN IMMEDIATE, see db.py)."""
     if n == 0:
         return pl.Series("id", [], dtype=pl.Int64)
     if connection.dialect.name == "postgresql":
+        sequence = connection.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+        ).scalar_one()
+        quoted = str(sequence).replace("'", "''")
         rows = connection.exec_driver_sql(
-            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, {int(n)})"
+            f"SELECT nextval('{quoted}'::regclass) FROM generate_series(1, {int(n)})"
         ).scalars()
-        return pl.Series("id", list(rows), dtype=pl.Int64)
+        return pl.Series("id", list(rows), dtype=pl.Int64).sort()
     largest = connection.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar_one()
-    return pl.Series("id", range(int(largest) + 1, int(largest) + 1 + n), dtype=pl.Int64)
+    return pl.int_range(int(largest) + 1, int(largest) + 1 + n, dtype=pl.Int64, eager=True).alias("id")
