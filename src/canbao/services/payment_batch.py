@@ -303,7 +303,7 @@ def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
         .alias("outcome"),
     ).drop("new_enrollment")  # fmt: skip
     written = o.frame.filter(pl.col("outcome") == "enrolled")
-    base = [
+    base: list[pl.Expr | str] = [
         pl.col("enrollment_id"), pl.col("person_id"), "channel", "channel_name", "collecting_unit",
         pl.lit(recorded).alias("recorded_at"), pl.lit(actor).alias("actor"),
     ]  # fmt: skip
