@@ -33,3 +33,18 @@ def yuan_text(fen: pl.Expr) -> pl.Expr:
     sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
     whole = fen.abs()
     return pl.format("{}{}.{}", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))
+
+
+YUAN_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+
+
+def parse_yuan(text: pl.Expr) -> pl.Expr:
+    """Vectorized yuan text ("1,234.5", "320.00", "-1") → fen, exactly; null where the text is not an amount
+    of whole fen (check with `YUAN_PATTERN` to tell a blank from a malformed cell)."""
+    clean = text.str.strip_chars().str.replace_all(",", "").str.replace_all("，", "")
+    ok = clean.str.contains(YUAN_PATTERN)
+    sign = pl.when(clean.str.starts_with("-")).then(-1).otherwise(1)
+    digits = clean.str.strip_prefix("-")
+    whole = digits.str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False)
+    cents = digits.str.extract(r"\.(\d{1,2})$", 1).fill_null("0").str.pad_end(2, "0").cast(pl.Int64, strict=False)
+    return pl.when(ok).then(sign * (whole * 100 + cents))

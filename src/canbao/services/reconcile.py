@@ -1,0 +1,817 @@
+"""Reconciliation (对账): the insurance agency's registry, the tax bureau's collection records, the bank's
+pending-settlement account statement and the collecting units' lists, matched transaction by transaction and
+person by person (000 五, 004 六: 账账相符、账款相符、钱人一致).
+
+Every record is keyed by its channel transaction id (交易流水号), the one number all four carry.  A
+transaction is in scope when any record of it is dated on or before the reconciliation date; the records are
+then compared wherever they are dated, so a payment recorded on 12-31 by one side and 01-01 by the other is
+not a difference.  Each difference is one row of `Reconciliation.findings`, with a kind:
+
+- ``money_without_person`` 有款无人: tax, bank or collecting-unit money for a transaction the registry has
+  no enrollment for;
+- ``person_without_money`` 有人无款: an enrollment whose payment the tax bureau did not record, a tax record
+  whose money never reached the bank, or a collecting-unit payment missing from the unit's list;
+- ``amount_mismatch`` 金额不符: the same transaction with different amounts;
+- ``person_mismatch`` 人员不符: the same transaction under different ID numbers;
+- ``counted_twice`` 重复计数: a transaction twice in one file, or a person who already paid paying again;
+- ``daily_total`` 日合计不符: the bank's and the tax bureau's totals of one day differ (the transactions
+  above that explain the difference are named, and what they do not explain is shown);
+- ``two_places`` 重复参保: a person enrolled here and on another county's roster for the same year.
+
+The three tests hold when no finding breaks them: 账账相符 (registry, tax and collecting units agree),
+账款相符 (the tax records agree with the money in the bank), 钱人一致 (every payment belongs to exactly one
+enrolled person, and every enrolled person's payment is there).
+
+The matching is pure Polars over frames (no database): :func:`reconcile`; :func:`load_registry` reads the
+registry's side and :func:`read_records` reads the files (layouts in docs/file-layouts.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Engine, select
+
+from canbao.errors import InputError
+from canbao.money import parse_yuan, yuan_text
+from canbao.reports import write_workbook
+from canbao.services.imports import _parse_dates, read_table
+from canbao.store.tables import (
+    enrollments,
+    identity_memberships,
+    import_batches,
+    import_rows,
+    ledger_entries,
+    persons,
+)
+from canbao.vocabulary import CATEGORY_LABELS, DEPARTMENT_LABELS
+
+KIND_LABELS: dict[str, str] = {
+    "money_without_person": "有款无人",
+    "person_without_money": "有人无款",
+    "amount_mismatch": "金额不符",
+    "person_mismatch": "人员不符",
+    "counted_twice": "重复计数",
+    "daily_total": "日合计不符",
+    "two_places": "重复参保",
+}
+TEST_LABELS: dict[str, str] = {"ledgers_agree": "账账相符", "money_agrees": "账款相符", "persons_agree": "钱人一致"}
+SOURCE_LABELS: dict[str, str] = {
+    "registry": "医保参保登记",
+    "tax": "税务征收明细",
+    "bank": "银行待报解账户流水",
+    "collecting_unit": "代收单位清单",
+    "other_county": "外县参保名册",
+}
+COLLECTED_CHANNELS = ("collecting_unit", "school")  # the channels whose units hand in lists (000 四(一))
+
+
+# ---------------------------------------------------------------------------------------------------- layouts
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A file's columns: identifier → accepted headers (the first is the one we write and document)."""
+
+    source: str
+    columns: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]
+
+
+_ID = ("证件号码", "身份证号码", "公民身份号码", "身份证号")
+_NAME = ("姓名", "缴费人姓名", "参保人姓名")
+LAYOUTS: dict[str, Layout] = {
+    "tax": Layout(
+        "tax",
+        {
+            "name": ("缴费人姓名", *_NAME[0:1], "参保人姓名"),
+            "id_number": _ID,
+            "amount": ("缴费金额(元)", "缴费金额", "金额(元)", "金额", "实缴金额"),
+            "paid_on": ("缴费日期", "征收日期", "入库日期", "交易日期"),
+            "txn_id": ("交易流水号", "流水号", "缴费流水号"),
+            "channel": ("渠道", "缴费渠道"),
+        },
+        ("id_number", "amount", "paid_on", "txn_id"),
+    ),
+    "bank": Layout(
+        "bank",
+        {
+            "paid_on": ("交易日期", "日期", "记账日期"),
+            "txn_id": ("交易流水号", "流水号"),
+            "amount": ("金额(元)", "交易金额", "金额", "贷方金额"),
+            "memo": ("摘要", "备注"),
+        },
+        ("paid_on", "txn_id", "amount"),
+    ),
+    "collecting_unit": Layout(
+        "collecting_unit",
+        {
+            "unit": ("代收单位", "单位"),
+            "name": _NAME,
+            "id_number": _ID,
+            "amount": ("缴费金额(元)", "缴费金额", "金额(元)", "金额"),
+            "paid_on": ("缴费日期", "代收日期"),
+            "txn_id": ("交易流水号", "流水号"),
+        },
+        ("unit", "id_number", "amount", "paid_on", "txn_id"),
+    ),
+    "other_county": Layout(
+        "other_county",
+        {
+            "id_number": _ID,
+            "name": _NAME,
+            "county": ("县（区）", "县区", "参保地", "县"),
+            "township": ("乡镇", "乡镇（街道）"),
+            "village": ("村", "村（社区）"),
+            "paid_on": ("缴费日期",),
+            "amount": ("缴费金额", "缴费金额(元)"),
+        },
+        ("id_number", "county"),
+    ),
+}
+FIELD_WORDS = {"amount": "金额", "paid_on": "日期", "txn_id": "交易流水号", "id_number": "证件号码", "unit": "代收单位"}
+ERRORS_SHOWN = 10
+
+
+def _norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def read_records(path: Path, source: str, option: str) -> pl.DataFrame:
+    """One file of `source`'s layout, every row checked: columns by identifier plus ``file`` and ``row`` (the
+    spreadsheet row).  A malformed row refuses the whole file, naming file, row and column (`option` is the
+    command-line option the file came from)."""
+    layout = LAYOUTS[source]
+    try:
+        _, raw = read_table(path)
+    except InputError as exc:
+        raise InputError(option, exc.message) from None
+    by_header = {_norm(h): h for h in raw.columns}
+    found: dict[str, str] = {}
+    for ident, headers in layout.columns.items():
+        header = next((by_header[_norm(h)] for h in headers if _norm(h) in by_header), None)
+        if header is not None:
+            found[ident] = header
+    missing = [layout.columns[i][0] for i in layout.required if i not in found]
+    if missing:
+        raise InputError(
+            option,
+            f"文件 {path.name} 不是{SOURCE_LABELS[source]}的格式：缺少列 {'、'.join(missing)}"
+            f"（文件中的列：{'、'.join(raw.columns) or '无'}）",
+        )
+    text = raw.select(
+        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("row"),
+        *[pl.col(h).str.strip_chars().alias(i) for i, h in found.items()],
+    ).with_columns(pl.lit(None, dtype=pl.String).alias(i) for i in layout.columns if i not in found)
+    text = text.filter(pl.any_horizontal(pl.col(i).is_not_null() & (pl.col(i) != "") for i in layout.columns))
+    frame = text.with_columns(
+        pl.lit(path.name).alias("file"),
+        parse_yuan(pl.col("amount")).alias("amount_fen"),
+        _parse_dates(pl.col("paid_on"), open_ended=False).alias("paid_on_date"),
+    )
+    problems: list[tuple[str, pl.Expr]] = [
+        ("amount", pl.col("amount").is_not_null() & pl.col("amount_fen").is_null()),
+        ("paid_on", pl.col("paid_on").is_not_null() & pl.col("paid_on_date").is_null()),
+    ]
+    problems += [(i, pl.col(i).is_null() | (pl.col(i) == "")) for i in layout.required]
+    bad = frame.select(
+        "row",
+        *[pl.when(check).then(pl.lit(field)).alias(f"_bad_{n}") for n, (field, check) in enumerate(problems)],
+        *[pl.col(i).alias(f"_value_{i}") for i in ("amount", "paid_on")],
+    ).filter(pl.any_horizontal(pl.col(f"_bad_{n}").is_not_null() for n in range(len(problems))))
+    if bad.height:
+        lines = []
+        for r in bad.head(ERRORS_SHOWN).iter_rows(named=True):
+            for n in range(len(problems)):
+                field = r[f"_bad_{n}"]
+                if field is None:
+                    continue
+                header = found.get(field, layout.columns[field][0])
+                value = r.get(f"_value_{field}")
+                what = "为空" if not value else f"“{value}”不是有效的{FIELD_WORDS.get(field, field)}"
+                lines.append(f"第{r['row']}行“{header}”{what}")
+        more = f"等共 {bad.height} 行" if bad.height > ERRORS_SHOWN else f"共 {bad.height} 行"
+        raise InputError(option, f"文件 {path.name} 有无法读取的行（{more}），整个文件未使用：{'；'.join(lines)}")
+    return frame.drop("amount", "paid_on").rename({"paid_on_date": "paid_on"})
+
+
+def read_many(paths: list[Path], source: str, option: str) -> pl.DataFrame | None:
+    if not paths:
+        return None
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx"))
+        else:
+            files.append(path)
+    if not files:
+        raise InputError(option, f"{'、'.join(map(str, paths))} 中没有 .csv 或 .xlsx 文件")
+    return pl.concat([read_records(f, source, option) for f in files], how="diagonal_relaxed")
+
+
+# ---------------------------------------------------------------------------------------------------- registry
+
+
+REGISTRY_SCHEMA: dict[str, pl.DataType] = {
+    "txn_id": pl.String(),
+    "amount_fen": pl.Int64(),
+    "channel": pl.String(),
+    "collecting_unit": pl.String(),
+    "enrollment_id": pl.Int64(),
+    "paid_on": pl.Date(),
+    "status": pl.String(),
+    "id_number": pl.String(),
+    "name": pl.String(),
+    "township": pl.String(),
+    "village": pl.String(),
+}
+
+
+def load_registry(engine: Engine, benefit_year: int) -> pl.DataFrame:
+    """The registry's side: every payment entry of the benefit year with its enrollment and person."""
+    le, e, p = ledger_entries.c, enrollments.c, persons.c
+    query = (
+        select(
+            le.channel_txn_id.label("txn_id"),
+            le.amount_fen,
+            le.channel,
+            le.collecting_unit,
+            e.id.label("enrollment_id"),
+            e.paid_on,
+            e.status,
+            p.id_number,
+            p.name,
+            p.township,
+            p.village,
+        )
+        .join(enrollments, e.id == le.enrollment_id)
+        .join(persons, p.id == le.person_id)
+        .where(le.kind == "payment", e.benefit_year == benefit_year)
+    )
+    with engine.connect() as c:
+        return pl.read_database(query, c, schema_overrides=REGISTRY_SCHEMA)
+
+
+def latest_benefit_year(engine: Engine, as_of: dt.date) -> int | None:
+    """The benefit year of the newest enrollment paid on or before `as_of`: what a clerk means by "this
+    season" when they give only a date."""
+    e = enrollments.c
+    with engine.connect() as c:
+        year = c.execute(
+            select(e.benefit_year).where(e.paid_on <= as_of).order_by(e.paid_on.desc(), e.id.desc()).limit(1)
+        ).scalar()
+    return int(year) if year is not None else None
+
+
+# ---------------------------------------------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    as_of: dt.date
+    findings: pl.DataFrame  # one row per difference (FINDING_SCHEMA)
+    daily: pl.DataFrame  # paid_on, tax_fen, bank_fen, difference_fen, explained_fen, unexplained_fen
+    counts: dict[str, int]  # records compared per source
+    tests: dict[str, bool]  # ledgers_agree, money_agrees, persons_agree
+
+    def by_kind(self) -> dict[str, int]:
+        counts = dict(self.findings.group_by("kind").len().rows())
+        return {k: int(counts.get(k, 0)) for k in KIND_LABELS}
+
+
+FINDING_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),
+    "txn_id": pl.String(),
+    "id_number": pl.String(),
+    "name": pl.String(),
+    "township": pl.String(),
+    "village": pl.String(),
+    "paid_on": pl.Date(),
+    "registry_fen": pl.Int64(),
+    "tax_fen": pl.Int64(),
+    "bank_fen": pl.Int64(),
+    "unit_fen": pl.Int64(),
+    "detail": pl.String(),
+    "where": pl.String(),
+    "ledgers_agree": pl.Boolean(),
+    "money_agrees": pl.Boolean(),
+    "persons_agree": pl.Boolean(),
+}
+
+
+def _where(prefix: str) -> pl.Expr:
+    return pl.when(pl.col(f"{prefix}_row").is_not_null()).then(
+        pl.format("{} 第{}行", pl.col(f"{prefix}_file"), pl.col(f"{prefix}_row"))
+    )
+
+
+def _side(frame: pl.DataFrame | None, prefix: str, columns: list[str]) -> pl.DataFrame:
+    """One record per transaction from one source, columns prefixed; the first of repeated ones."""
+    schema = {
+        "txn_id": pl.String(),
+        "amount_fen": pl.Int64(),
+        "paid_on": pl.Date(),
+        "row": pl.Int64(),
+        "file": pl.String(),
+        "id_number": pl.String(),
+        "name": pl.String(),
+        "unit": pl.String(),
+    }
+    if frame is None:
+        frame = pl.DataFrame(schema={c: schema[c] for c in ["txn_id", *columns]})
+    present = frame.select(pl.col("txn_id"), *[pl.col(c) for c in columns if c in frame.columns]).with_columns(
+        pl.lit(None, dtype=schema[c]).alias(c) for c in columns if c not in frame.columns
+    )
+    return present.unique("txn_id", keep="first", maintain_order=True).select(
+        "txn_id", *[pl.col(c).alias(f"{prefix}_{c}") for c in columns]
+    )
+
+
+def _repeated(frame: pl.DataFrame | None, source: str) -> pl.DataFrame:
+    """Transactions that appear more than once in one source's files."""
+    if frame is None or frame.is_empty():
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    has = set(frame.columns)
+    text = {c: (pl.col(c) if c in has else pl.lit(None, dtype=pl.String)) for c in ("id_number", "name")}
+    return (
+        frame.filter(pl.len().over("txn_id") > 1)
+        .group_by("txn_id", maintain_order=True)
+        .agg(
+            text["id_number"].first().alias("id_number"),
+            text["name"].first().alias("name"),
+            pl.col("paid_on").min(),
+            pl.col("amount_fen").first(),
+            pl.len().alias("_times"),
+            pl.format("{} 第{}行", pl.col("file"), pl.col("row")).str.join("、").alias("where"),
+        )
+        .select(
+            pl.lit("counted_twice").alias("kind"),
+            "txn_id",
+            "id_number",
+            "name",
+            pl.lit(None, dtype=pl.String).alias("township"),
+            pl.lit(None, dtype=pl.String).alias("village"),
+            "paid_on",
+            *[
+                (pl.col("amount_fen") if s == source else pl.lit(None, dtype=pl.Int64)).alias(f"{p}_fen")
+                for s, p in (("registry", "registry"), ("tax", "tax"), ("bank", "bank"), ("collecting_unit", "unit"))
+            ],
+            pl.format("同一笔交易在{}中出现 {} 次", pl.lit(SOURCE_LABELS[source]), pl.col("_times")).alias("detail"),
+            "where",
+            pl.lit(source == "bank").alias("ledgers_agree"),
+            pl.lit(source != "bank").alias("money_agrees"),
+            pl.lit(True).alias("persons_agree"),
+        )
+        .select(list(FINDING_SCHEMA))
+    )
+
+
+def reconcile(
+    registry: pl.DataFrame,
+    as_of: dt.date,
+    *,
+    tax: pl.DataFrame | None = None,
+    bank: pl.DataFrame | None = None,
+    units: pl.DataFrame | None = None,
+    other_counties: pl.DataFrame | None = None,
+) -> Reconciliation:
+    """Match the registry's payments (:func:`load_registry`) against whichever files are given (frames of
+    :func:`read_records`), as of `as_of`.  A source not given is not compared."""
+    reg = registry.select(
+        "txn_id",
+        *[pl.col(c).alias(f"r_{c}") for c in ("id_number", "name", "amount_fen", "paid_on", "channel")],
+        pl.col("collecting_unit").alias("r_unit"),
+        "township",
+        "village",
+        "enrollment_id",
+        "status",
+    ).with_columns(pl.lit(True).alias("in_r"))
+    t = _side(tax, "t", ["id_number", "name", "amount_fen", "paid_on", "file", "row"]).with_columns(in_t=True)
+    b = _side(bank, "b", ["amount_fen", "paid_on", "file", "row"]).with_columns(in_b=True)
+    u = _side(units, "u", ["unit", "id_number", "name", "amount_fen", "paid_on", "file", "row"]).with_columns(in_u=True)
+    m = (
+        reg.join(t, on="txn_id", how="full", coalesce=True)
+        .join(b, on="txn_id", how="full", coalesce=True)
+        .join(u, on="txn_id", how="full", coalesce=True)
+        .with_columns(pl.col("in_r", "in_t", "in_b", "in_u").fill_null(False))
+        .with_columns(pl.min_horizontal("r_paid_on", "t_paid_on", "b_paid_on", "u_paid_on").alias("paid_on"))
+        .filter(pl.col("paid_on") <= as_of)
+    )
+    unit_names = units["unit"].unique().implode() if units is not None else pl.lit([], dtype=pl.List(pl.String))
+    person = pl.coalesce("r_id_number", "t_id_number", "u_id_number")
+    amount = pl.coalesce("r_amount_fen", "t_amount_fen", "u_amount_fen", "b_amount_fen")
+    enrolled_ids = registry["id_number"].unique().implode()
+    m = m.with_columns(
+        person.alias("id_number"),
+        pl.coalesce("r_name", "t_name", "u_name").alias("name"),
+        (pl.lit(bank is not None) & (amount > 0)).alias("_bank_due"),
+        (pl.col("r_channel").is_in(COLLECTED_CHANNELS) & pl.col("r_unit").is_in(unit_names)).alias("_unit_due"),
+        (~pl.col("in_r") & person.is_in(enrolled_ids)).alias("_paid_again"),
+    )
+    fen = [
+        pl.col("r_amount_fen").alias("registry_fen"),
+        pl.col("t_amount_fen").alias("tax_fen"),
+        pl.col("b_amount_fen").alias("bank_fen"),
+        pl.col("u_amount_fen").alias("unit_fen"),
+    ]
+    where = pl.concat_str(
+        [
+            pl.when("in_r").then(pl.format("参保记录 {}", pl.col("enrollment_id"))),
+            _where("t"),
+            _where("b"),
+            _where("u"),
+        ],
+        separator="；",
+        ignore_nulls=True,
+    )
+    have = pl.concat_str(
+        [
+            pl.when(f"in_{k}").then(pl.lit(SOURCE_LABELS[s]))
+            for k, s in (("r", "registry"), ("t", "tax"), ("b", "bank"), ("u", "collecting_unit"))
+        ],
+        separator="、",
+        ignore_nulls=True,
+    )
+    rules: list[tuple[str, pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # kind, when, detail, 3 tests
+    tax_given, unit_given = tax is not None, units is not None
+    no_reg = ~pl.col("in_r") & (pl.col("in_t") | pl.col("in_b") | pl.col("in_u"))
+    rules.append(
+        (
+            "money_without_person",
+            no_reg & ~pl.col("_paid_again"),
+            pl.format("{}有此笔，医保无对应参保记录", have),
+            pl.col("in_t") | pl.col("in_u"),
+            pl.col("in_b") & ~pl.col("in_t") if tax_given else pl.lit(False),
+            pl.lit(True),
+        )
+    )
+    rules.append(
+        (
+            "counted_twice",
+            no_reg & pl.col("_paid_again"),
+            pl.format("此人本年度已有另一笔缴费入账，{}又有此笔", have),
+            pl.lit(True),
+            pl.lit(False),
+            pl.lit(True),
+        )
+    )
+    if tax_given:
+        rules.append(
+            (
+                "person_without_money",
+                pl.col("in_r") & ~pl.col("in_t"),
+                pl.lit("医保已登记参保，税务无此笔征收记录"),
+                pl.lit(True),
+                pl.lit(False),
+                pl.lit(True),
+            )
+        )
+        rules.append(
+            (
+                "person_without_money",
+                pl.col("in_t") & pl.col("_bank_due") & ~pl.col("in_b"),
+                pl.lit("税务有征收记录，银行待报解账户无此笔到账"),
+                pl.lit(False),
+                pl.lit(True),
+                pl.lit(True),
+            )
+        )
+    if unit_given:
+        rules.append(
+            (
+                "person_without_money",
+                pl.col("in_r") & pl.col("_unit_due") & ~pl.col("in_u"),
+                pl.format("代收单位“{}”的清单中没有此笔", pl.col("r_unit")),
+                pl.lit(True),
+                pl.lit(False),
+                pl.lit(False),
+            )
+        )
+    ledger_amounts = ["r_amount_fen", "t_amount_fen", "u_amount_fen"]
+    ledger_differ = pl.concat_list(ledger_amounts).list.drop_nulls().list.n_unique() > 1
+    bank_differs = (
+        pl.col("in_b") & pl.col("t_amount_fen").is_not_null() & (pl.col("b_amount_fen") != pl.col("t_amount_fen"))
+    )
+    rules.append(
+        (
+            "amount_mismatch",
+            ledger_differ | bank_differs,
+            pl.concat_str(
+                [
+                    pl.when(pl.col(c).is_not_null()).then(pl.format("{} {} 元", pl.lit(label), yuan_text(pl.col(c))))
+                    for c, label in (
+                        ("r_amount_fen", "医保"),
+                        ("t_amount_fen", "税务"),
+                        ("b_amount_fen", "银行"),
+                        ("u_amount_fen", "代收单位"),
+                    )
+                ],
+                separator="，",
+                ignore_nulls=True,
+            ),
+            ledger_differ,
+            bank_differs,
+            pl.lit(True),
+        )
+    )
+    ids = ["r_id_number", "t_id_number", "u_id_number"]
+    ids_differ = pl.concat_list(ids).list.drop_nulls().list.n_unique() > 1
+    rules.append(
+        (
+            "person_mismatch",
+            ids_differ,
+            pl.format(
+                "同一笔交易的证件号码不一致：医保 {}，税务 {}，代收单位 {}", *[pl.col(c).fill_null("—") for c in ids]
+            ),
+            pl.lit(True),
+            pl.lit(False),
+            pl.lit(True),
+        )
+    )
+
+    parts = [
+        m.filter(when).select(
+            pl.lit(kind).alias("kind"),
+            "txn_id",
+            "id_number",
+            "name",
+            "township",
+            "village",
+            "paid_on",
+            *fen,
+            detail.alias("detail"),
+            where.alias("where"),
+            (~ledgers).alias("ledgers_agree"),
+            (~money).alias("money_agrees"),
+            (~people).alias("persons_agree"),
+        )
+        for kind, when, detail, ledgers, money, people in rules
+    ]
+    for frame, source in ((tax, "tax"), (bank, "bank"), (units, "collecting_unit")):
+        repeated = _repeated(frame, source)
+        parts.append(repeated.filter(pl.col("paid_on") <= as_of))
+    daily = _daily(m, tax, bank, as_of)
+    parts.append(
+        daily.filter(pl.col("difference_fen") != 0).select(
+            pl.lit("daily_total").alias("kind"),
+            *[
+                pl.lit(None, dtype=FINDING_SCHEMA[c]).alias(c)
+                for c in ("txn_id", "id_number", "name", "township", "village")
+            ],
+            "paid_on",
+            pl.lit(None, dtype=pl.Int64).alias("registry_fen"),
+            pl.col("tax_fen"),
+            pl.col("bank_fen"),
+            pl.lit(None, dtype=pl.Int64).alias("unit_fen"),
+            pl.format(
+                "银行合计减税务合计 {} 元；其中逐笔差异可解释 {} 元，未能解释 {} 元",
+                *[yuan_text(pl.col(c)) for c in ("difference_fen", "explained_fen", "unexplained_fen")],
+            ).alias("detail"),
+            pl.col("explained_by").alias("where"),
+            pl.lit(True).alias("ledgers_agree"),
+            pl.lit(False).alias("money_agrees"),
+            pl.lit(True).alias("persons_agree"),
+        )
+    )
+    if other_counties is not None:
+        parts.append(_two_places(registry, other_counties, as_of))
+    findings = pl.concat([p.select(list(FINDING_SCHEMA)).cast(FINDING_SCHEMA) for p in parts]).sort(  # type: ignore[arg-type]
+        "kind", "paid_on", "txn_id", "id_number", nulls_last=True
+    )
+    tests = {test: bool(findings[test].all()) for test in TEST_LABELS}
+    counts = {
+        "registry": int(m["in_r"].sum()),
+        "tax": int(m["in_t"].sum()) if tax is not None else 0,
+        "bank": int(m["in_b"].sum()) if bank is not None else 0,
+        "collecting_unit": int(m["in_u"].sum()) if units is not None else 0,
+        "other_county": other_counties.height if other_counties is not None else 0,
+    }
+    return Reconciliation(as_of, findings, daily, counts, tests)
+
+
+def _daily(m: pl.DataFrame, tax: pl.DataFrame | None, bank: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+    """Bank total against tax total per day (the tax records' days), with the per-transaction differences of
+    that day that explain it."""
+    schema = {
+        "paid_on": pl.Date(),
+        "tax_fen": pl.Int64(),
+        "bank_fen": pl.Int64(),
+        "difference_fen": pl.Int64(),
+        "explained_fen": pl.Int64(),
+        "unexplained_fen": pl.Int64(),
+        "explained_by": pl.String(),
+    }
+    if tax is None or bank is None:
+        return pl.DataFrame(schema=schema)
+    per_day = (
+        tax.filter(pl.col("paid_on") <= as_of)
+        .group_by("paid_on")
+        .agg(pl.col("amount_fen").sum().alias("tax_fen"))
+        .join(
+            bank.filter(pl.col("paid_on") <= as_of)
+            .group_by("paid_on")
+            .agg(pl.col("amount_fen").sum().alias("bank_fen")),
+            on="paid_on",
+            how="full",
+            coalesce=True,
+        )
+        .with_columns(pl.col("tax_fen", "bank_fen").fill_null(0))
+        .with_columns((pl.col("bank_fen") - pl.col("tax_fen")).alias("difference_fen"))
+    )
+    gap = pl.col("b_amount_fen").fill_null(0) - pl.col("t_amount_fen").fill_null(0)
+    day = pl.coalesce("b_paid_on", "t_paid_on")
+    explained = (
+        m.filter(gap != 0)
+        .group_by(day.alias("paid_on"))
+        .agg(gap.sum().alias("explained_fen"), pl.col("txn_id").sort().str.join("、").alias("explained_by"))
+    )
+    return (
+        per_day.join(explained, on="paid_on", how="left")
+        .with_columns(pl.col("explained_fen").fill_null(0))
+        .with_columns((pl.col("difference_fen") - pl.col("explained_fen")).alias("unexplained_fen"))
+        .select(list(schema))
+        .sort("paid_on")
+    )
+
+
+def _two_places(registry: pl.DataFrame, other: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    here = registry.filter(pl.col("status") == "active", pl.col("paid_on") <= as_of).unique("id_number")
+    has = set(other.columns)
+    col = {c: (pl.col(c) if c in has else pl.lit(None, dtype=pl.String)) for c in ("county", "township", "village")}
+    there = other.select(
+        "id_number",
+        pl.format(
+            "{}{}{}", col["county"].fill_null(""), col["township"].fill_null(""), col["village"].fill_null("")
+        ).alias("_there"),
+        pl.format("{} 第{}行", pl.col("file"), pl.col("row")).alias("_row"),
+    )
+    return here.join(there, on="id_number", how="inner").select(
+        pl.lit("two_places").alias("kind"),
+        "txn_id",
+        "id_number",
+        "name",
+        "township",
+        "village",
+        "paid_on",
+        pl.col("amount_fen").alias("registry_fen"),
+        *[pl.lit(None, dtype=pl.Int64).alias(c) for c in ("tax_fen", "bank_fen", "unit_fen")],
+        pl.format("本县已参保（参保记录 {}），同一年度又在{}参保", pl.col("enrollment_id"), pl.col("_there")).alias(
+            "detail"
+        ),
+        pl.format("参保记录 {}；{}", pl.col("enrollment_id"), pl.col("_row")).alias("where"),
+        pl.lit(True).alias("ledgers_agree"),
+        pl.lit(True).alias("money_agrees"),
+        pl.lit(False).alias("persons_agree"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- lists
+
+
+LIST_KIND_LABELS: dict[str, str] = {
+    "list_rejected": "名单退回行",
+    "list_duplicate": "名单重复行",
+    "dual_identity": "双重（多重）身份",
+}
+
+
+def list_findings(engine: Engine) -> pl.DataFrame:
+    """What the department lists' imports found (000 六(四)): rows refused (a wrong check digit …), rows given
+    twice, and persons certified by more than one department (resolved to the most favourable subsidy; the
+    departments should know).  Columns: kind, file, row, id_number, name, detail."""
+    r, b, m, p = import_rows.c, import_batches.c, identity_memberships.c, persons.c
+    schema = {
+        "kind": pl.String(),
+        "file": pl.String(),
+        "row": pl.Int64(),
+        "id_number": pl.String(),
+        "name": pl.String(),
+        "detail": pl.String(),
+    }
+    with engine.connect() as c:
+        rows = pl.read_database(
+            select(b.file_name.label("file"), r.row_number.label("row"), r.id_number, r.outcome, r.reason)
+            .join(import_batches, b.id == r.batch_id)
+            .where(b.kind == "department_list", r.outcome != "accepted")
+            .order_by(b.id, r.row_number),
+            c,
+            schema_overrides={
+                "file": pl.String,
+                "row": pl.Int64,
+                "id_number": pl.String,
+                "outcome": pl.String,
+                "reason": pl.String,
+            },
+        )
+        held = pl.read_database(
+            select(m.person_id, m.category, m.department, p.id_number, p.name)
+            .join(persons, p.id == m.person_id)
+            .where(m.valid_to.is_(None) | (m.valid_to >= dt.date.today())),
+            c,
+            schema_overrides={
+                "person_id": pl.Int64,
+                "category": pl.String,
+                "department": pl.String,
+                "id_number": pl.String,
+                "name": pl.String,
+            },
+        )
+    refused = rows.select(
+        pl.when(pl.col("outcome") == "duplicate")
+        .then(pl.lit("list_duplicate"))
+        .otherwise(pl.lit("list_rejected"))
+        .alias("kind"),
+        "file",
+        "row",
+        "id_number",
+        pl.lit(None, dtype=pl.String).alias("name"),
+        pl.col("reason").alias("detail"),
+    )
+    label = pl.col("category").replace_strict(CATEGORY_LABELS, default=pl.col("category"))
+    department = pl.col("department").replace_strict(DEPARTMENT_LABELS, default=pl.col("department"))
+    dual = (
+        held.unique(["person_id", "category", "department"])
+        .filter(pl.col("department").n_unique().over("person_id") > 1)
+        .sort("person_id", "department", "category")
+        .group_by("person_id", maintain_order=True)
+        .agg(
+            pl.col("id_number").first(),
+            pl.col("name").first(),
+            pl.format("{}（{}）", label, department).str.join("、").alias("detail"),
+        )
+        .select(
+            pl.lit("dual_identity").alias("kind"),
+            pl.lit(None, dtype=pl.String).alias("file"),
+            pl.lit(None, dtype=pl.Int64).alias("row"),
+            "id_number",
+            "name",
+            pl.format("同时在多个部门名单中：{}；按最优资助认定一种身份", pl.col("detail")).alias("detail"),
+        )
+    )
+    return pl.concat([refused.cast(schema), dual.cast(schema)])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------------- workbook
+
+
+def _finding_sheet(findings: pl.DataFrame) -> pl.DataFrame:
+    return findings.select(
+        pl.col("kind").replace_strict(KIND_LABELS, default=pl.col("kind")).alias("差异类型"),
+        pl.col("paid_on").dt.to_string("%Y-%m-%d").alias("日期"),
+        pl.col("txn_id").alias("交易流水号"),
+        pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"),
+        pl.col("township").alias("乡镇"),
+        pl.col("village").alias("村（社区）"),
+        yuan_text(pl.col("registry_fen")).alias("医保登记金额（元）"),
+        yuan_text(pl.col("tax_fen")).alias("税务金额（元）"),
+        yuan_text(pl.col("bank_fen")).alias("银行金额（元）"),
+        yuan_text(pl.col("unit_fen")).alias("代收单位金额（元）"),
+        pl.col("detail").alias("说明"),
+        pl.col("where").alias("所在记录"),
+        pl.lit("").alias("核实结果"),
+    )
+
+
+def write_reconciliation(path: Path, result: Reconciliation, lists: pl.DataFrame | None = None) -> Path:
+    """The clerk's workbook: 汇总 first (the three tests, counts), then one sheet per kind of difference, the
+    day-by-day bank/tax totals, and the list checks; an empty sheet says the check found nothing."""
+    summary = pl.DataFrame(
+        {
+            "项目": [f"{label}" for label in TEST_LABELS.values()]
+            + [f"差异：{label}" for label in KIND_LABELS.values()]
+            + [f"比对记录数：{SOURCE_LABELS[s]}" for s in result.counts],
+            "结果": ["相符" if result.tests[t] else "不相符" for t in TEST_LABELS]
+            + [str(n) for n in result.by_kind().values()]
+            + [str(n) for n in result.counts.values()],
+        }
+    )
+    summary = pl.concat([pl.DataFrame({"项目": ["对账截止日期"], "结果": [result.as_of.isoformat()]}), summary])
+    sheets: dict[str, pl.DataFrame] = {"汇总": summary}
+    for kind, label in KIND_LABELS.items():
+        if kind != "daily_total":
+            sheets[label] = _finding_sheet(result.findings.filter(pl.col("kind") == kind))
+    sheets["银行税务日对账"] = result.daily.select(
+        pl.col("paid_on").dt.to_string("%Y-%m-%d").alias("日期"),
+        yuan_text(pl.col("tax_fen")).alias("税务合计（元）"),
+        yuan_text(pl.col("bank_fen")).alias("银行合计（元）"),
+        yuan_text(pl.col("difference_fen")).alias("差额（元）"),
+        yuan_text(pl.col("explained_fen")).alias("逐笔差异可解释（元）"),
+        yuan_text(pl.col("unexplained_fen")).alias("未能解释（元）"),
+        pl.col("explained_by").alias("相关交易流水号"),
+        pl.when(pl.col("difference_fen") == 0).then(pl.lit("相符")).otherwise(pl.lit("不相符")).alias("结果"),
+    )
+    if lists is not None:
+        sheets["名单核查"] = lists.select(
+            pl.col("kind").replace_strict(LIST_KIND_LABELS, default=pl.col("kind")).alias("类型"),
+            pl.col("file").alias("文件"),
+            pl.col("row").alias("行号"),
+            pl.col("name").alias("姓名"),
+            pl.col("id_number").alias("身份证号码（原文）"),
+            pl.col("detail").alias("说明"),
+        )
+    return write_workbook(path, sheets)
