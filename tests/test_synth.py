@@ -337,6 +337,49 @@ def test_tax_and_bank_agree_with_the_events_except_the_faults(county: Manifest, 
     assert set(differs) == mismatched
 
 
+def test_collections_list_exactly_the_collected_payments(county: Manifest, events: pl.DataFrame) -> None:
+    files = sorted((county.directory / "collections").glob("*.csv"))
+    rows = pl.concat([_csv(county, f"collections/{f.name}").with_columns(_unit=pl.lit(f.stem)) for f in files])
+    assert rows.columns == ["代收单位", "姓名", "身份证号码", "缴费金额(元)", "缴费日期", "交易流水号", "_unit"]
+    assert (rows["代收单位"] == rows["_unit"]).all()
+    collected = events.filter(pl.col("channel").is_in(["collecting_unit", "school"]))
+    assert rows.height == collected.height and set(rows["交易流水号"]) == set(collected["txn_id"])
+    joined = rows.join(collected, left_on="交易流水号", right_on="txn_id")
+    assert (joined["代收单位"] == joined["collecting_unit"]).all()
+    assert (joined["身份证号码"] == joined["id_number"]).all()
+    assert (joined["缴费日期"] == joined["paid_on"].dt.to_string("%Y-%m-%d")).all()
+    fen = joined["缴费金额(元)"].str.replace(".", "", literal=True).cast(pl.Int64)
+    assert (fen == joined["amount_fen"]).all()
+    assert {"灵城镇", "灵城中心小学"} <= {f.stem for f in files}
+
+
+def test_e_voucher_activations_by_township_and_after_the_window(county: Manifest) -> None:
+    activations = _csv(county, "e_voucher_activations.csv")
+    assert activations.columns == ["姓名", "身份证号码", "激活日期", "激活渠道"]
+    assert activations["身份证号码"].n_unique() == activations.height
+    assert activations["激活日期"].to_list() == sorted(activations["激活日期"].to_list())
+    population = pl.read_parquet(county.directory / "population.parquet")
+    joined = activations.join(population, left_on="身份证号码", right_on="id_number")
+    assert joined.height == activations.height and (joined["姓名"] == joined["name"]).all()
+    assert joined["died_on"].is_null().all() and (joined["household_relation"] != "新生儿").all()
+    window_end = county.data["season"]["window"][1]
+    in_time = activations.filter(pl.col("激活日期") <= window_end)
+    late = activations.height - in_time.height
+    assert 0.01 * N < late < 0.03 * N  # work after the cutoff (003 四(一))
+    target = county.data["targets"]["e_voucher"]
+    assert 0.9 * target < in_time.height < 1.2 * target
+    targets = pl.read_excel(county.directory / "targets.xlsx", sheet_name="电子凭证任务", engine="openpyxl")
+    per_town = targets.group_by("乡镇").agg(pl.col("任务数").sum().alias("target"))
+    done = (
+        in_time.join(population, left_on="身份证号码", right_on="id_number")
+        .group_by("township")
+        .len()
+        .join(per_town, left_on="township", right_on="乡镇")
+    )
+    completed = (done["len"] >= done["target"]).sum()
+    assert 0 < completed < done.height  # some townships complete, some do not
+
+
 def test_every_manifest_fault_is_in_the_files(county: Manifest, events: pl.DataFrame) -> None:
     faults = county.faults
     assert list(faults) == list(FAULT_KINDS)

@@ -33,7 +33,21 @@ decimals, dates YYYY-MM-DD unless said otherwise.
     任务分解表, two sheets, ``参保任务`` (enrollment) and ``电子凭证任务`` (e-voucher activation), each with
     one row per village: 乡镇, 乡镇代码 (9 digits), 村, 村代码 (12 digits), 任务数.  The county totals are the
     notice's (003 二: 1,100,000 enrollees, 171,250 activations) scaled by persons / 1,100,000 and
-    apportioned by population (largest remainders), so the rows sum exactly to the totals.
+    apportioned by population (largest remainders), so the rows sum exactly to the totals.  Enrollment
+    targets are negotiated, not strictly proportional (``TARGET_WITHIN_REACH``): about half the townships get
+    80..86% of their population, within reach by the window's end, the others share the rest; so some
+    townships can complete their enrollment target and others cannot.
+``e_voucher_activations.csv``
+    医保电子凭证激活记录: 姓名, 身份证号码, 激活日期, 激活渠道 (国家医保服务平台, 微信, 支付宝, 皖事通,
+    医保经办窗口), by date.  Alive persons born before the window (no newborns), at most once each.  Each
+    township has its own rate, 0.85..1.25 times the county's e-voucher target share (``E_VOUCHER_LEVELS``;
+    higher where the enrollment target is within reach), of activations dated
+    within the collection window; a further ~2% of persons activate in the two months after it (work after
+    the cutoff, 003 四(一)).  So some townships complete both targets by the window's end and some do not.
+``collections/<代收单位>.csv``
+    One file per collecting unit (a township, or a school) that collected payments: the payment events of
+    channel ``collecting_unit`` or ``school`` it collected, in payment order: 代收单位, 姓名, 身份证号码,
+    缴费金额(元), 缴费日期, 交易流水号 (the event's txn_id).  No faults are injected here: every row is an event.
 ``roster_2021.csv``
     Last year's enrollees (上年度参保名册), about 96% of persons, by village and household: 身份证号码, 姓名,
     乡镇, 村, 居民类型 (glossary identifier, e.g. ``local_hukou``), 联系电话, 缴费金额 (what last year's
@@ -326,9 +340,21 @@ EVENT_COLUMNS: dict[str, pl.DataType] = {
 
 OWN_FILES = (
     "manifest.json", "population.parquet", "targets.xlsx", "roster_2021.csv", "tax_records.csv",
-    "bank_statement.csv", "deaths.csv", "other_county_roster.csv",
+    "bank_statement.csv", "deaths.csv", "other_county_roster.csv", "e_voucher_activations.csv",
 )  # fmt: skip
-OWN_DIRS = ("payments", "lists", "schools")
+OWN_DIRS = ("payments", "lists", "schools", "collections")
+
+TARGET_WITHIN_REACH = (0.5, 80, 86)
+"""Negotiated enrollment targets: about half the townships (share, drawn per township) get a target of 80..86%
+of their population, within reach by the window's end; the others share the rest of the county's target."""
+E_VOUCHER_LEVELS = ((95, 125), (85, 120))
+"""Per-township activation rate by the window's end, in percent of the county's e-voucher target share: the
+first range for townships whose enrollment target is within reach (they work harder), the second for others."""
+E_VOUCHER_LATE = 0.02
+"""Share of persons activating in the two months after the window (after the assessment cutoff)."""
+E_VOUCHER_CHANNELS: tuple[tuple[str, int], ...] = (
+    ("国家医保服务平台", 40), ("微信", 30), ("支付宝", 15), ("皖事通", 10), ("医保经办窗口", 5),
+)  # fmt: skip
 FIXED_TIMESTAMP = (2021, 10, 8, 0, 0, 0)
 
 # ---------------------------------------------------------------------------------------------- randomness
@@ -1688,24 +1714,99 @@ def _normalized_xlsx(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _targets(frame: pl.DataFrame, geo: Geography, enrollment: int, e_voucher: int, out: Path) -> dict[str, int]:
+def _township_plan(geo: Geography, rng: _Rng) -> tuple[list[int], list[int]]:
+    """Per township: the enrollment target in percent of its population (0: a stretch target) and the
+    e-voucher activation level (percent of the county's target share)."""
+    r = rng.python("township_plan")
+    share, low, high = TARGET_WITHIN_REACH
+    reach = [r.randint(low, high) if r.random() < share else 0 for _ in geo.townships]
+    levels = [r.randint(*E_VOUCHER_LEVELS[0 if f else 1]) for f in reach]
+    return reach, levels
+
+
+def _targets(
+    frame: pl.DataFrame, geo: Geography, rng: _Rng, enrollment: int, e_voucher: int, out: Path
+) -> dict[str, int]:
     from openpyxl import Workbook
 
     alive = frame.filter(pl.col("died_on").is_null()).group_by("village_index").len()
     population = dict(alive.rows())
     weights = [int(population.get(k, 0)) for k in range(len(geo.villages))]
+    reach = _township_plan(geo, rng)[0]
+    people = [0] * len(geo.townships)
+    for w, v in zip(weights, geo.villages, strict=True):
+        people[v.township_index] += w
+    reached = sum(p * f for p, f in zip(people, reach, strict=True))
+    stretched = sum(p for p, f in zip(people, reach, strict=True) if not f)
+    # Per-mille factor of the stretch townships: what the reach townships leave of 100% of the population.
+    stretch = max(1, (100 * sum(people) - reached) * 10 // max(1, stretched))
+    weighted = [w * (reach[v.township_index] * 10 or stretch) for w, v in zip(weights, geo.villages, strict=True)]
     workbook = Workbook(write_only=True)
     workbook.properties.creator = "canbao synth"
     rows: dict[str, int] = {}
-    for title, total in (("参保任务", enrollment), ("电子凭证任务", e_voucher)):
+    for title, total, shares in (("参保任务", enrollment, weighted), ("电子凭证任务", e_voucher, weights)):
         sheet = workbook.create_sheet(title)
         sheet.append(["乡镇", "乡镇代码", "村", "村代码", "任务数"])
-        for village, count in zip(geo.villages, _apportion(total, weights), strict=True):
+        for village, count in zip(geo.villages, _apportion(total, shares), strict=True):
             sheet.append([village.township, village.township_code, village.name, village.code, count])
         rows[title] = len(geo.villages)
     buffer = io.BytesIO()
     workbook.save(buffer)
     (out / "targets.xlsx").write_bytes(_normalized_xlsx(buffer.getvalue()))
+    return rows
+
+
+def _e_voucher_activations(
+    frame: pl.DataFrame, geo: Geography, policy: Policy, rng: _Rng, e_voucher: int, out: Path
+) -> int:
+    """医保电子凭证激活记录 (see the module docstring): a rate per township, some activations after the window."""
+    i = pl.col("i")
+    window = policy.collection_window
+    levels = dict(zip([t.code for t in geo.townships], _township_plan(geo, rng)[1], strict=True))
+    share = e_voucher / max(1, frame.height)
+    rate = pl.col("township_code").replace_strict(levels, return_dtype=pl.Int64) * share / 100
+    u = rng.unit(i, "e_voucher")
+    late_end = window.end + dt.timedelta(days=59)
+    activated_on = (
+        pl.when(u < rate)
+        .then(_date_in(rng, i, "e_voucher_day", window.start, window.end, "window", policy))
+        .when(u < rate + E_VOUCHER_LATE)
+        .then(_date_in(rng, i, "e_voucher_late", window.end + dt.timedelta(days=1), late_end, "uniform", policy))
+    )
+    table = (
+        frame.filter(pl.col("died_on").is_null() & ~pl.col("newborn"))
+        .with_columns(activated_on=activated_on, _order=rng.bits(i, "e_voucher_order"))
+        .filter(pl.col("activated_on").is_not_null())
+        .sort(["activated_on", "_order"])
+        .select(
+            pl.col("name").alias("姓名"),
+            pl.col("id_number").alias("身份证号码"),
+            _date_text(pl.col("activated_on")).alias("激活日期"),
+            rng.pick(
+                i, "e_voucher_channel", [c for c, _ in E_VOUCHER_CHANNELS], [w for _, w in E_VOUCHER_CHANNELS]
+            ).alias("激活渠道"),
+        )
+    )
+    _write_csv(table, out / "e_voucher_activations.csv")
+    return table.height
+
+
+def _collections(events: pl.DataFrame, out: Path) -> dict[str, int]:
+    """Each collecting unit's list of the payments it collected (代收单位缴费清单), in payment order."""
+    collected = events.filter(pl.col("channel").is_in(["collecting_unit", "school"])).select(
+        pl.col("collecting_unit").alias("代收单位"),
+        pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"),
+        yuan_text(pl.col("amount_fen")).alias("缴费金额(元)"),
+        _date_text(pl.col("paid_on")).alias("缴费日期"),
+        pl.col("txn_id").alias("交易流水号"),
+    )
+    rows: dict[str, int] = {}
+    for unit in sorted(collected["代收单位"].unique().to_list()):
+        part = collected.filter(pl.col("代收单位") == unit)
+        path = f"collections/{unit}.csv"
+        _write_csv(part, out / path)
+        rows[path] = part.height
     return rows
 
 
@@ -1826,7 +1927,9 @@ def build_county(
     rows.update(_schools(frame, geo, out))
     rows["population.parquet"] = _population(frame, geo, out)
     rows.update(_write_payments(events, out))
-    sheets = _targets(frame, geo, enrollment, e_voucher, out)
+    sheets = _targets(frame, geo, rng, enrollment, e_voucher, out)
+    rows["e_voucher_activations.csv"] = _e_voucher_activations(frame, geo, policy, rng, e_voucher, out)
+    rows.update(_collections(events, out))
 
     files: list[dict[str, Any]] = []
     for path in sorted([*rows, "targets.xlsx"]):
