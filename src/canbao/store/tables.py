@@ -130,6 +130,7 @@ enrollments = Table(
         sqlite_where=text("live"),
         postgresql_where=text("live"),
     ),
+    Index("ix_enrollments_year_paid", "benefit_year", "live", "paid_on", "person_id"),  # progress (0006)
 )
 
 ledger_entries = Table(
@@ -193,4 +194,36 @@ dues = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("person_id", "benefit_year", name="uq_dues_person_year"),
     Index("ix_dues_year_place", "benefit_year", "township", "village"),
+)
+
+# Targets of the campaign (任务分解表) per benefit year, kind (enrollment / e_voucher) and village; a year's
+# targets are replaced whole when its table is imported again (migration 0006).
+targets = Table(
+    "targets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("benefit_year", Integer, nullable=False),
+    Column("kind", String(12), nullable=False),  # enrollment, e_voucher
+    Column("township", String(64), nullable=False),
+    Column("township_code", String(12)),
+    Column("village", String(64), nullable=False),
+    Column("village_code", String(12)),
+    Column("target", Integer, nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("benefit_year", "kind", "township", "village", name="uq_targets_place"),
+)
+
+# 医保电子凭证激活: one row per person (the first activation recorded).  No foreign key: written in bulk in the
+# transaction that checked every person is registered; persons are never deleted (as memberships, 0005).
+e_voucher_activations = Table(
+    "e_voucher_activations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person_id", Id, nullable=False),
+    Column("activated_on", Date, nullable=False),
+    Column("channel", String(40)),
+    Column("file_name", String(255), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("person_id", name="uq_e_voucher_activations_person"),
 )
