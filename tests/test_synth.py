@@ -362,6 +362,7 @@ def test_e_voucher_activations_by_township_and_after_the_window(county: Manifest
     joined = activations.join(population, left_on="身份证号码", right_on="id_number")
     assert joined.height == activations.height and (joined["姓名"] == joined["name"]).all()
     assert joined["died_on"].is_null().all() and (joined["household_relation"] != "新生儿").all()
+    assert (joined["on_roster_2021"] | joined["enrolled"]).all()  # persons the registry knows
     window_end = county.data["season"]["window"][1]
     in_time = activations.filter(pl.col("激活日期") <= window_end)
     late = activations.height - in_time.height

@@ -39,11 +39,12 @@ decimals, dates YYYY-MM-DD unless said otherwise.
     townships can complete their enrollment target and others cannot.
 ``e_voucher_activations.csv``
     医保电子凭证激活记录: 姓名, 身份证号码, 激活日期, 激活渠道 (国家医保服务平台, 微信, 支付宝, 皖事通,
-    医保经办窗口), by date.  Alive persons born before the window (no newborns), at most once each.  Each
-    township has its own rate, 0.85..1.25 times the county's e-voucher target share (``E_VOUCHER_LEVELS``;
-    higher where the enrollment target is within reach), of activations dated
-    within the collection window; a further ~2% of persons activate in the two months after it (work after
-    the cutoff, 003 四(一)).  So some townships complete both targets by the window's end and some do not.
+    医保经办窗口), by date.  Alive persons born before the window whom the registry knows (on last year's
+    roster, or paying this season), at most once each.  Each township has its own rate of activations dated
+    within the collection window, 0.85..1.25 times the county's e-voucher target share (``E_VOUCHER_LEVELS``;
+    higher where the enrollment target is within reach); a further ~2% of persons activate in the two
+    months after it (work after the cutoff, 003 四(一)).  So some townships complete both targets by the
+    window's end and some do not.
 ``collections/<代收单位>.csv``
     One file per collecting unit (a township, or a school) that collected payments: the payment events of
     channel ``collecting_unit`` or ``school`` it collected, in payment order: 代收单位, 姓名, 身份证号码,
@@ -1774,7 +1775,7 @@ def _e_voucher_activations(
         .then(_date_in(rng, i, "e_voucher_late", window.end + dt.timedelta(days=1), late_end, "uniform", policy))
     )
     table = (
-        frame.filter(pl.col("died_on").is_null() & ~pl.col("newborn"))
+        frame.filter(pl.col("died_on").is_null() & ~pl.col("newborn") & (pl.col("on_roster") | pl.col("pays")))
         .with_columns(activated_on=activated_on, _order=rng.bits(i, "e_voucher_order"))
         .filter(pl.col("activated_on").is_not_null())
         .sort(["activated_on", "_order"])
