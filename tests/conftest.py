@@ -7,6 +7,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +59,12 @@ def rq(policy_id: str, app: dict[str, Any], requested_on: str, reason: str, **ex
 PG_URL = os.environ.get("CANBAO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of its own dropped afterwards."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/canbao.db"
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A freshly migrated database: a SQLite file in `folder`, or a PostgreSQL schema of its own dropped
+    afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder}/canbao.db"
         upgrade(url)
         yield url
         return
@@ -81,6 +83,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -274,7 +274,7 @@ def latest_benefit_year(engine: Engine, as_of: dt.date) -> int | None:
 class Reconciliation:
     as_of: dt.date
     findings: pl.DataFrame  # one row per difference (FINDING_SCHEMA)
-    daily: pl.DataFrame  # paid_on, tax_fen, bank_fen, difference_fen, explained_fen, unexplained_fen
+    daily: pl.DataFrame  # paid_on, tax_fen, bank_fen, difference_fen, explained_by
     counts: dict[str, int]  # records compared per source
     tests: dict[str, bool]  # ledgers_agree, money_agrees, persons_agree
 
@@ -410,7 +410,7 @@ def reconcile(
         pl.coalesce("r_name", "t_name", "u_name").alias("name"),
         (pl.lit(bank is not None) & (amount > 0)).alias("_bank_due"),
         (pl.col("r_channel").is_in(COLLECTED_CHANNELS) & pl.col("r_unit").is_in(unit_names)).alias("_unit_due"),
-        (~pl.col("in_r") & person.is_in(enrolled_ids)).alias("_paid_again"),
+        (~pl.col("in_r") & person.is_in(enrolled_ids)).fill_null(False).alias("_paid_again"),
     )
     fen = [
         pl.col("r_amount_fen").alias("registry_fen"),
@@ -515,7 +515,7 @@ def reconcile(
             ),
             ledger_differ,
             bank_differs,
-            pl.lit(True),
+            pl.lit(False),  # the person is the right one; how much is the ledgers' or the bank's question
         )
     )
     ids = ["r_id_number", "t_id_number", "u_id_number"]
@@ -554,7 +554,7 @@ def reconcile(
     for frame, source in ((tax, "tax"), (bank, "bank"), (units, "collecting_unit")):
         repeated = _repeated(frame, source)
         parts.append(repeated.filter(pl.col("paid_on") <= as_of))
-    daily = _daily(m, tax, bank, as_of)
+    daily = _daily(tax, bank, as_of)
     parts.append(
         daily.filter(pl.col("difference_fen") != 0).select(
             pl.lit("daily_total").alias("kind"),
@@ -568,8 +568,8 @@ def reconcile(
             pl.col("bank_fen"),
             pl.lit(None, dtype=pl.Int64).alias("unit_fen"),
             pl.format(
-                "银行合计减税务合计 {} 元；其中逐笔差异可解释 {} 元，未能解释 {} 元",
-                *[yuan_text(pl.col(c)) for c in ("difference_fen", "explained_fen", "unexplained_fen")],
+                "银行合计 {} 元，税务合计 {} 元，相差 {} 元；逐笔核对相关交易",
+                *[yuan_text(pl.col(c)) for c in ("bank_fen", "tax_fen", "difference_fen")],
             ).alias("detail"),
             pl.col("explained_by").alias("where"),
             pl.lit(True).alias("ledgers_agree"),
@@ -593,46 +593,32 @@ def reconcile(
     return Reconciliation(as_of, findings, daily, counts, tests)
 
 
-def _daily(m: pl.DataFrame, tax: pl.DataFrame | None, bank: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
-    """Bank total against tax total per day (the tax records' days), with the per-transaction differences of
-    that day that explain it."""
-    schema = {
-        "paid_on": pl.Date(),
-        "tax_fen": pl.Int64(),
-        "bank_fen": pl.Int64(),
-        "difference_fen": pl.Int64(),
-        "explained_fen": pl.Int64(),
-        "unexplained_fen": pl.Int64(),
-        "explained_by": pl.String(),
-    }
+def _daily(tax: pl.DataFrame | None, bank: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+    """Bank total against tax total per day, and the transactions whose bank and tax amounts differ on that
+    day (wrong amounts, missing or repeated lines, a different day on each side): the clerk's starting points."""
+    schema = {"paid_on": pl.Date(), "tax_fen": pl.Int64(), "bank_fen": pl.Int64(), "difference_fen": pl.Int64(),
+              "explained_by": pl.String()}  # fmt: skip
     if tax is None or bank is None:
         return pl.DataFrame(schema=schema)
-    per_day = (
-        tax.filter(pl.col("paid_on") <= as_of)
-        .group_by("paid_on")
-        .agg(pl.col("amount_fen").sum().alias("tax_fen"))
-        .join(
-            bank.filter(pl.col("paid_on") <= as_of)
-            .group_by("paid_on")
-            .agg(pl.col("amount_fen").sum().alias("bank_fen")),
-            on="paid_on",
-            how="full",
-            coalesce=True,
-        )
-        .with_columns(pl.col("tax_fen", "bank_fen").fill_null(0))
-        .with_columns((pl.col("bank_fen") - pl.col("tax_fen")).alias("difference_fen"))
-    )
-    gap = pl.col("b_amount_fen").fill_null(0) - pl.col("t_amount_fen").fill_null(0)
-    day = pl.coalesce("b_paid_on", "t_paid_on")
-    explained = (
-        m.filter(gap != 0)
-        .group_by(day.alias("paid_on"))
-        .agg(gap.sum().alias("explained_fen"), pl.col("txn_id").sort().str.join("、").alias("explained_by"))
-    )
+    lines = pl.concat(
+        [
+            tax.select("txn_id", "paid_on", (-pl.col("amount_fen")).alias("net"), pl.lit(0).alias("bank_fen"),
+                       pl.col("amount_fen").alias("tax_fen")),
+            bank.select("txn_id", "paid_on", pl.col("amount_fen").alias("net"), pl.col("amount_fen").alias("bank_fen"),
+                        pl.lit(0).alias("tax_fen")),
+        ],
+        how="vertical_relaxed",
+    ).filter(pl.col("paid_on") <= as_of)  # fmt: skip
+    per_txn = lines.group_by("paid_on", "txn_id").agg(pl.col("net").sum()).filter(pl.col("net") != 0)
     return (
-        per_day.join(explained, on="paid_on", how="left")
-        .with_columns(pl.col("explained_fen").fill_null(0))
-        .with_columns((pl.col("difference_fen") - pl.col("explained_fen")).alias("unexplained_fen"))
+        lines.group_by("paid_on")
+        .agg(pl.col("tax_fen").sum(), pl.col("bank_fen").sum())
+        .with_columns((pl.col("bank_fen") - pl.col("tax_fen")).alias("difference_fen"))
+        .join(
+            per_txn.group_by("paid_on").agg(pl.col("txn_id").sort().str.join("、").alias("explained_by")),
+            on="paid_on",
+            how="left",
+        )
         .select(list(schema))
         .sort("paid_on")
     )
@@ -800,9 +786,7 @@ def write_reconciliation(path: Path, result: Reconciliation, lists: pl.DataFrame
         yuan_text(pl.col("tax_fen")).alias("税务合计（元）"),
         yuan_text(pl.col("bank_fen")).alias("银行合计（元）"),
         yuan_text(pl.col("difference_fen")).alias("差额（元）"),
-        yuan_text(pl.col("explained_fen")).alias("逐笔差异可解释（元）"),
-        yuan_text(pl.col("unexplained_fen")).alias("未能解释（元）"),
-        pl.col("explained_by").alias("相关交易流水号"),
+        pl.col("explained_by").alias("银行与税务不一致的交易流水号"),
         pl.when(pl.col("difference_fen") == 0).then(pl.lit("相符")).otherwise(pl.lit("不相符")).alias("结果"),
     )
     if lists is not None:
