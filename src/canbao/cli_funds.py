@@ -1,0 +1,103 @@
+"""`canbao funds` (资金核算) and `canbao cleanup` (治理重复参保及无效参保): workbooks and charts for officials.
+
+The screen shows totals only; the workbooks carry full ID numbers where the work needs them (finance
+transfers per person; clerks terminate enrollments per person)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+import polars as pl
+
+from canbao.cli_registry import _date, _engine
+from canbao.errors import InputError
+from canbao.money import to_yuan
+
+
+@click.command("funds")
+@click.option("--benefit-year", type=int, required=True)
+@click.option("--policy", "policy_id", help="only this policy's enrollments (default: every policy of the year)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbook and charts")
+def funds(benefit_year: int, policy_id: str | None, out: Path) -> None:
+    """Fund accounting: fiscal subsidy per level, category subsidies, county subsidy refunds, transfer lists."""
+    from canbao.policy import load_policy
+    from canbao.services.funds import fund_report, write_fund_report
+
+    if policy_id is not None and load_policy(policy_id).benefit_year != benefit_year:
+        raise InputError("--policy", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
+    report = fund_report(_engine(), benefit_year, policy_id)
+    county = report.fiscal_county.row(0, named=True)
+    total = county["fiscal_total_fen"]
+    click.echo(
+        f"{benefit_year} 年度有效参保 {county['persons']} 人，财政补助应到位 "
+        f"{'（政策未规定金额）' if total is None else f'{to_yuan(total)} 元'}"
+    )
+    for lvl, label in (("central", "中央"), ("province", "省级"), ("city", "市级"), ("county", "县级")):
+        value = county[f"fiscal_{lvl}_fen"]
+        if value is not None:
+            click.echo(f"  {label} {to_yuan(value)} 元")
+    for note in report.notes:
+        click.echo(f"  说明：{note}")
+    transfers = report.transfer_detail
+    click.echo(
+        f"分类资助划拨 {transfers.height} 人 {to_yuan(int(transfers['amount_fen'].sum() or 0))} 元"
+        f"（台账与参保记录不一致 {report.subsidy_differences.height} 条）"
+    )
+    towns = report.county_subsidy_by_township
+    if towns.height:
+        click.echo(
+            f"先缴后补：已退补 {int(towns['paid_persons'].sum())} 人 {to_yuan(int(towns['paid_fen'].sum()))} 元，"
+            f"待退补 {int(towns['owed_persons'].sum())} 人 {to_yuan(int(towns['owed_fen'].sum()))} 元"
+        )
+    for path in write_fund_report(report, out):
+        click.echo(f"已写出 {path}")
+
+
+@click.command("cleanup")
+@click.option("--benefit-year", type=int, required=True)
+@click.option("--policy", "policy_id", required=True)
+@click.option("--deaths", type=click.Path(path_type=Path), help="公安死亡人员名单 .csv/.xlsx")
+@click.option("--employee", type=click.Path(path_type=Path), help="职工医保参保人员名单 .csv/.xlsx")
+@click.option("--other-county", type=click.Path(path_type=Path), help="其他县（区）居民医保参保名册 .csv/.xlsx")
+@click.option("--as-of", help="the day the list is drawn up, taken as the refund request date (default today)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbook")
+def cleanup(
+    benefit_year: int,
+    policy_id: str,
+    deaths: Path | None,
+    employee: Path | None,
+    other_county: Path | None,
+    as_of: str | None,
+    out: Path,
+) -> None:
+    """Duplicate and invalid enrollments (000 六(四)): what to terminate or refund, and whom not to chase."""
+    from canbao.policy import load_policy
+    from canbao.reports import write_workbook
+    from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+
+    if load_policy(policy_id).benefit_year != benefit_year:
+        raise InputError("--policy", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
+    if deaths is None and employee is None and other_county is None:
+        raise InputError("--deaths", "至少给出一个名单：--deaths、--employee 或 --other-county")
+    day = _date(as_of, "--as-of") if as_of else dt.date.today()
+    registers = {
+        "deaths": read_register(deaths, "deaths") if deaths else None,
+        "employees": read_register(employee, "employee_insurance") if employee else None,
+        "other_counties": read_register(other_county, "other_county") if other_county else None,
+    }
+    frame = cleanup_list(_engine(), policy_id, as_of=day, **registers)
+    path = write_workbook(out / f"清理清单-{benefit_year}.xlsx", cleanup_sheets(frame, policy_id, day))
+    paid = frame.filter(pl.col("status") == "paid")
+    refund = paid.filter(pl.col("refund_due").fill_null(False))
+    click.echo(
+        f"应终止的参保 {paid.height} 人（应退费 {refund.height} 人 {to_yuan(int(refund['refund_fen'].sum() or 0))} 元，"
+        f"退费政策未规定 {paid['refund_due'].is_null().sum()} 人）；停止催缴 {frame.height - paid.height} 人"
+    )
+    for (reason,), part in frame.group_by(["reason"], maintain_order=True):
+        click.echo(f"  {reason}：{part.height} 人")
+    click.echo(f"已写出 {path}")
+
+
+COMMANDS = [funds, cleanup]

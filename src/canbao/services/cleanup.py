@@ -1,0 +1,469 @@
+"""Duplicate and invalid enrollments (治理重复参保及无效参保, 000 六(四)): other registers compared with the
+registry, and the list of what to stop, refund, or no longer chase.
+
+Registers
+---------
+
+Each is a CSV (UTF-8 or GBK, comma- or tab-separated) or XLSX (first sheet) file with one header row, read
+as text (:func:`canbao.services.imports.read_table`); headers are matched after NFKC normalisation, ignoring
+spaces; the identifier in brackets is always accepted too.  Other columns are ignored.
+
+=================== ============================================================================================
+register (kind)     columns (required unless marked optional)
+=================== ============================================================================================
+``deaths``          公安死亡人员名单: 身份证号码 (id_number), 姓名 (name), 死亡日期 (event_date)
+``employee_insur…`` 职工医保参保人员名单 (persons currently enrolled in employee insurance): 身份证号码, 姓名,
+                    参保单位 (employer, optional), 参保日期 (event_date: since when)
+``other_county``    其他县（区）居民医保参保名册 for the same benefit year, as ``canbao synth`` writes it:
+                    身份证号码, 姓名, 县（区） (county_name), 乡镇 (optional), 村 (optional), 居民类型
+                    (optional), 缴费日期 (event_date), 缴费金额 (optional, yuan)
+=================== ============================================================================================
+
+ID numbers are checked as GB 11643 (:func:`canbao.ids.parse_id_numbers`), names must be given, dates parse
+as the imports' do (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日, Excel dates) and may not lie in the
+future, amounts are yuan of whole fen.  A file with any bad row is refused whole, naming the file, the row
+(spreadsheet row: the header is row 1) and the field: nothing of it is used, nothing is silently dropped.
+The same person twice in one register keeps the first row.  Registers are compared, never stored.
+
+The list
+--------
+
+:func:`cleanup_list` matches each register against the registry for the policy's benefit year:
+
+- live enrollments (under the policy) of persons on a register whose date falls on or before the end of
+  the benefit period: terminate, and whether the personal payment is refunded — the rules engine's refund
+  rule (:func:`canbao.rules.refund.refund_frame`) is asked with the reason (death → ``death``, employee
+  insurance → ``joined_employee_insurance``, other county → ``joined_elsewhere``) and the date the list is
+  drawn up (``as_of``; never before the payment).  Where the policy does not cover the reason (Lingbi lists
+  no refund for death, 003 三(六)) the answer is 政策未规定 (``refund_due`` null), never a guess;
+- due records of persons with no live enrollment for the year who are on a register: not to be chased.
+
+The notices do not say which of two counties keeps a person enrolled in both (000 一 only forbids it): the
+list says so and leaves it to the two agencies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from sqlalchemy import Engine, and_, exists, func, select
+
+from canbao.errors import InputError
+from canbao.ids import parse_id_numbers
+from canbao.money import YUAN_PATTERN, parse_yuan, yuan_text
+from canbao.policy import load_policy
+from canbao.rules.refund import refund_frame
+from canbao.store.tables import dues, enrollments, ledger_entries, persons
+
+RegisterKind = Literal["deaths", "employee_insurance", "other_county"]
+REGISTER_KINDS: tuple[RegisterKind, ...] = ("deaths", "employee_insurance", "other_county")
+REGISTER_LABELS: dict[str, str] = {
+    "deaths": "公安死亡人员名单",
+    "employee_insurance": "职工医保参保人员名单",
+    "other_county": "其他县（区）居民医保参保名册",
+}
+REASONS: dict[str, str] = {
+    "deaths": "死亡",
+    "employee_insurance": "已参加职工医保",
+    "other_county": "重复参保（另一县）",
+}
+REFUND_REASONS: dict[str, str] = {
+    "deaths": "death",
+    "employee_insurance": "joined_employee_insurance",
+    "other_county": "joined_elsewhere",
+}
+EVENT_LABELS: dict[str, str] = {
+    "deaths": "死亡日期",
+    "employee_insurance": "职工医保参保日期",
+    "other_county": "另一县缴费日期",
+}
+OPTIONS: dict[str, str] = {"deaths": "--deaths", "employee_insurance": "--employee", "other_county": "--other-county"}
+ACTION_LABELS: dict[str, str] = {
+    "terminate_and_refund": "终止参保关系并退还个人缴费",
+    "terminate": "终止参保关系（个人缴费不退）",
+    "terminate_refund_not_covered": "终止参保关系；退费政策未规定，报请确定",
+    "stop_chasing": "停止催缴，移出催缴清单",
+}
+OTHER_COUNTY_NOTE = "（与另一县核实，只保留一处参保）"
+NOT_COVERED = "政策未规定"
+
+# Column identifier → accepted headers, per register.
+_ID = ("身份证号码", "公民身份号码", "居民身份证号码", "身份证号", "身份证件号码", "证件号码")
+_LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "deaths": {"id_number": _ID, "name": ("姓名",), "event_date": ("死亡日期", "死亡时间")},
+    "employee_insurance": {
+        "id_number": _ID,
+        "name": ("姓名",),
+        "event_date": ("参保日期", "职工医保参保日期", "参保时间"),
+        "employer": ("参保单位", "单位名称", "工作单位"),
+    },
+    "other_county": {
+        "id_number": _ID,
+        "name": ("姓名",),
+        "event_date": ("缴费日期", "参保缴费日期"),
+        "county_name": ("县（区）", "县区", "区县", "参保地"),
+        "township": ("乡镇", "乡镇（街道）"),
+        "village": ("村", "村（社区）"),
+        "residency": ("居民类型", "参保人员类型"),
+        "amount": ("缴费金额",),
+    },
+}
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "deaths": ("id_number", "name", "event_date"),
+    "employee_insurance": ("id_number", "name", "event_date"),
+    "other_county": ("id_number", "name", "event_date", "county_name"),
+}
+REGISTER_SCHEMA: dict[str, pl.DataType] = {
+    "register": pl.String(),
+    "row_number": pl.Int64(),
+    "id_number": pl.String(),
+    "register_name": pl.String(),
+    "event_date": pl.Date(),
+    "detail": pl.String(),
+    "amount_fen": pl.Int64(),
+}
+SHOWN_ERRORS = 3
+
+CLEANUP_SCHEMA: dict[str, pl.DataType] = {
+    "id_number": pl.String(),
+    "name": pl.String(),
+    "township": pl.String(),
+    "village": pl.String(),
+    "register": pl.String(),
+    "reason": pl.String(),
+    "register_row": pl.Int64(),
+    "register_name": pl.String(),
+    "event_date": pl.Date(),
+    "detail": pl.String(),
+    "enrollment_id": pl.Int64(),
+    "status": pl.String(),
+    "enrollment_status": pl.String(),
+    "paid_on": pl.Date(),
+    "benefit_start": pl.Date(),
+    "amount_fen": pl.Int64(),
+    "action": pl.String(),
+    "action_label": pl.String(),
+    "refund_due": pl.Boolean(),
+    "refund_fen": pl.Int64(),
+    "refund_note": pl.String(),
+}
+
+
+def _norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def _check_kind(kind: str) -> RegisterKind:
+    for known in REGISTER_KINDS:
+        if kind == known:
+            return known
+    raise InputError("kind", f"未知的名单类型 {kind}（可选：{'、'.join(REGISTER_KINDS)}）")
+
+
+def _parse_dates(text: pl.Expr) -> pl.Expr:
+    from canbao.services.imports import _parse_dates as parse
+
+    return parse(text, open_ended=False)
+
+
+def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.date | None = None) -> pl.DataFrame:
+    """Validate a register read as text (Chinese headers or identifiers) into REGISTER_SCHEMA.
+
+    Raises InputError naming `source`, the row and the field when any row is bad: then nothing is used.
+    A frame already in REGISTER_SCHEMA (from :func:`read_register`) is returned as it is."""
+    register = _check_kind(kind)
+    if dict(frame.schema) == REGISTER_SCHEMA:
+        return frame
+    today = today or dt.date.today()
+    option = OPTIONS[register]
+    layout = _LAYOUTS[register]
+    index = {_norm(alias): ident for ident, aliases in layout.items() for alias in (ident, *aliases)}
+    found: dict[str, str] = {}
+    for header in frame.columns:
+        ident = index.get(_norm(re.sub(r"__\d+$", "", header)))
+        if ident is None:
+            continue
+        if ident in found:
+            raise InputError(option, f"{source}：“{found[ident]}”和“{header}”是同一列，只能保留一列")
+        found[ident] = header
+    missing = [ident for ident in _REQUIRED[register] if ident not in found]
+    if missing:
+        wanted = "；".join("、".join(layout[m]) for m in missing)
+        raise InputError(
+            option, f"{source} 缺少必需的列（{wanted}）。文件中的列：{'、'.join(frame.columns) or '（无）'}"
+        )
+    text = frame.select(
+        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("row_number"),
+        *[
+            pl.col(found[ident]).cast(pl.String).str.strip_chars().alias(ident)
+            if ident in found
+            else pl.lit(None, dtype=pl.String).alias(ident)
+            for ident in layout
+        ],
+    ).with_columns(pl.when(pl.col(i) != "").then(pl.col(i)).alias(i) for i in layout)
+    text = text.filter(pl.any_horizontal(pl.col(i).is_not_null() for i in layout))  # blank rows are not rows
+    parsed = text.with_columns(
+        parse_id_numbers(pl.col("id_number"), today).alias("_id"),
+        _parse_dates(pl.col("event_date")).alias("_date"),
+        (parse_yuan(pl.col("amount")) if "amount" in layout else pl.lit(None, dtype=pl.Int64)).alias("_amount"),
+    )
+    shown_as = {ident: found.get(ident, layout[ident][0]) for ident in layout}
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = [
+        ("id_number", pl.col("_id").struct.field("id_error").is_not_null(), pl.col("_id").struct.field("id_error")),
+        ("name", pl.col("name").is_null(), pl.lit("缺少姓名")),
+        ("name", pl.col("name").str.len_chars() > 64, pl.lit("姓名超过64个字符")),
+        ("event_date", pl.col("event_date").is_null(), pl.lit("缺少日期")),
+        ("event_date", pl.col("event_date").is_not_null() & pl.col("_date").is_null(),
+         pl.format("“{}”不是有效日期（如 2021-11-01）", pl.col("event_date"))),
+        ("event_date", pl.col("_date") > pl.lit(today), pl.format("日期 {} 晚于今天", pl.col("event_date"))),
+    ]  # fmt: skip
+    if register == "other_county":
+        checks += [
+            ("county_name", pl.col("county_name").is_null(), pl.lit("缺少县（区）")),
+            ("amount", pl.col("amount").is_not_null() & ~pl.col("amount").str.replace_all(",", "").str.contains(
+                YUAN_PATTERN), pl.format("“{}”不是金额（元，最多两位小数）", pl.col("amount"))),
+        ]  # fmt: skip
+    problems = pl.concat(
+        [
+            parsed.filter(failed.fill_null(False)).select(
+                "row_number", pl.lit(shown_as[ident]).alias("field"), message.alias("message")
+            )
+            for ident, failed, message in checks
+        ]
+    ).sort("row_number", maintain_order=True)
+    if problems.height:
+        rows = problems["row_number"].n_unique()
+        shown = "；".join(f"第{r}行 {f}：{m}" for r, f, m in problems.head(SHOWN_ERRORS).iter_rows())
+        more = f"；等共 {rows} 行有误" if problems.height > SHOWN_ERRORS else ""
+        raise InputError(option, f"{source} 有错误，整个文件未使用：{shown}{more}")
+    if register == "employee_insurance":
+        detail = pl.col("employer")
+    elif register == "other_county":
+        detail = pl.concat_str(["county_name", "township", "village"], separator=" ", ignore_nulls=True)
+    else:
+        detail = pl.lit(None, dtype=pl.String)
+    return (
+        parsed.select(
+            pl.lit(register).alias("register"),
+            "row_number",
+            pl.col("_id").struct.field("id_number").alias("id_number"),
+            pl.col("name").alias("register_name"),
+            pl.col("_date").alias("event_date"),
+            detail.alias("detail"),
+            pl.col("_amount").alias("amount_fen"),
+        )
+        .unique("id_number", keep="first", maintain_order=True)
+        .cast(REGISTER_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def read_register(path: Path, kind: str, today: dt.date | None = None) -> pl.DataFrame:
+    """Read and validate one register file (CSV or XLSX, in its kind's layout) into REGISTER_SCHEMA."""
+    from canbao.services.imports import read_table
+
+    register = _check_kind(kind)
+    try:
+        _, raw = read_table(path)
+    except InputError as exc:
+        raise InputError(OPTIONS[register], exc.message) from None
+    return normalize_register(raw, register, f"文件 {path.name}", today)
+
+
+def _registry(engine: Engine, policy_id: str, benefit_year: int, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Live enrollments under the policy, and due records of persons with no live enrollment that year, of the
+    persons whose ID number is in `ids` (read for the whole year and joined here: one query each)."""
+    e, p, d, le = enrollments.c, persons.c, dues.c, ledger_entries.c
+    text = {c: pl.String() for c in ("id_number", "name", "township", "village", "status", "subsidy_timing")}
+    ints = {c: pl.Int64() for c in ("enrollment_id", "amount_due_fen", "subsidy_fen", "paid_back_fen")}
+    paid_back = (
+        select(le.enrollment_id, func.sum(le.amount_fen).label("paid_back_fen"))
+        .where(le.kind == "county_subsidy_refund")
+        .group_by(le.enrollment_id)
+        .subquery()
+    )
+    live = (
+        select(
+            p.id_number, p.name, p.township, p.village, e.id.label("enrollment_id"), e.status, e.paid_on,
+            e.benefit_start, e.amount_due_fen, e.subsidy_timing, e.subsidy_fen, paid_back.c.paid_back_fen,
+        )
+        .join(persons, p.id == e.person_id)
+        .outerjoin(paid_back, paid_back.c.enrollment_id == e.id)
+        .where(e.benefit_year == benefit_year, e.policy == policy_id, e.live)
+    )  # fmt: skip
+    enrolled_that_year = exists().where(and_(e.person_id == d.person_id, e.benefit_year == benefit_year, e.live))
+    due = (
+        select(p.id_number, p.name, d.township, d.village, d.amount_due_fen)
+        .join(persons, p.id == d.person_id)
+        .where(d.benefit_year == benefit_year, d.policy == policy_id, ~enrolled_that_year)
+    )
+    keep = pl.col("id_number").is_in(ids.implode())
+    with engine.connect() as c:
+        live_frame = pl.read_database(live, c, schema_overrides={**text, **ints})
+        due_frame = pl.read_database(due, c, schema_overrides={**text, **ints})
+    return live_frame.filter(keep), due_frame.filter(keep)
+
+
+def cleanup_list(
+    engine: Engine,
+    policy_id: str,
+    *,
+    deaths: pl.DataFrame | None = None,
+    employees: pl.DataFrame | None = None,
+    other_counties: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
+) -> pl.DataFrame:
+    """Enrollments to stop or refund and dues not to chase, one row per person and register (CLEANUP_SCHEMA).
+
+    Each register is a frame as read (Chinese headers, text) or from :func:`read_register`.  `as_of` is the
+    day the list is drawn up, taken as the refund's request date (default today)."""
+    policy = load_policy(policy_id)
+    as_of = as_of or dt.date.today()
+    given = [(k, f) for k, f in zip(REGISTER_KINDS, (deaths, employees, other_counties), strict=True) if f is not None]
+    frames = [normalize_register(f, k, REGISTER_LABELS[k]) for k, f in given]
+    found = pl.concat(frames) if frames else pl.DataFrame(schema=REGISTER_SCHEMA)
+    # An event after the benefit period does not touch this year's enrollment.
+    found = found.filter(pl.col("event_date") <= policy.benefit_period.end)
+    live, due = _registry(engine, policy_id, policy.benefit_year, found["id_number"].unique())
+
+    enrolled = found.join(live, on="id_number", how="inner")
+    asked = enrolled.select(
+        pl.lit(None, dtype=pl.String).alias("error"),
+        pl.lit(True).alias("eligible"),
+        pl.lit([], dtype=pl.List(pl.String)).alias("reasons"),
+        "paid_on", "benefit_start", "amount_due_fen", "subsidy_timing", "subsidy_fen",
+        pl.col("register").replace_strict(REFUND_REASONS).alias("reason"),
+        # One cannot ask for a refund before paying: a payment after the list's date counts from its own day.
+        pl.max_horizontal(pl.lit(as_of), pl.col("paid_on")).alias("requested_on"),
+        (pl.col("paid_back_fen").fill_null(0) > 0).alias("county_subsidy_refunded"),
+        pl.lit(policy_id).alias("policy"),
+        "id_number",
+    )  # fmt: skip
+    decided = refund_frame(policy_id, asked) if asked.height else None
+    if decided is not None:
+        error = decided["refund_error"]
+        enrolled = enrolled.with_columns(
+            decided["refundable"].alias("refund_due"),
+            decided["refund_fen"].alias("refund_fen"),
+            pl.when(error.is_not_null())
+            .then(pl.format("{}：{}", pl.lit(NOT_COVERED), error))
+            .otherwise(decided["refund_why"])
+            .alias("refund_note"),
+        )
+    else:
+        enrolled = enrolled.with_columns(
+            pl.lit(None, dtype=pl.Boolean).alias("refund_due"),
+            pl.lit(None, dtype=pl.Int64).alias("refund_fen"),
+            pl.lit(None, dtype=pl.String).alias("refund_note"),
+        )
+    died_before_paying = (pl.col("register") == "deaths") & (pl.col("paid_on") > pl.col("event_date"))
+    action = (
+        pl.when(pl.col("refund_due").is_null())
+        .then(pl.lit("terminate_refund_not_covered"))
+        .when(pl.col("refund_due"))
+        .then(pl.lit("terminate_and_refund"))
+        .otherwise(pl.lit("terminate"))
+    )
+    paid_rows = enrolled.select(
+        "id_number", "name", "township", "village", "register",
+        pl.col("row_number").alias("register_row"), "register_name", "event_date",
+        pl.when(died_before_paying).then(pl.concat_str([pl.col("detail"), pl.lit("死亡后仍有缴费")], ignore_nulls=True))
+        .otherwise(pl.col("detail")).alias("detail"),
+        "enrollment_id", pl.lit("paid").alias("status"), pl.col("status").alias("enrollment_status"),
+        "paid_on", "benefit_start", pl.col("amount_due_fen").alias("amount_fen"), action.alias("action"),
+        "refund_due", "refund_fen", "refund_note",
+    )  # fmt: skip
+    due_rows = found.join(due, on="id_number", how="inner").select(
+        "id_number", "name", "township", "village", "register",
+        pl.col("row_number").alias("register_row"), "register_name", "event_date", "detail",
+        pl.lit(None, dtype=pl.Int64).alias("enrollment_id"), pl.lit("due").alias("status"),
+        pl.lit(None, dtype=pl.String).alias("enrollment_status"),
+        pl.lit(None, dtype=pl.Date).alias("paid_on"), pl.lit(None, dtype=pl.Date).alias("benefit_start"),
+        pl.col("amount_due_fen").alias("amount_fen"), pl.lit("stop_chasing").alias("action"),
+        pl.lit(None, dtype=pl.Boolean).alias("refund_due"), pl.lit(None, dtype=pl.Int64).alias("refund_fen"),
+        pl.lit(None, dtype=pl.String).alias("refund_note"),
+    )  # fmt: skip
+    both = pl.concat([paid_rows.cast(_PARTS), due_rows.cast(_PARTS)])  # type: ignore[arg-type]
+    label = pl.col("action").replace_strict(ACTION_LABELS)
+    return (
+        both.with_columns(
+            pl.col("register").replace_strict(REASONS).alias("reason"),
+            pl.when(pl.col("register") == "other_county")
+            .then(label + pl.lit(OTHER_COUNTY_NOTE))
+            .otherwise(label)
+            .alias("action_label"),
+        )
+        .select(list(CLEANUP_SCHEMA))
+        .sort("township", "village", "id_number", "register", nulls_last=True)
+    )
+
+
+_PARTS = {k: v for k, v in CLEANUP_SCHEMA.items() if k not in ("reason", "action_label")}
+
+
+# ---------------------------------------------------------------------------------------------------- output
+
+
+def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[str, pl.DataFrame]:
+    """The list as sheets with Chinese headers: a summary, the enrollments, the dues, and a note."""
+    policy = load_policy(policy_id)
+    register_label = pl.col("register").replace_strict(REGISTER_LABELS)
+    refund_text = (
+        pl.when(pl.col("refund_due").is_null())
+        .then(pl.lit(NOT_COVERED))
+        .when(pl.col("refund_due"))
+        .then(pl.lit("是"))
+        .otherwise(pl.lit("否"))
+    )
+    paid = frame.filter(pl.col("status") == "paid")
+    enrollments_sheet = paid.select(
+        pl.col("township").alias("乡镇"), pl.col("village").alias("村（社区）"), pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"), pl.col("reason").alias("原因"), register_label.alias("来源名单"),
+        pl.col("register_row").alias("名单行号"), pl.col("register_name").alias("名单中的姓名"),
+        pl.col("event_date").alias("名单日期（死亡/职工医保参保/另一县缴费）"), pl.col("detail").alias("名单信息"),
+        pl.col("enrollment_id").alias("参保记录号"), pl.col("paid_on").alias("缴费日期"),
+        pl.col("benefit_start").alias("待遇开始日期"), yuan_text(pl.col("amount_fen")).alias("缴费金额（元）"),
+        pl.col("action_label").alias("处理"), refund_text.alias("应退费"),
+        pl.when(pl.col("refund_due").is_not_null()).then(yuan_text(pl.col("refund_fen"))).alias("退费金额（元）"),
+        pl.col("refund_note").alias("退费依据"),
+    )  # fmt: skip
+    dues_sheet = frame.filter(pl.col("status") == "due").select(
+        pl.col("township").alias("乡镇"), pl.col("village").alias("村（社区）"), pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"), pl.col("reason").alias("原因"), register_label.alias("来源名单"),
+        pl.col("register_row").alias("名单行号"), pl.col("event_date").alias("名单日期"),
+        pl.col("detail").alias("名单信息"), yuan_text(pl.col("amount_fen")).alias("应缴金额（元）"),
+        pl.col("action_label").alias("处理"),
+    )  # fmt: skip
+    summary = (
+        frame.group_by("reason", "status", "action_label")
+        .agg(
+            pl.len().cast(pl.Int64).alias("persons"),
+            pl.col("refund_fen").sum().alias("refund_fen"),
+        )
+        .sort("reason", "status", "action_label")
+        .select(
+            pl.col("reason").alias("原因"),
+            pl.col("status").replace_strict({"paid": "已缴费参保", "due": "催缴中"}).alias("状态"),
+            pl.col("action_label").alias("处理"),
+            pl.col("persons").alias("人数"),
+            yuan_text(pl.col("refund_fen")).alias("应退金额（元）"),
+        )
+    )
+    notes = pl.DataFrame(
+        {
+            "项目": ["政策", "待遇年度", "清单日期（按此日申请退费判断）", "退费规则", "说明"],
+            "内容": [
+                policy_id,
+                str(policy.benefit_year),
+                as_of.isoformat(),
+                f"{policy.refund.clause}：可退费原因 {'、'.join(policy.refund.reasons) or '（无）'}；"
+                f"其他原因：{policy.refund.unlisted_reason}",
+                "名单日期在待遇期结束之后的人员不列入；同一人在另一县也参保时，通知未规定保留哪一处，须两地核实",
+            ],
+        }
+    )
+    return {"汇总": summary, "应终止或退费的参保": enrollments_sheet, "停止催缴": dues_sheet, "说明": notes}
