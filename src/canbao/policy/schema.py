@@ -218,6 +218,55 @@ class RefundRules(Strict):
     clause: Clause
 
 
+class AssessmentTargets(Strict):
+    """The county's targets at the cutoff (e.g. 003 四(一): 1,100,000 enrollees, 171,250 e-voucher activations)."""
+
+    enrollment: int = Field(ge=0)
+    e_voucher: int = Field(ge=0)
+    clause: Clause
+
+
+class WorkSubsidy(Strict):
+    """工作经费补助 to each township per person enrolled by the cutoff (003 四(二)1)."""
+
+    per_enrollee: Decimal = Field(ge=0)
+    clause: Clause
+
+
+class PrizeTier(Strict):
+    name: str
+    count: int = Field(ge=1)
+    amount: Decimal = Field(ge=0)
+
+
+class Prizes(Strict):
+    """Prizes for the townships that completed every target, best ranked first; `others_amount` for every
+    completer beyond the tiers (003 四(二)2)."""
+
+    tiers: list[PrizeTier]
+    others_amount: Decimal = Field(ge=0)
+    clause: Clause
+
+
+RankingKey = Literal["enrollment_rate", "e_voucher_rate", "enrolled", "activated"]
+TieBreak = Literal["enrolled", "activated", "township_code", "township"]
+
+
+class Assessment(Strict):
+    """考核奖惩: who completed the targets by the cutoff, the work subsidy and the prizes.  Work dated after the
+    cutoff (payments, activations) does not count."""
+
+    cutoff: dt.date
+    cutoff_clause: Clause
+    targets: AssessmentTargets
+    work_subsidy: WorkSubsidy
+    prizes: Prizes
+    criticized_clause: Clause = Field(description="where the notice names those who did not complete")
+    ranking: list[RankingKey] = ["enrollment_rate", "e_voucher_rate"]
+    tie_break: list[TieBreak] = ["enrolled", "township_code"]
+    ranking_note: str = Field(description="where the ranking and its tie-break come from (a notice may give none)")
+
+
 class Policy(Strict):
     policy: str = Field(pattern=r"^[a-z]+(/[a-z]+)+/\d{4}$")
     benefit_year: int
@@ -236,6 +285,7 @@ class Policy(Strict):
     situations: dict[Situation, SituationRule]
     not_covered_situations: dict[Situation, str] = {}
     refund: RefundRules
+    assessment: Assessment | None = None
 
     def problems(self) -> list[tuple[str, str]]:
         """Cross-field inconsistencies, each as (key path, reason)."""
