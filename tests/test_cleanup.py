@@ -134,6 +134,7 @@ def test_employee_insurance_is_refunded_before_the_start_and_later_events_are_ig
         row["action"] == "terminate_and_refund" and row["detail"] == "某某公司" and "000 四(二)" in row["refund_note"]
     )
     assert row["event_date"] == dt.date(2021, 12, 1) and row["register"] == "employee_insurance"
+    assert row["name_differs"] is False
     late = cleanup_list(engine, BENGBU, employees=employees, as_of=dt.date(2022, 3, 1)).row(0, named=True)
     assert (late["refund_due"], late["refund_fen"], late["action"]) == (False, 0, "terminate")
 
@@ -164,12 +165,13 @@ def test_dead_persons_still_due_are_not_chased(engine: Engine) -> None:
         pay(engine, Payment("anhui/suzhou/2021", app, "online", f"y{i}", Decimal("280"), township="韦集镇"), "t")
         due_ids.append(str(app["person"]["id_number"]))
     open_season(engine, LINGBI, "t")
-    deaths = pl.DataFrame({"姓名": ["测试"], "身份证号码": [due_ids[0]], "死亡日期": ["2021-08-08"]})
+    deaths = pl.DataFrame({"姓名": ["张三"], "身份证号码": [due_ids[0]], "死亡日期": ["2021-08-08"]})
     found = cleanup_list(engine, LINGBI, deaths=deaths)
     assert found.select("id_number", "status", "action", "amount_fen", "township").rows() == [
         (due_ids[0], "due", "stop_chasing", 32000, "韦集镇")
     ]
     assert found["enrollment_id"].to_list() == [None] and found["refund_due"].to_list() == [None]
+    assert found["name_differs"].to_list() == [True]  # registered as 测试: the clerk checks the number first
 
 
 # ---------------------------------------------------------------------------------------------------- files

@@ -138,6 +138,7 @@ CLEANUP_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "register_row": pl.Int64(),
     "register_name": pl.String(),
+    "name_differs": pl.Boolean(),  # the register's name is not the registry's: check the ID number first
     "event_date": pl.Date(),
     "detail": pl.String(),
     "enrollment_id": pl.Int64(),
@@ -392,6 +393,7 @@ def cleanup_list(
     return (
         both.with_columns(
             pl.col("register").replace_strict(REASONS).alias("reason"),
+            (pl.col("register_name") != pl.col("name")).alias("name_differs"),
             pl.when(pl.col("register") == "other_county")
             .then(label + pl.lit(OTHER_COUNTY_NOTE))
             .otherwise(label)
@@ -402,7 +404,7 @@ def cleanup_list(
     )
 
 
-_PARTS = {k: v for k, v in CLEANUP_SCHEMA.items() if k not in ("reason", "action_label")}
+_PARTS = {k: v for k, v in CLEANUP_SCHEMA.items() if k not in ("reason", "action_label", "name_differs")}
 
 
 # ---------------------------------------------------------------------------------------------------- output
@@ -424,6 +426,7 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
         pl.col("township").alias("乡镇"), pl.col("village").alias("村（社区）"), pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"), pl.col("reason").alias("原因"), register_label.alias("来源名单"),
         pl.col("register_row").alias("名单行号"), pl.col("register_name").alias("名单中的姓名"),
+        pl.when(pl.col("name_differs")).then(pl.lit("姓名不一致，请核实")).alias("核实"),
         pl.col("event_date").alias("名单日期（死亡/职工医保参保/另一县缴费）"), pl.col("detail").alias("名单信息"),
         pl.col("enrollment_id").alias("参保记录号"), pl.col("paid_on").alias("缴费日期"),
         pl.col("benefit_start").alias("待遇开始日期"), yuan_text(pl.col("amount_fen")).alias("缴费金额（元）"),
@@ -434,7 +437,9 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
     dues_sheet = frame.filter(pl.col("status") == "due").select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村（社区）"), pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"), pl.col("reason").alias("原因"), register_label.alias("来源名单"),
-        pl.col("register_row").alias("名单行号"), pl.col("event_date").alias("名单日期"),
+        pl.col("register_row").alias("名单行号"), pl.col("register_name").alias("名单中的姓名"),
+        pl.when(pl.col("name_differs")).then(pl.lit("姓名不一致，请核实")).alias("核实"),
+        pl.col("event_date").alias("名单日期"),
         pl.col("detail").alias("名单信息"), yuan_text(pl.col("amount_fen")).alias("应缴金额（元）"),
         pl.col("action_label").alias("处理"),
     )  # fmt: skip

@@ -341,7 +341,8 @@ def write_fund_report(report: FundReport, out: Path) -> list[Path]:
             files.append(
                 bar_chart(
                     out / f"财政补助-按乡镇-{report.benefit_year}.png",
-                    f"{report.benefit_year}年度各乡镇财政补助应到位金额（万元）",
+                    f"{report.benefit_year}年度各乡镇财政补助应到位金额（万元）"
+                    + ("" if stated else "：政策未分级，仅合计"),
                     towns["township"].to_list(),
                     series,
                     value_label="万元",
