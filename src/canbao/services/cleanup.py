@@ -346,12 +346,15 @@ def cleanup_list(
     )  # fmt: skip
     decided = refund_frame(policy_id, asked) if asked.height else None
     if decided is not None:
-        error = decided["refund_error"]
+        error, field = decided["refund_error"], decided["refund_error_field"]
         enrolled = enrolled.with_columns(
             decided["refundable"].alias("refund_due"),
             decided["refund_fen"].alias("refund_fen"),
-            pl.when(error.is_not_null())
+            # A reason the policy does not list is 政策未规定 (e.g. death in Lingbi, 003 三(六)), never a guess.
+            pl.when(field == "reason")
             .then(pl.format("{}：{}", pl.lit(NOT_COVERED), error))
+            .when(error.is_not_null())
+            .then(pl.format("无法判断退费：{}", error))
             .otherwise(decided["refund_why"])
             .alias("refund_note"),
         )
@@ -361,7 +364,7 @@ def cleanup_list(
             pl.lit(None, dtype=pl.Int64).alias("refund_fen"),
             pl.lit(None, dtype=pl.String).alias("refund_note"),
         )
-    died_before_paying = (pl.col("register") == "deaths") & (pl.col("paid_on") > pl.col("event_date"))
+    paid_after_death = (pl.col("register") == "deaths") & (pl.col("paid_on") > pl.col("event_date"))
     action = (
         pl.when(pl.col("refund_due").is_null())
         .then(pl.lit("terminate_refund_not_covered"))
@@ -372,7 +375,7 @@ def cleanup_list(
     paid_rows = enrolled.select(
         "id_number", "name", "township", "village", "register",
         pl.col("row_number").alias("register_row"), "register_name", "event_date",
-        pl.when(died_before_paying).then(pl.concat_str([pl.col("detail"), pl.lit("死亡后仍有缴费")], ignore_nulls=True))
+        pl.when(paid_after_death).then(pl.concat_str([pl.col("detail"), pl.lit("死亡后仍有缴费")], ignore_nulls=True))
         .otherwise(pl.col("detail")).alias("detail"),
         "enrollment_id", pl.lit("paid").alias("status"), pl.col("status").alias("enrollment_status"),
         "paid_on", "benefit_start", pl.col("amount_due_fen").alias("amount_fen"), action.alias("action"),
