@@ -130,12 +130,13 @@ def quote_demo() -> None:
 def _register() -> None:
     from canbao.cli_funds import COMMANDS as FUND_COMMANDS
     from canbao.cli_imports import import_group
+    from canbao.cli_progress import COMMANDS as PROGRESS_COMMANDS
     from canbao.cli_reconcile import reconcile_command
     from canbao.cli_registry import COMMANDS
     from canbao.cli_season import season
     from canbao.cli_synth import synth_command
 
-    for command in [*COMMANDS, *FUND_COMMANDS, season, synth_command, reconcile_command]:
+    for command in [*COMMANDS, *FUND_COMMANDS, *PROGRESS_COMMANDS, season, synth_command, reconcile_command]:
         cli.add_command(command)
     cli.add_command(import_group, "import")
 
