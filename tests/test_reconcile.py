@@ -141,12 +141,11 @@ DAY = dt.date(2021, 12, 1)
 
 
 def _registry(*rows: tuple[str, str, int, str]) -> pl.DataFrame:
-    """(txn_id, id_number, amount_fen, channel) rows, all paid on DAY by active enrollments."""
+    """(txn_id, id_number, amount_fen, channel) rows, all paid on DAY by live enrollments."""
     return pl.DataFrame(
         [
-            {"txn_id": t, "amount_fen": a, "channel": ch,
-             "collecting_unit": "娄庄镇" if ch == "collecting_unit" else None, "enrollment_id": n + 1,
-             "paid_on": DAY, "status": "active", "id_number": i, "name": "张三",
+            {"txn_id": t, "amount_fen": a, "enrollment_id": n + 1, "person_id": n + 1, "paid_on": DAY, "live": True,
+             "id_number": i, "collected_by": "娄庄镇" if ch == "collecting_unit" else None, "name": "张三",
              "township": "娄庄镇", "village": "东村"}
             for n, (t, i, a, ch) in enumerate(rows)
         ],
@@ -235,7 +234,7 @@ def test_collecting_unit_lists_are_checked_against_the_registry() -> None:
 
 def test_enrolled_in_another_county_counts_only_live_enrollments() -> None:
     registry = _registry(("T1", A, 32000, "online"), ("T2", B, 32000, "online")).with_columns(
-        pl.when(pl.col("txn_id") == "T2").then(pl.lit("refunded")).otherwise(pl.col("status")).alias("status")
+        (pl.col("txn_id") != "T2").alias("live")  # T2 was refunded
     )
     other = _records([{"id_number": A, "county": "泗县", "amount_fen": 32000, "paid_on": DAY},
                       {"id_number": B, "county": "泗县", "amount_fen": 32000, "paid_on": DAY}], "泗县.csv")  # fmt: skip
@@ -305,6 +304,8 @@ def test_the_command_prints_the_three_tests_and_writes_the_workbook(
     assert workbook.sheetnames[0] == "汇总" and "有款无人" in workbook.sheetnames and "名单核查" in workbook.sheetnames
     rows = list(workbook["有款无人"].iter_rows(values_only=True))
     assert len(rows) - 1 == len(season.manifest.faults["tax_without_enrollment"])
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["乡镇"] and first["村（社区）"]  # the registry's places of the person, for the township to follow up
 
 
 def test_the_workbook_has_a_sheet_for_each_check_even_when_it_found_nothing(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ def reconcile_command(
         units=r.read_many(list(collections), "collecting_unit", "--collections"),
         other_counties=r.read_many(list(other_county), "other_county", "--other-county"),
     )
+    result = r.with_places(engine, result)
     path = r.write_reconciliation(out / f"对账-{year}年度-截至{day}.xlsx", result, r.list_findings(engine))
     compared = "，".join(f"{r.SOURCE_LABELS[s]} {n:,} 笔" for s, n in result.counts.items() if n)
     click.echo(f"{year} 年度对账，截至 {day}：比对 {compared}")

@@ -32,6 +32,7 @@ import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, select
@@ -40,12 +41,12 @@ from canbao.errors import InputError
 from canbao.money import parse_yuan, yuan_text
 from canbao.reports import write_workbook
 from canbao.services.imports import _parse_dates, read_table
+from canbao.store.arrow import read_arrow
 from canbao.store.tables import (
     enrollments,
     identity_memberships,
     import_batches,
     import_rows,
-    ledger_entries,
     persons,
 )
 from canbao.vocabulary import CATEGORY_LABELS, DEPARTMENT_LABELS
@@ -219,41 +220,82 @@ def read_many(paths: list[Path], source: str, option: str) -> pl.DataFrame | Non
 REGISTRY_SCHEMA: dict[str, pl.DataType] = {
     "txn_id": pl.String(),
     "amount_fen": pl.Int64(),
-    "channel": pl.String(),
-    "collecting_unit": pl.String(),
     "enrollment_id": pl.Int64(),
+    "person_id": pl.Int64(),
     "paid_on": pl.Date(),
-    "status": pl.String(),
+    "live": pl.Boolean(),
     "id_number": pl.String(),
-    "name": pl.String(),
+    "collected_by": pl.String(),  # the collecting unit, for payments through a unit or a school (else null)
+    "name": pl.String(),  # name, township and village may be left null: see with_places
     "township": pl.String(),
     "village": pl.String(),
 }
 
 
 def load_registry(engine: Engine, benefit_year: int) -> pl.DataFrame:
-    """The registry's side: every payment entry of the benefit year with its enrollment and person."""
-    le, e, p = ledger_entries.c, enrollments.c, persons.c
-    query = (
-        select(
-            le.channel_txn_id.label("txn_id"),
-            le.amount_fen,
-            le.channel,
-            le.collecting_unit,
-            e.id.label("enrollment_id"),
-            e.paid_on,
-            e.status,
-            p.id_number,
-            p.name,
-            p.township,
-            p.village,
-        )
-        .join(enrollments, e.id == le.enrollment_id)
-        .join(persons, p.id == le.person_id)
-        .where(le.kind == "payment", e.benefit_year == benefit_year)
+    """The registry's side: every payment entry of the benefit year with its enrollment's day and liveness
+    and its person's ID number (REGISTRY_SCHEMA; names and places are added to findings by `with_places`).
+
+    Three plain scans joined in Polars, read as Arrow: at a million payments a join in SQLite (index lookups
+    row by row) or rows through Python would cost seconds each."""
+    year = int(benefit_year)
+    plus = "+" if engine.dialect.name == "sqlite" else ""  # SQLite: scan, do not walk an index row by row
+    ledger = read_arrow(
+        engine,
+        "SELECT channel_txn_id AS txn_id, amount_fen, enrollment_id, person_id, "
+        f"CASE WHEN channel IN ('collecting_unit', 'school') THEN collecting_unit END AS collected_by "
+        f"FROM ledger_entries WHERE {plus}kind = 'payment'",
     )
+    enrolled = read_arrow(
+        engine,
+        f"SELECT id AS enrollment_id, paid_on, live FROM enrollments WHERE {plus}benefit_year = {year}",
+    )
+    people = read_arrow(engine, "SELECT id AS person_id, id_number FROM persons")
+    frame = (
+        ledger.cast({"enrollment_id": pl.Int64, "person_id": pl.Int64})
+        .join(
+            enrolled.with_columns(
+                pl.col("enrollment_id").cast(pl.Int64),
+                pl.col("paid_on").cast(pl.String).str.to_date("%Y-%m-%d") if enrolled.schema["paid_on"] == pl.String
+                else pl.col("paid_on").cast(pl.Date),
+                pl.col("live").cast(pl.Boolean),
+            ),
+            on="enrollment_id",
+            how="inner",
+        )
+        .join(people.cast({"person_id": pl.Int64}), on="person_id", how="left")
+    )  # fmt: skip
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in ("name", "township", "village")).select(
+        list(REGISTRY_SCHEMA)
+    )
+
+
+def with_places(engine: Engine, result: Reconciliation) -> Reconciliation:
+    """Fill in the registry's name, township and village of the persons in the findings (the few rows a
+    clerk works through; the matching itself needs only ID numbers)."""
+    ids = result.findings["id_number"].drop_nulls().unique().to_list()
+    if not ids:
+        return result
+    p = persons.c
+    schema = {"id_number": pl.String, "_name": pl.String, "_township": pl.String, "_village": pl.String}
+    rows: list[tuple[Any, ...]] = []
     with engine.connect() as c:
-        return pl.read_database(query, c, schema_overrides=REGISTRY_SCHEMA)
+        for start in range(0, len(ids), 5_000):
+            query = select(p.id_number, p.name, p.township, p.village).where(
+                p.id_number.in_(ids[start : start + 5_000])
+            )
+            rows.extend(tuple(r) for r in c.execute(query))
+    known = pl.DataFrame(rows, schema=schema, orient="row")
+    findings = (
+        result.findings.join(known, on="id_number", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("name", "_name").alias("name"),
+            pl.coalesce("township", "_township").alias("township"),
+            pl.coalesce("village", "_village").alias("village"),
+        )
+        .drop("_name", "_township", "_village")
+    )
+    return Reconciliation(result.as_of, findings, result.daily, result.counts, result.tests)
 
 
 def latest_benefit_year(engine: Engine, as_of: dt.date) -> int | None:
@@ -309,26 +351,71 @@ def _where(prefix: str) -> pl.Expr:
     )
 
 
-def _side(frame: pl.DataFrame | None, prefix: str, columns: list[str]) -> pl.DataFrame:
-    """One record per transaction from one source, columns prefixed; the first of repeated ones."""
-    schema = {
-        "txn_id": pl.String(),
-        "amount_fen": pl.Int64(),
-        "paid_on": pl.Date(),
-        "row": pl.Int64(),
-        "file": pl.String(),
-        "id_number": pl.String(),
-        "name": pl.String(),
-        "unit": pl.String(),
-    }
+# Transactions are matched on two independent 64-bit hashes of their id (a join on a million text keys costs
+# ten times more); should two different ids ever share both, the match is redone with other seeds.
+_SEEDS: tuple[tuple[int, int], ...] = ((0x243F6A88, 0x85A308D3), (0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0))
+
+
+class _HashCollision(Exception):
+    pass
+
+
+def _lean(frame: pl.DataFrame | None, p: str, seeds: tuple[int, int], who: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One source as (firsts, repeats), both sorted by key ``k``: per transaction its first record's amount,
+    day, person (hashed ID number) and row index ``{p}_i``; and the row indexes of records repeating one."""
+    k1, k2 = seeds
+    columns = {"k": pl.UInt64(), f"{p}_k2": pl.UInt64(), f"{p}_amount_fen": pl.Int64(), f"{p}_paid_on": pl.Date(),
+               f"{p}_i": pl.UInt32()} | ({f"{p}_who": pl.UInt64()} if who else {})  # fmt: skip
     if frame is None:
-        frame = pl.DataFrame(schema={c: schema[c] for c in ["txn_id", *columns]})
-    present = frame.select(pl.col("txn_id"), *[pl.col(c) for c in columns if c in frame.columns]).with_columns(
-        pl.lit(None, dtype=schema[c]).alias(c) for c in columns if c not in frame.columns
+        empty = pl.DataFrame(schema=columns)
+        return empty, empty
+    lean = frame.select(
+        pl.col("txn_id").hash(k1).alias("k"),
+        pl.col("txn_id").hash(k2).alias(f"{p}_k2"),
+        pl.col("amount_fen").alias(f"{p}_amount_fen"),
+        pl.col("paid_on").alias(f"{p}_paid_on"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias(f"{p}_i"),
+        *([pl.col("id_number").hash(k1).alias(f"{p}_who")] if who else []),
+    ).sort("k", maintain_order=True)
+    again = (pl.col("k") == pl.col("k").shift(1)).fill_null(False)
+    if lean.select((again & (pl.col(f"{p}_k2") != pl.col(f"{p}_k2").shift(1))).any()).item():
+        raise _HashCollision
+    repeat = lean.select(again).to_series()
+    return lean.filter(~repeat), lean.filter(repeat)
+
+
+def _match(
+    sides: dict[str, tuple[pl.DataFrame | None, bool]], seeds: tuple[int, int]
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Every transaction of every source, one row each: key, then per source (prefix) its first record's
+    columns; and per source the repeated records."""
+    firsts, repeats = {}, {}
+    for p, (frame, who) in sides.items():
+        firsts[p], repeats[p] = _lean(frame, p, seeds, who)
+    keys = pl.concat([f.select("k") for f in firsts.values()]).sort("k")
+    m = keys.filter((pl.col("k") != pl.col("k").shift(1)).fill_null(True))
+    for first in firsts.values():
+        m = m.join(first, on="k", how="left")
+    k2 = pl.coalesce(*[f"{p}_k2" for p in sides])
+    if m.select(pl.any_horizontal((pl.col(f"{p}_k2") != k2).fill_null(False) for p in sides).any()).item():
+        raise _HashCollision
+    return m.with_columns(pl.col(f"{p}_i").is_not_null().alias(f"in_{p}") for p in sides), repeats
+
+
+def _gather(small: pl.DataFrame, frame: pl.DataFrame | None, p: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Add `frame`'s `columns` (prefixed) to the few matched rows in `small`, by their row index in it."""
+    names = [f"{p}_{c}" for c in columns]
+    if frame is None:
+        return small.with_columns(pl.lit(None, dtype=t).alias(f"{p}_{c}") for c, t in columns.items())
+    have = [c for c in columns if c in frame.columns]
+    wanted = small[f"{p}_i"].drop_nulls()
+    picked = frame.select(have).with_row_index(f"{p}_i")[wanted.cast(pl.Int64).to_list()] if wanted.len() else None
+    if picked is None:
+        return small.with_columns(pl.lit(None, dtype=t).alias(f"{p}_{c}") for c, t in columns.items())
+    picked = picked.rename({c: f"{p}_{c}" for c in have}).with_columns(
+        pl.lit(None, dtype=t).alias(f"{p}_{c}") for c, t in columns.items() if c not in have
     )
-    return present.unique("txn_id", keep="first", maintain_order=True).select(
-        "txn_id", *[pl.col(c).alias(f"{prefix}_{c}") for c in columns]
-    )
+    return small.join(picked.select(f"{p}_i", *names).cast({f"{p}_i": pl.UInt32}), on=f"{p}_i", how="left")
 
 
 def _repeated(frame: pl.DataFrame | None, source: str) -> pl.DataFrame:
@@ -381,35 +468,62 @@ def reconcile(
 ) -> Reconciliation:
     """Match the registry's payments (:func:`load_registry`) against whichever files are given (frames of
     :func:`read_records`), as of `as_of`.  A source not given is not compared."""
-    reg = registry.select(
-        "txn_id",
-        *[pl.col(c).alias(f"r_{c}") for c in ("id_number", "name", "amount_fen", "paid_on", "channel")],
-        pl.col("collecting_unit").alias("r_unit"),
-        "township",
-        "village",
-        "enrollment_id",
-        "status",
-    ).with_columns(pl.lit(True).alias("in_r"))
-    t = _side(tax, "t", ["id_number", "name", "amount_fen", "paid_on", "file", "row"]).with_columns(in_t=True)
-    b = _side(bank, "b", ["amount_fen", "paid_on", "file", "row"]).with_columns(in_b=True)
-    u = _side(units, "u", ["unit", "id_number", "name", "amount_fen", "paid_on", "file", "row"]).with_columns(in_u=True)
-    m = (
-        reg.join(t, on="txn_id", how="full", coalesce=True)
-        .join(b, on="txn_id", how="full", coalesce=True)
-        .join(u, on="txn_id", how="full", coalesce=True)
-        .with_columns(pl.col("in_r", "in_t", "in_b", "in_u").fill_null(False))
-        .with_columns(pl.min_horizontal("r_paid_on", "t_paid_on", "b_paid_on", "u_paid_on").alias("paid_on"))
-        .filter(pl.col("paid_on") <= as_of)
+    tax_given, unit_given = tax is not None, units is not None
+    unit_names = units["unit"].unique().to_list() if units is not None else []
+    registry = registry.with_columns(
+        (pl.col("collected_by").is_in(unit_names) if unit_given else pl.lit(False)).alias("unit_due")
     )
-    unit_names = units["unit"].unique().implode() if units is not None else pl.lit([], dtype=pl.List(pl.String))
-    person = pl.coalesce("r_id_number", "t_id_number", "u_id_number")
+    sides = {"r": (registry, True), "t": (tax, True), "b": (bank, False), "u": (units, True)}
+    for seeds in _SEEDS:
+        try:
+            m, repeats = _match(sides, seeds)
+            break
+        except _HashCollision:
+            continue
+    else:  # pragma: no cover - three independent 128-bit coincidences
+        raise RuntimeError("transaction ids could not be told apart by hashing")
+    m = m.with_columns(pl.min_horizontal("r_paid_on", "t_paid_on", "b_paid_on", "u_paid_on").alias("paid_on")).filter(
+        pl.col("paid_on") <= as_of
+    )
     amount = pl.coalesce("r_amount_fen", "t_amount_fen", "u_amount_fen", "b_amount_fen")
+    bank_due = pl.lit(bank is not None) & (amount > 0)
+    pairs = [("r_amount_fen", "t_amount_fen"), ("r_amount_fen", "u_amount_fen"), ("t_amount_fen", "u_amount_fen"),
+             ("t_amount_fen", "b_amount_fen"), ("r_who", "t_who"), ("r_who", "u_who"), ("t_who", "u_who")]  # fmt: skip
+    differ = [(pl.col(a) != pl.col(b)).fill_null(False) for a, b in pairs]
+    candidate = pl.any_horizontal(
+        ~pl.col("in_r"),
+        pl.lit(tax_given) & ~pl.col("in_t"),
+        pl.col("in_t") & bank_due & ~pl.col("in_b"),
+        *differ,
+    )
+    m = m.join(
+        registry.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("r_i"), pl.col("unit_due").alias("_unit_due")
+        ).filter("_unit_due"),
+        on="r_i",
+        how="left",
+    ).with_columns(pl.col("_unit_due").fill_null(False))
+    candidate = candidate | (pl.col("_unit_due") & ~pl.col("in_u"))
+    small = m.filter(candidate)
+    small = _gather(small, registry, "r", {"txn_id": pl.String(), "id_number": pl.String(), "name": pl.String(),
+                                           "collected_by": pl.String(), "township": pl.String(),
+                                           "village": pl.String(), "enrollment_id": pl.Int64()})  # fmt: skip
+    small = _gather(small, tax, "t", {"txn_id": pl.String(), "id_number": pl.String(), "name": pl.String(),
+                                      "file": pl.String(), "row": pl.Int64()})  # fmt: skip
+    small = _gather(small, bank, "b", {"txn_id": pl.String(), "file": pl.String(), "row": pl.Int64()})
+    small = _gather(small, units, "u", {"txn_id": pl.String(), "unit": pl.String(), "id_number": pl.String(),
+                                        "name": pl.String(), "file": pl.String(), "row": pl.Int64()})  # fmt: skip
+    person = pl.coalesce("r_id_number", "t_id_number", "u_id_number")
     enrolled_ids = registry["id_number"].unique().implode()
-    m = m.with_columns(
+    small = small.with_columns(
+        pl.coalesce("r_txn_id", "t_txn_id", "b_txn_id", "u_txn_id").alias("txn_id"),
         person.alias("id_number"),
         pl.coalesce("r_name", "t_name", "u_name").alias("name"),
-        (pl.lit(bank is not None) & (amount > 0)).alias("_bank_due"),
-        (pl.col("r_channel").is_in(COLLECTED_CHANNELS) & pl.col("r_unit").is_in(unit_names)).alias("_unit_due"),
+        pl.col("r_township").alias("township"),
+        pl.col("r_village").alias("village"),
+        pl.col("r_enrollment_id").alias("enrollment_id"),
+        pl.col("r_collected_by").alias("r_unit"),
+        bank_due.alias("_bank_due"),
         (~pl.col("in_r") & person.is_in(enrolled_ids)).fill_null(False).alias("_paid_again"),
     )
     fen = [
@@ -437,7 +551,6 @@ def reconcile(
         ignore_nulls=True,
     )
     rules: list[tuple[str, pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # kind, when, detail, 3 tests
-    tax_given, unit_given = tax is not None, units is not None
     no_reg = ~pl.col("in_r") & (pl.col("in_t") | pl.col("in_b") | pl.col("in_u"))
     rules.append(
         (
@@ -534,7 +647,7 @@ def reconcile(
     )
 
     parts = [
-        m.filter(when).select(
+        small.filter(when).select(
             pl.lit(kind).alias("kind"),
             "txn_id",
             "id_number",
@@ -551,10 +664,11 @@ def reconcile(
         )
         for kind, when, detail, ledgers, money, people in rules
     ]
-    for frame, source in ((tax, "tax"), (bank, "bank"), (units, "collecting_unit")):
-        repeated = _repeated(frame, source)
-        parts.append(repeated.filter(pl.col("paid_on") <= as_of))
-    daily = _daily(tax, bank, as_of)
+    for frame, p, source in ((tax, "t", "tax"), (bank, "b", "bank"), (units, "u", "collecting_unit")):
+        if frame is not None and repeats[p].height:
+            repeated = frame.filter(pl.col("txn_id").is_in(frame[repeats[p][f"{p}_i"]]["txn_id"].implode()))
+            parts.append(_repeated(repeated, source).filter(pl.col("paid_on") <= as_of))
+    daily = _daily(m, repeats, tax, bank, as_of)
     parts.append(
         daily.filter(pl.col("difference_fen") != 0).select(
             pl.lit("daily_total").alias("kind"),
@@ -585,37 +699,56 @@ def reconcile(
     tests = {test: bool(findings[test].all()) for test in TEST_LABELS}
     counts = {
         "registry": int(m["in_r"].sum()),
-        "tax": int(m["in_t"].sum()) if tax is not None else 0,
-        "bank": int(m["in_b"].sum()) if bank is not None else 0,
-        "collecting_unit": int(m["in_u"].sum()) if units is not None else 0,
+        "tax": int(m["in_t"].sum()),
+        "bank": int(m["in_b"].sum()),
+        "collecting_unit": int(m["in_u"].sum()),
         "other_county": other_counties.height if other_counties is not None else 0,
     }
     return Reconciliation(as_of, findings, daily, counts, tests)
 
 
-def _daily(tax: pl.DataFrame | None, bank: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
-    """Bank total against tax total per day, and the transactions whose bank and tax amounts differ on that
-    day (wrong amounts, missing or repeated lines, a different day on each side): the clerk's starting points."""
+def _daily(
+    m: pl.DataFrame,
+    repeats: dict[str, pl.DataFrame],
+    tax: pl.DataFrame | None,
+    bank: pl.DataFrame | None,
+    as_of: dt.date,
+) -> pl.DataFrame:
+    """Bank total against tax total per day, and the transactions whose bank and tax lines differ on that day
+    (another amount, a line missing or repeated, another day on each side): the clerk's starting points."""
     schema = {"paid_on": pl.Date(), "tax_fen": pl.Int64(), "bank_fen": pl.Int64(), "difference_fen": pl.Int64(),
               "explained_by": pl.String()}  # fmt: skip
     if tax is None or bank is None:
         return pl.DataFrame(schema=schema)
-    lines = pl.concat(
-        [
-            tax.select("txn_id", "paid_on", (-pl.col("amount_fen")).alias("net"), pl.lit(0).alias("bank_fen"),
-                       pl.col("amount_fen").alias("tax_fen")),
-            bank.select("txn_id", "paid_on", pl.col("amount_fen").alias("net"), pl.col("amount_fen").alias("bank_fen"),
-                        pl.lit(0).alias("tax_fen")),
-        ],
-        how="vertical_relaxed",
-    ).filter(pl.col("paid_on") <= as_of)  # fmt: skip
-    per_txn = lines.group_by("paid_on", "txn_id").agg(pl.col("net").sum()).filter(pl.col("net") != 0)
+    totals = [
+        frame.filter(pl.col("paid_on") <= as_of).group_by("paid_on").agg(pl.col("amount_fen").sum().alias(name))
+        for frame, name in ((tax, "tax_fen"), (bank, "bank_fen"))
+    ]
+    differs = (
+        (pl.col("t_amount_fen").fill_null(0) != pl.col("b_amount_fen").fill_null(0))
+        | (pl.col("t_paid_on") != pl.col("b_paid_on")).fill_null(False)
+        | pl.col("k").is_in(pl.concat([repeats["t"]["k"], repeats["b"]["k"]]).implode())
+    )
+    odd = m.filter(differs & (pl.col("in_t") | pl.col("in_b")))
+    odd = _gather(_gather(odd, tax, "t", {"txn_id": pl.String()}), bank, "b", {"txn_id": pl.String()})
+    odd = odd.with_columns(pl.coalesce("t_txn_id", "b_txn_id").alias("txn_id"))
+    per_day = (
+        pl.concat(
+            [
+                odd.select(pl.col("t_paid_on").alias("paid_on"), "txn_id"),
+                odd.select(pl.col("b_paid_on").alias("paid_on"), "txn_id"),
+            ]
+        )
+        .drop_nulls("paid_on")
+        .unique()
+    )
     return (
-        lines.group_by("paid_on")
-        .agg(pl.col("tax_fen").sum(), pl.col("bank_fen").sum())
+        totals[0]
+        .join(totals[1], on="paid_on", how="full", coalesce=True)
+        .with_columns(pl.col("tax_fen", "bank_fen").fill_null(0))
         .with_columns((pl.col("bank_fen") - pl.col("tax_fen")).alias("difference_fen"))
         .join(
-            per_txn.group_by("paid_on").agg(pl.col("txn_id").sort().str.join("、").alias("explained_by")),
+            per_day.group_by("paid_on").agg(pl.col("txn_id").sort().str.join("、").alias("explained_by")),
             on="paid_on",
             how="left",
         )
@@ -625,7 +758,9 @@ def _daily(tax: pl.DataFrame | None, bank: pl.DataFrame | None, as_of: dt.date) 
 
 
 def _two_places(registry: pl.DataFrame, other: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    here = registry.filter(pl.col("status") == "active", pl.col("paid_on") <= as_of).unique("id_number")
+    here = registry.filter(
+        pl.col("live") & (pl.col("paid_on") <= as_of) & pl.col("id_number").is_in(other["id_number"].implode())
+    ).unique("id_number")
     has = set(other.columns)
     col = {c: (pl.col(c) if c in has else pl.lit(None, dtype=pl.String)) for c in ("county", "township", "village")}
     there = other.select(
