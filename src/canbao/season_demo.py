@@ -18,6 +18,7 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from canbao.money import to_yuan
 from canbao.policy import load_policy
@@ -25,6 +26,7 @@ from canbao.services import imports
 from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
 from canbao.services.season import due_list, open_season, write_due_lists
 from canbao.services.summary import SeasonSummary, season_summary
+from canbao.services.targets import import_targets, read_targets
 from canbao.store.db import make_engine, upgrade
 from canbao.synth import build_county
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
@@ -52,9 +54,11 @@ def _has_rows(path: Path) -> bool:
         return sum(1 for _ in zip(range(2), f, strict=False)) > 1
 
 
-def _targets(path: Path) -> pl.DataFrame:
-    sheet = pl.read_excel(path, sheet_name="参保任务", engine="openpyxl")
-    return sheet.select(pl.col("乡镇").alias("township"), pl.col("任务数").cast(pl.Int64).alias("target"))
+def _targets(engine: Engine, benefit_year: int) -> pl.DataFrame:
+    """The enrollment targets imported from the 任务分解表 (canbao targets import)."""
+    with engine.connect() as c:
+        goals = read_targets(c, benefit_year)
+    return goals.filter(pl.col("kind") == "enrollment").select("township", "target")
 
 
 def run(
@@ -86,7 +90,7 @@ def run(
     engine = make_engine(url)
 
     rejected: list[tuple[str, int, list[str]]] = []
-    with _step(console, "导入上年度参保名册、学校名册和各部门认定名单", timings):
+    with _step(console, "导入上年度参保名册、学校名册、各部门认定名单和任务分解表", timings):
         roster = next(data.glob("roster_*.csv"))
         report = imports.import_roster(
             engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True,
@@ -107,6 +111,8 @@ def run(
             )  # fmt: skip
             rejected.append((listing.name, report.rejected, report.rejections(3)))
 
+        import_targets(engine, data / "targets.xlsx", policy.benefit_year, ACTOR)
+
     with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings):
         season = open_season(engine, policy_id, ACTOR)
 
@@ -122,7 +128,7 @@ def run(
     applied = pl.concat(outcomes) if outcomes else pl.DataFrame({"outcome": []}, schema={"outcome": pl.String})
     applied.write_csv(out / "payments_outcome.csv")
 
-    summary = season_summary(engine, policy.benefit_year, _targets(data / "targets.xlsx"))
+    summary = season_summary(engine, policy.benefit_year, _targets(engine, policy.benefit_year))
     _print_summary(console, policy_id, season.due, applied, summary, rejected)
     engine.dispose()
     where = out.resolve() if url.startswith("sqlite") else f"{out.resolve()}（数据库：{url.split('@')[-1]}）"

@@ -117,11 +117,12 @@ def place_counts(c: Connection, benefit_year: int, as_of: dt.date, week_before: 
         .group_by(p.township, p.village)
     )
     last = last_year_select(benefit_year).subquery("last")
+    # Joined to the table itself, not to `current`: SQLite materializes a subquery without an index and the
+    # outer join went quadratic; here each person's enrollment is one lookup in ix_enrollments_year_person.
+    renewed = and_(e.person_id == last.c.person_id, e.benefit_year == benefit_year, e.live, e.paid_on <= as_of)
     renewal = (
-        select(p.township, p.village, func.count(), func.count(current.c.paid_on), upto(current.c.paid_on, week_before))
-        .select_from(
-            last.join(persons, p.id == last.c.person_id).outerjoin(current, current.c.person_id == last.c.person_id)
-        )
+        select(p.township, p.village, func.count(), func.count(e.paid_on), upto(e.paid_on, week_before))
+        .select_from(last.join(persons, p.id == last.c.person_id).outerjoin(enrollments, renewed))
         .group_by(p.township, p.village)
     )
     activated = (

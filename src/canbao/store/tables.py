@@ -130,7 +130,7 @@ enrollments = Table(
         sqlite_where=text("live"),
         postgresql_where=text("live"),
     ),
-    Index("ix_enrollments_year_paid", "benefit_year", "live", "paid_on", "person_id"),  # progress (0006)
+    Index("ix_enrollments_year_person", "benefit_year", "person_id", "live", "paid_on"),  # progress (0006)
 )
 
 ledger_entries = Table(

@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-11-24
 
 The progress report (issue 6) counts each benefit year's live enrollments by payment date; the index on
-(benefit_year, live, paid_on, person_id) lets it read them without touching the table's rows.
+(benefit_year, person_id, live, paid_on) lets it count them, and find a person's, from the index alone.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_e_voucher_activations"),
         sa.UniqueConstraint("person_id", name="uq_e_voucher_activations_person"),
     )
-    op.create_index("ix_enrollments_year_paid", "enrollments", ["benefit_year", "live", "paid_on", "person_id"])
+    op.create_index("ix_enrollments_year_person", "enrollments", ["benefit_year", "person_id", "live", "paid_on"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_enrollments_year_paid", "enrollments")
+    op.drop_index("ix_enrollments_year_person", "enrollments")
     op.drop_table("e_voucher_activations")
     op.drop_table("targets")
