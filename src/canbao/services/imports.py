@@ -132,6 +132,7 @@ from canbao.money import to_fen, to_yuan
 from canbao.policy import Policy, load_policy
 from canbao.rules.contribution import best_subsidy, household_role_missing, not_covered_category
 from canbao.store.bulk import allocate_ids, bulk_insert
+from canbao.store.db import refresh_statistics
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import (
@@ -1277,6 +1278,7 @@ def _run(
     try:
         with UnitOfWork(engine, actor) as uow:
             connection = uow.connection
+            refresh_statistics(connection, "persons", "identity_memberships", "import_rows")
             ok_ids = frame.filter(pl.col("reason").is_null())["id_number"]
             registered = _registered(connection, ok_ids, job.kind)
             frame = frame.join(registered, on="id_number", how="left", maintain_order="left")

@@ -27,6 +27,7 @@ from canbao.money import yuan_text
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import allocate_ids, bulk_insert
+from canbao.store.db import refresh_statistics
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
 
@@ -343,6 +344,7 @@ def apply_payments(
         if c.dialect.name == "postgresql":
             # Serialize writers of enrollments and the ledger: the checks below then see a stable registry.
             c.exec_driver_sql("LOCK TABLE enrollments, ledger_entries IN SHARE ROW EXCLUSIVE MODE")
+            refresh_statistics(c, "persons", "enrollments", "ledger_entries")
         _replays(c, o)
         _payment_rules(o)
         repeats = _in_file_duplicates(o)

@@ -22,6 +22,7 @@ from canbao.money import yuan_text
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import bulk_insert
+from canbao.store.db import refresh_statistics
 from canbao.store.tables import dues, enrollments, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import CATEGORY_LABELS
@@ -106,6 +107,7 @@ def open_season(engine: Engine, policy_id: str, actor: str, today: dt.date | Non
     policy = load_policy(policy_id)
     with UnitOfWork(engine, actor) as uow:
         c = uow.connection
+        refresh_statistics(c, "persons", "identity_memberships", "import_rows", "import_batches", "enrollments")
         people = _candidates(c, policy_id)
         quoted = quote_frame(
             policy_id,

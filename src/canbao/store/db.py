@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///canbao.db"
@@ -68,3 +68,28 @@ def current_revision(url: str | None = None) -> str | None:
     engine = make_engine(url)
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+STALE_FRACTION = 0.1  # re-ANALYZE a table once a tenth of it changed since its statistics were gathered
+
+
+def refresh_statistics(connection: Any, *tables: str) -> list[str]:
+    """PostgreSQL only: ANALYZE those of `tables` that changed by more than STALE_FRACTION since their last
+    statistics; returns their names.
+
+    A season writes a million rows in a few minutes, far ahead of autovacuum: with the statistics of an empty
+    ledger the planner hash-joins whole tables to look up a day's few thousand transactions, and every file
+    costs more than the last.  Checking is one catalog query; an ANALYZE samples, a fraction of a second."""
+    if connection.dialect.name != "postgresql" or not tables:
+        return []
+    rows = connection.execute(
+        text(
+            "SELECT s.relname, s.n_mod_since_analyze, GREATEST(c.reltuples, 0) FROM pg_stat_user_tables s "
+            "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = ANY(CAST(:tables AS regclass[]))"
+        ),
+        {"tables": list(tables)},
+    ).all()
+    stale = [name for name, changed, size in rows if changed > max(1_000, STALE_FRACTION * size)]
+    for name in stale:
+        connection.exec_driver_sql(f'ANALYZE "{name}"')
+    return stale
