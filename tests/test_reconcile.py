@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from canbao.cli import cli
 from canbao.errors import InputError
+from canbao.services.cleanup import cleanup_list, read_register
 from canbao.services.reconcile import (
     REGISTRY_SCHEMA,
     list_findings,
@@ -100,6 +101,12 @@ def test_every_injected_fault_is_found_and_nothing_else(season: Season) -> None:
     days = {e for e in _expected(season) if e[0] == "daily_total"}
     assert result.daily.filter(pl.col("difference_fen") != 0).height == len(days)
     assert result.tests == {"ledgers_agree": False, "money_agrees": False, "persons_agree": False}
+    # The police's deaths: who paid after dying is to be stopped, who did not renew is no longer chased.
+    deaths = cleanup_list(season.engine, season.manifest.data["policy"],
+                          deaths=read_register(season.data / "deaths.csv", "deaths"), as_of=end)  # fmt: skip
+    dead = {(f["id_number"], f["status"]) for f in season.manifest.faults["dead_on_roster"]}
+    # (test_cleanup checks the list exactly: it also holds the dead off the roster who are due from a list)
+    assert dead <= set(deaths.select("id_number", "status").iter_rows())
     # every payment the registry holds was compared, and every tax record
     assert result.counts["registry"] == season.outcomes.filter(pl.col("outcome") == "enrolled").height
     assert result.counts["tax"] == pl.read_csv(season.data / "tax_records.csv").height
@@ -296,12 +303,17 @@ def test_the_command_prints_the_three_tests_and_writes_the_workbook(
     out = tmp_path / "out"
     args = ["reconcile", "--date", season.manifest.data["season"]["benefit_period"][1], "--tax",
             str(d / "tax_records.csv"), "--bank", str(d / "bank_statement.csv"), "--other-county",
-            str(d / "other_county_roster.csv"), "--out", str(out)]  # fmt: skip
+            str(d / "other_county_roster.csv"), "--deaths", str(d / "deaths.csv"), "--out", str(out)]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "账账相符：否" in result.output and "账款相符：否" in result.output and "钱人一致：否" in result.output
     workbook = load_workbook(next(out.glob("*.xlsx")), read_only=True)
     assert workbook.sheetnames[0] == "汇总" and "有款无人" in workbook.sheetnames and "名单核查" in workbook.sheetnames
+    assert "死亡或已参加职工医保" in result.output
+    cleanup_sheets = [name for name in workbook.sheetnames if name.startswith("清理-")]
+    listed = "".join(str(cell) for name in cleanup_sheets for row in workbook[name].iter_rows(values_only=True)
+                     for cell in row)  # fmt: skip
+    assert all(f["id_number"] in listed for f in season.manifest.faults["dead_on_roster"])
     rows = list(workbook["有款无人"].iter_rows(values_only=True))
     assert len(rows) - 1 == len(season.manifest.faults["tax_without_enrollment"])
     first = dict(zip(rows[0], rows[1], strict=True))

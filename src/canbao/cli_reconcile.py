@@ -21,6 +21,11 @@ FILE = click.Path(path_type=Path)
 @click.option("--bank", type=FILE, help="银行待报解账户流水 (.csv/.xlsx)")
 @click.option("--collections", type=FILE, multiple=True, help="代收单位清单: files or a folder; repeatable")
 @click.option("--other-county", type=FILE, multiple=True, help="外县参保名册; repeatable")
+@click.option("--deaths", type=FILE, help="公安死亡人员名单: the dead still enrolled or chased (000 六(四))")
+@click.option("--employee", type=FILE, help="职工医保参保人员名单: enrolled in both schemes")
+@click.option(
+    "--policy", "policy_id", help="the policy whose refund rules answer --deaths/--employee (default: the year's)"
+)
 @click.option("--out", type=FILE, required=True, help="folder for the workbook")
 def reconcile_command(
     as_of: dt.datetime,
@@ -29,6 +34,9 @@ def reconcile_command(
     bank: Path | None,
     collections: tuple[Path, ...],
     other_county: tuple[Path, ...],
+    deaths: Path | None,
+    employee: Path | None,
+    policy_id: str | None,
     out: Path,
 ) -> None:
     """对账：账账相符、账款相符、钱人一致; every difference in an XLSX workbook a clerk can work through."""
@@ -48,7 +56,21 @@ def reconcile_command(
         other_counties=r.read_many(list(other_county), "other_county", "--other-county"),
     )
     result = r.with_places(engine, result)
-    path = r.write_reconciliation(out / f"对账-{year}年度-截至{day}.xlsx", result, r.list_findings(engine))
+    extra: dict[str, pl.DataFrame] = {}
+    cleanup = None
+    if deaths or employee:
+        from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+
+        policy_id = policy_id or r.policy_of_year(engine, year)
+        cleanup = cleanup_list(
+            engine,
+            policy_id,
+            deaths=read_register(deaths, "deaths") if deaths else None,
+            employees=read_register(employee, "employee_insurance") if employee else None,
+            as_of=day,
+        )
+        extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, day).items()}
+    path = r.write_reconciliation(out / f"对账-{year}年度-截至{day}.xlsx", result, r.list_findings(engine), extra)
     compared = "，".join(f"{r.SOURCE_LABELS[s]} {n:,} 笔" for s, n in result.counts.items() if n)
     click.echo(f"{year} 年度对账，截至 {day}：比对 {compared}")
     for test, label in r.TEST_LABELS.items():
@@ -60,4 +82,7 @@ def reconcile_command(
         examples = result.findings.head(3).with_columns(pl.col("kind").replace_strict(r.KIND_LABELS))
         for row in examples.iter_rows(named=True):
             click.echo(f"  例：{row['kind']} {row['txn_id'] or row['paid_on']}：{row['detail']}")
+    if cleanup is not None:
+        stop = cleanup.filter(pl.col("status") == "paid").height
+        click.echo(f"死亡或已参加职工医保：应停保或退费 {stop} 人，不再催缴 {cleanup.height - stop} 人")
     click.echo(f"明细工作簿：{path}")

@@ -306,6 +306,17 @@ def with_places(engine: Engine, result: Reconciliation) -> Reconciliation:
     return Reconciliation(result.as_of, findings, result.daily, result.counts, result.tests)
 
 
+def policy_of_year(engine: Engine, benefit_year: int) -> str:
+    """The one policy the benefit year's enrollments were quoted under (a county has one a year)."""
+    e = enrollments.c
+    with engine.connect() as c:
+        found = [r[0] for r in c.execute(select(e.policy).where(e.benefit_year == benefit_year).distinct().limit(2))]
+    if len(found) != 1:
+        words = "没有参保记录" if not found else f"有多个政策（{'、'.join(found)}）"
+        raise InputError("--policy", f"{benefit_year} 年度{words}，请用 --policy 指定政策")
+    return str(found[0])
+
+
 def latest_benefit_year(engine: Engine, as_of: dt.date) -> int | None:
     """The benefit year of the newest enrollment paid on or before `as_of`: what a clerk means by "this
     season" when they give only a date."""
@@ -906,7 +917,12 @@ def _finding_sheet(findings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_reconciliation(path: Path, result: Reconciliation, lists: pl.DataFrame | None = None) -> Path:
+def write_reconciliation(
+    path: Path,
+    result: Reconciliation,
+    lists: pl.DataFrame | None = None,
+    extra: dict[str, pl.DataFrame] | None = None,
+) -> Path:
     """The clerk's workbook: 汇总 first (the three tests, counts), then one sheet per kind of difference, the
     day-by-day bank/tax totals, and the list checks; an empty sheet says the check found nothing."""
     summary = pl.DataFrame(
@@ -941,4 +957,4 @@ def write_reconciliation(path: Path, result: Reconciliation, lists: pl.DataFrame
             pl.col("id_number").alias("身份证号码（原文）"),
             pl.col("detail").alias("说明"),
         )
-    return write_workbook(path, sheets)
+    return write_workbook(path, sheets | (extra or {}))
