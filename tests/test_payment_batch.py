@@ -82,3 +82,20 @@ def test_rows_without_channel_or_amount_are_refused_not_written(engine: Engine) 
     assert out["outcome"].to_list() == ["refused", "refused"]
     assert out["error_field"].to_list() == ["channel", "amount"]
     assert totals(engine) == (0, 0, 0, 0)
+
+
+def test_a_person_registered_without_a_township_takes_the_one_their_payment_names(engine: Engine) -> None:
+    """School rosters name the school, not where the student lives: the school's payment says it."""
+    a = application("340322", "2010-03-02", "regular", "2021-10-15", residency="student")
+    b = application("340322", "2011-03-02", "regular", "2021-10-15", residency="student")
+    first = pl.DataFrame([row(a, "s1", 32000, channel="school", township=None, village=None)])
+    assert apply_payments(engine, P, first, "clerk")["outcome"].to_list() == ["enrolled"]
+    # a is now registered with no township; b is new.  Next year's payment (or a late one) places a.
+    with engine.begin() as c:
+        c.execute(enrollments.update().values(live=False, status="refunded"))
+    later = pl.DataFrame([row(a, "s2", 32000, channel="school", township="新马桥镇", village="东村"),
+                          row(b, "s3", 32000, channel="school", township="新马桥镇", village="西村")])  # fmt: skip
+    assert apply_payments(engine, P, later, "clerk")["outcome"].to_list() == ["enrolled", "enrolled"]
+    with engine.connect() as c:
+        places = {i: t for i, t in c.execute(select(persons.c.id_number, persons.c.township))}
+    assert places == {a["person"]["id_number"]: "新马桥镇", b["person"]["id_number"]: "新马桥镇"}

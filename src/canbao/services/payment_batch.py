@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine, Select, bindparam, select, update
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
@@ -189,11 +189,17 @@ def _persons(c: Connection, o: _Outcomes) -> None:
     found = _fetch_in(
         c,
         lambda chunk: select(
-            persons.c.id_number, persons.c.id.label("known_person"), persons.c.name.label("known_name")
+            persons.c.id_number,
+            persons.c.id.label("known_person"),
+            persons.c.name.label("known_name"),
+            persons.c.township.is_(None).label("placeless"),
         ).where(persons.c.id_number.in_(chunk)),
         o.pending()["id_number"].unique().to_list(),
     )
-    known = pl.DataFrame(found, schema={"id_number": pl.String, "known_person": pl.Int64, "known_name": pl.String})
+    known = pl.DataFrame(
+        found,
+        schema={"id_number": pl.String, "known_person": pl.Int64, "known_name": pl.String, "placeless": pl.Boolean},
+    )
     o.frame = o.frame.join(known, on="id_number", how="left", maintain_order="left").with_columns(
         pl.coalesce("person_id", "known_person").alias("person_id")
     )
@@ -208,6 +214,25 @@ def _persons(c: Connection, o: _Outcomes) -> None:
         pl.format("新登记人员 {} 须填写姓名", pl.col("masked_id")),
     )
     o.frame = o.frame.drop("known_person", "known_name")
+
+
+def _place_the_placeless(c: Connection, o: _Outcomes) -> None:
+    """A person registered without a township (a school roster names only the school) takes the township and
+    village of their first payment that names them, so that progress counts them where they live."""
+    placed = (
+        o.frame.filter(
+            (pl.col("outcome") == "enrolled") & pl.col("placeless").fill_null(False) & pl.col("township").is_not_null()
+        )
+        .unique("person_id", keep="first", maintain_order=True)
+        .select("township", "village", "person_id")
+    )
+    if placed.height:
+        c.execute(
+            update(persons)
+            .where(persons.c.id == bindparam("pid"), persons.c.township.is_(None))
+            .values(township=bindparam("town"), village=bindparam("vil")),
+            [{"town": t, "vil": v, "pid": p} for t, v, p in placed.iter_rows()],
+        )
 
 
 def _one_enrollment_per_year(c: Connection, o: _Outcomes, benefit_year: int) -> None:
@@ -351,6 +376,7 @@ def apply_payments(
         _persons(c, o)
         _one_enrollment_per_year(c, o, benefit_year)
         _write(c, o, policy_id, actor)
+        _place_the_placeless(c, o)
         uow.commit()
     result = _answer_repeats(o.frame, repeats)
     if audit_batch:
