@@ -21,6 +21,7 @@ from canbao.services.reconcile import (
     list_findings,
     load_registry,
     read_many,
+    read_other_counties,
     read_records,
     reconcile,
     with_places,
@@ -51,7 +52,7 @@ def main() -> None:
     t = timed("read bank CSV", t)
     units = read_many(sorted((data / "collections").glob("*.csv")), "collecting_unit", "--collections")
     t = timed("read collecting-unit CSVs", t)
-    other = read_records(data / "other_county_roster.csv", "other_county", "--other-county")
+    other = read_other_counties([data / "other_county_roster.csv"])
     t = timed("read other county roster", t)
     registry = load_registry(engine, manifest["benefit_year"])
     t = timed("registry from SQLite", t)

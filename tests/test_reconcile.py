@@ -21,6 +21,7 @@ from canbao.services.reconcile import (
     list_findings,
     load_registry,
     read_many,
+    read_other_counties,
     read_records,
     reconcile,
     write_reconciliation,
@@ -52,7 +53,7 @@ def _files(s: Season) -> dict[str, Any]:
         "tax": read_records(d / "tax_records.csv", "tax", "--tax"),
         "bank": read_records(d / "bank_statement.csv", "bank", "--bank"),
         "units": read_many(units, "collecting_unit", "--collections"),
-        "other_counties": read_records(d / "other_county_roster.csv", "other_county", "--other-county"),
+        "other_counties": read_other_counties([d / "other_county_roster.csv"]),
     }
 
 
@@ -243,8 +244,7 @@ def test_enrolled_in_another_county_counts_only_live_enrollments() -> None:
     registry = _registry(("T1", A, 32000, "online"), ("T2", B, 32000, "online")).with_columns(
         (pl.col("txn_id") != "T2").alias("live")  # T2 was refunded
     )
-    other = _records([{"id_number": A, "county": "泗县", "amount_fen": 32000, "paid_on": DAY},
-                      {"id_number": B, "county": "泗县", "amount_fen": 32000, "paid_on": DAY}], "泗县.csv")  # fmt: skip
+    other = pl.DataFrame({"id_number": [A, B], "detail": ["泗县", "泗县"], "row_number": [2, 3], "file": "泗县.csv"})
     result = reconcile(registry, DAY, other_counties=other)
     assert _kinds(result) == [("two_places", "T1")]
     assert result.tests == {"ledgers_agree": True, "money_agrees": True, "persons_agree": False}

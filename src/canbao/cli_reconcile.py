@@ -53,7 +53,7 @@ def reconcile_command(
         tax=r.read_many([tax] if tax else [], "tax", "--tax"),
         bank=r.read_many([bank] if bank else [], "bank", "--bank"),
         units=r.read_many(list(collections), "collecting_unit", "--collections"),
-        other_counties=r.read_many(list(other_county), "other_county", "--other-county"),
+        other_counties=r.read_other_counties(list(other_county)),
     )
     result = r.with_places(engine, result)
     extra: dict[str, pl.DataFrame] = {}

@@ -120,19 +120,6 @@ LAYOUTS: dict[str, Layout] = {
         },
         ("unit", "id_number", "amount", "paid_on", "txn_id"),
     ),
-    "other_county": Layout(
-        "other_county",
-        {
-            "id_number": _ID,
-            "name": _NAME,
-            "county": ("县（区）", "县区", "参保地", "县"),
-            "township": ("乡镇", "乡镇（街道）"),
-            "village": ("村", "村（社区）"),
-            "paid_on": ("缴费日期",),
-            "amount": ("缴费金额", "缴费金额(元)"),
-        },
-        ("id_number", "county"),
-    ),
 }
 FIELD_WORDS = {"amount": "金额", "paid_on": "日期", "txn_id": "交易流水号", "id_number": "证件号码", "unit": "代收单位"}
 ERRORS_SHOWN = 10
@@ -206,6 +193,15 @@ def _dates(text: pl.Series) -> pl.Series:
     if bool((iso.is_not_null() | text.is_null()).all()):
         return iso
     return text.to_frame("t").select(_parse_dates(pl.col("t"), open_ended=False)).to_series()
+
+
+def read_other_counties(paths: list[Path]) -> pl.DataFrame | None:
+    """Other counties' rosters, in the layout the clean-up reads (one reader for one layout)."""
+    from canbao.services.cleanup import read_register
+
+    if not paths:
+        return None
+    return pl.concat([read_register(p, "other_county").with_columns(pl.lit(p.name).alias("file")) for p in paths])
 
 
 def read_many(paths: list[Path], source: str, option: str) -> pl.DataFrame | None:
@@ -777,17 +773,15 @@ def _daily(
 
 
 def _two_places(registry: pl.DataFrame, other: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Live enrollments here of persons on another county's roster (read by cleanup.read_register)."""
     here = registry.filter(
         pl.col("live") & (pl.col("paid_on") <= as_of) & pl.col("id_number").is_in(other["id_number"].implode())
     ).unique("id_number")
-    has = set(other.columns)
-    col = {c: (pl.col(c) if c in has else pl.lit(None, dtype=pl.String)) for c in ("county", "township", "village")}
+    file = pl.col("file") if "file" in other.columns else pl.lit(SOURCE_LABELS["other_county"])
     there = other.select(
         "id_number",
-        pl.format(
-            "{}{}{}", col["county"].fill_null(""), col["township"].fill_null(""), col["village"].fill_null("")
-        ).alias("_there"),
-        pl.format("{} 第{}行", pl.col("file"), pl.col("row")).alias("_row"),
+        pl.col("detail").alias("_there"),
+        pl.format("{} 第{}行", file, pl.col("row_number")).alias("_row"),
     )
     return here.join(there, on="id_number", how="inner").select(
         pl.lit("two_places").alias("kind"),
