@@ -1444,6 +1444,7 @@ def _write(
             rows_rejected=report.rejected,
             actor=actor,
             created_at=writer.created,
+            benefit_year=job.benefit_year if job.kind == KIND_ROSTER else None,
         )
         .returning(import_batches.c.id)
     ).scalar_one()
@@ -1520,6 +1521,7 @@ def _write(
                     id_number=stored_id,
                     outcome=pl.col("outcome"),
                     reason=pl.coalesce(pl.col("reason"), pl.col("note")),
+                    person_id=pl.when(pl.col("outcome") == "accepted").then(pl.col("person_id")),
                 ),
             )
             timer.lap("write")

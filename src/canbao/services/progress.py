@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Integer, and_, case, func, literal_column, select, union
+from sqlalchemy import Connection, Engine, Integer, and_, case, func, literal_column, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from canbao.errors import InputError
 from canbao.money import yuan_text
 from canbao.reports import bar_chart, write_workbook
-from canbao.services.season import HOW_TO_PAY_LABELS
+from canbao.services.season import HOW_TO_PAY_LABELS, last_year_select
 from canbao.services.targets import read_targets
-from canbao.store.tables import dues, e_voucher_activations, enrollments, import_batches, import_rows, persons
+from canbao.store.tables import dues, e_voucher_activations, enrollments, persons
 from canbao.vocabulary import CATEGORY_LABELS
 
 NO_TOWNSHIP = "（未填乡镇）"
@@ -75,21 +75,6 @@ def points_text(bp: pl.Expr) -> pl.Expr:
 
 
 # -------------------------------------------------------------------------------------------------- counts
-
-
-def last_year_select(benefit_year: int) -> Select[tuple[int]]:
-    """person_id of last year's enrollees, as :func:`canbao.services.season.last_year_enrollees` finds them
-    (the same two sources), as SQL for the database to count."""
-    in_registry = select(enrollments.c.person_id.label("person_id")).where(
-        enrollments.c.benefit_year == benefit_year - 1
-    )
-    on_roster = (
-        select(persons.c.id.label("person_id"))
-        .join(import_rows, import_rows.c.id_number == persons.c.id_number)
-        .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
-        .where(import_batches.c.kind == "roster", import_rows.c.outcome == "accepted")
-    )
-    return select(union(in_registry, on_roster).subquery().c.person_id)
 
 
 def _counted(c: Connection, query: Select[Any], names: list[str]) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, delete, or_, select
+from sqlalchemy import Connection, Engine, Select, delete, or_, select, union
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
@@ -84,23 +84,30 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
     )
 
 
-def last_year_enrollees(c: Connection, benefit_year: int) -> pl.DataFrame:
-    """person_id (and township) of everyone enrolled in the year before `benefit_year`: in the registry's
-    enrollments, or on an imported roster of last year's enrollees (the roster import keeps no year)."""
-    in_registry = (
-        select(persons.c.id.label("person_id"), persons.c.township)
-        .join(enrollments, enrollments.c.person_id == persons.c.id)
-        .where(enrollments.c.benefit_year == benefit_year - 1)
-    )
+def last_year_select(benefit_year: int) -> Select[tuple[int]]:
+    """person_id of everyone enrolled in the year before `benefit_year`: in the registry's enrollments, or on
+    an imported roster of that year (a roster imported before migration 0007 has no year: taken as last
+    year's), as SQL for the database to join and count."""
+    last = benefit_year - 1
+    in_registry = select(enrollments.c.person_id.label("person_id")).where(enrollments.c.benefit_year == last)
     on_roster = (
-        select(persons.c.id.label("person_id"), persons.c.township)
-        .join(import_rows, import_rows.c.id_number == persons.c.id_number)
+        select(import_rows.c.person_id.label("person_id"))
         .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
-        .where(import_batches.c.kind == "roster", import_rows.c.outcome == "accepted")
+        .where(
+            import_batches.c.kind == "roster",
+            import_rows.c.outcome == "accepted",
+            import_rows.c.person_id.is_not(None),
+            or_(import_batches.c.benefit_year == last, import_batches.c.benefit_year.is_(None)),
+        )
     )
-    schema = {"person_id": pl.Int64, "township": pl.String}
-    both = [pl.read_database(q, c, schema_overrides=schema) for q in (in_registry, on_roster)]
-    return pl.concat(both).unique("person_id", keep="first")
+    return select(union(in_registry, on_roster).subquery().c.person_id)
+
+
+def last_year_enrollees(c: Connection, benefit_year: int) -> pl.DataFrame:
+    """person_id and township of last year's enrollees (:func:`last_year_select`)."""
+    last = last_year_select(benefit_year).subquery("last")
+    query = select(persons.c.id.label("person_id"), persons.c.township).join(last, last.c.person_id == persons.c.id)
+    return pl.read_database(query, c, schema_overrides={"person_id": pl.Int64, "township": pl.String})
 
 
 def open_season(engine: Engine, policy_id: str, actor: str, today: dt.date | None = None) -> SeasonReport:

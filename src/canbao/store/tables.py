@@ -62,6 +62,7 @@ import_batches = Table(
     Column("rows_rejected", Integer, nullable=False),
     Column("actor", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("benefit_year", Integer),  # a roster's year (null: imported before migration 0007)
     UniqueConstraint("kind", "file_sha256", name="uq_import_batches_file"),
 )
 
@@ -73,6 +74,7 @@ import_rows = Table(
     Column("id_number", String(18)),
     Column("outcome", String(12), nullable=False),  # accepted, rejected, duplicate
     Column("reason", Text),
+    Column("person_id", Id),  # the accepted row's person (migration 0007)
 )
 
 identity_memberships = Table(
