@@ -61,6 +61,9 @@ def fill(url: str, county: Path) -> dict[str, float]:
     rows = roster.select(
         pl.lit(1, dtype=pl.Int64).alias("batch_id"), pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("row_number"),
         pl.col("身份证号码").alias("id_number"), pl.lit("accepted").alias("outcome"),
+    ).join(
+        population.select("id_number", pl.col("id").cast(pl.Int64).alias("person_id")), on="id_number", how="left",
+        maintain_order="left",
     )  # fmt: skip
     records = pl.read_csv(county / "e_voucher_activations.csv", infer_schema=False)
     activations = records.join(
@@ -76,6 +79,7 @@ def fill(url: str, county: Path) -> dict[str, float]:
             import_batches.insert().values(
                 id=1, kind="roster", file_name="roster_2021.csv", file_sha256="benchmark", rows_total=roster.height,
                 rows_accepted=roster.height, rows_rejected=0, actor="benchmark", created_at=stamp,
+                benefit_year=YEAR - 1,
             )
         )  # fmt: skip
         for table, frame in ((persons, people), (enrollments, enrolled), (import_rows, rows)):
