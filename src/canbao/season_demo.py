@@ -2,8 +2,9 @@
 
 Builds a synthetic county (canbao synth), imports last year's roster, the schools' rosters and every
 department's identity list (with their feedback workbooks), opens the season, applies the season's payment
-files day by day, writes the due lists of those who still owe (催缴清单, per township), and prints a Chinese
-summary.  Everything it makes stays
+files day by day, writes the due lists of those who still owe (催缴清单, per township), prints a Chinese
+summary, and ends in the control room: reconciliation, progress, the assessment and the funds, as workbooks
+and charts in reports/.  Everything it makes stays
 in one output folder.
 """
 
@@ -130,12 +131,50 @@ def run(
 
     summary = season_summary(engine, policy.benefit_year, _targets(engine, policy.benefit_year))
     _print_summary(console, policy_id, season.due, applied, summary, rejected)
+    with _step(console, "对账、进度、考核和资金报表", timings):
+        checks = _control_room(engine, policy_id, data, out / "reports")
+    console.print(checks)
     engine.dispose()
     where = out.resolve() if url.startswith("sqlite") else f"{out.resolve()}（数据库：{url.split('@')[-1]}）"
-    console.print(f"\n数据库、反馈工作簿、催缴清单和入账结果都在 [bold]{where}[/bold]")
+    console.print(f"\n数据库、反馈工作簿、催缴清单、入账结果和报表（reports/）都在 [bold]{where}[/bold]")
     for words, seconds in timings.items():
         console.print(f"  {seconds:7.1f} 秒  {words}")
     return timings
+
+
+def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
+    """The season's end in the control room: e-voucher records in, then reconciliation (with the police's
+    deaths), progress at the window's end, the assessment where the policy has one, and the funds."""
+    from canbao.services import reconcile as r
+    from canbao.services.assessment import rewards, write_rewards
+    from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+    from canbao.services.funds import fund_report, write_fund_report
+    from canbao.services.progress import progress, write_progress
+    from canbao.services.targets import import_activations
+
+    policy = load_policy(policy_id)
+    import_activations(engine, data / "e_voucher_activations.csv", ACTOR)
+    end = policy.benefit_period.end
+    result = r.reconcile(
+        r.load_registry(engine, policy.benefit_year),
+        end,
+        tax=r.read_records(data / "tax_records.csv", "tax", "--tax"),
+        bank=r.read_records(data / "bank_statement.csv", "bank", "--bank"),
+        units=r.read_many([data / "collections"], "collecting_unit", "--collections"),
+        other_counties=r.read_other_counties([data / "other_county_roster.csv"]),
+    )
+    cleanup = cleanup_list(engine, policy_id, deaths=read_register(data / "deaths.csv", "deaths"), as_of=end)
+    extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, end).items()}
+    r.write_reconciliation(
+        out / f"对账-{policy.benefit_year}年度.xlsx", r.with_places(engine, result), r.list_findings(engine), extra
+    )
+    write_progress(progress(engine, policy.benefit_year, policy.collection_window.end), out / "progress")
+    if policy.assessment is not None:
+        write_rewards(rewards(engine, policy_id), out / "rewards")
+    write_fund_report(fund_report(engine, policy.benefit_year, policy_id), out / "funds")
+    tests = "，".join(f"{label}{'✓' if result.tests[t] else '✗'}" for t, label in r.TEST_LABELS.items())
+    found = "，".join(f"{r.KIND_LABELS[k]} {n}" for k, n in result.by_kind().items() if n) or "无差异"
+    return f"对账（截至 {end}）：{tests}；{found}；死亡人员待清理 {cleanup.height} 人"
 
 
 def _print_summary(
