@@ -20,6 +20,10 @@ def test_the_demo_runs_a_season_and_leaves_everything_in_one_folder(tmp_path: Pa
     assert "参保进度" in text and "按渠道收缴" in text and "按身份资助" in text
     assert (tmp_path / "canbao.db").is_file() and list((tmp_path / "feedback").glob("*.xlsx"))
     assert list((tmp_path / "due_lists").glob("催缴清单-*.xlsx"))
+    reports = tmp_path / "reports"
+    assert list(reports.glob("对账-*.xlsx")) and list(reports.glob("progress/*.png"))
+    assert list(reports.glob("rewards/*.xlsx")) and list(reports.glob("funds/*.xlsx"))
+    assert "账账相符✗" in text  # the synthetic county's injected faults break all three tests
     outcome = pl.read_csv(tmp_path / "payments_outcome.csv")
     engine = make_engine(f"sqlite:///{tmp_path / 'canbao.db'}")
     with engine.connect() as c:
