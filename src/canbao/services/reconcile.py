@@ -375,12 +375,16 @@ class _HashCollision(Exception):
     pass
 
 
-def _lean(frame: pl.DataFrame | None, p: str, seeds: tuple[int, int], who: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _lean(
+    frame: pl.DataFrame | None, p: str, seeds: tuple[int, int], who: bool, flag: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One source as (firsts, repeats), both sorted by key ``k``: per transaction its first record's amount,
-    day, person (hashed ID number) and row index ``{p}_i``; and the row indexes of records repeating one."""
+    day, person (hashed ID number), row index ``{p}_i`` and boolean column `flag`, if any; and the row
+    indexes of records repeating one."""
     k1, k2 = seeds
     columns = {"k": pl.UInt64(), f"{p}_k2": pl.UInt64(), f"{p}_amount_fen": pl.Int64(), f"{p}_paid_on": pl.Date(),
-               f"{p}_i": pl.UInt32()} | ({f"{p}_who": pl.UInt64()} if who else {})  # fmt: skip
+               f"{p}_i": pl.UInt32()}  # fmt: skip
+    columns |= ({f"{p}_who": pl.UInt64()} if who else {}) | ({flag: pl.Boolean()} if flag else {})
     if frame is None:
         empty = pl.DataFrame(schema=columns)
         return empty, empty
@@ -391,6 +395,7 @@ def _lean(frame: pl.DataFrame | None, p: str, seeds: tuple[int, int], who: bool)
         pl.col("paid_on").alias(f"{p}_paid_on"),
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(f"{p}_i"),
         *([pl.col("id_number").hash(k1).alias(f"{p}_who")] if who else []),
+        *([pl.col(flag)] if flag else []),
     ).sort("k", maintain_order=True)
     again = (pl.col("k") == pl.col("k").shift(1)).fill_null(False)
     if lean.select((again & (pl.col(f"{p}_k2") != pl.col(f"{p}_k2").shift(1))).any()).item():
@@ -400,13 +405,13 @@ def _lean(frame: pl.DataFrame | None, p: str, seeds: tuple[int, int], who: bool)
 
 
 def _match(
-    sides: dict[str, tuple[pl.DataFrame | None, bool]], seeds: tuple[int, int]
+    sides: dict[str, tuple[pl.DataFrame | None, bool, str | None]], seeds: tuple[int, int]
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Every transaction of every source, one row each: key, then per source (prefix) its first record's
     columns; and per source the repeated records."""
     firsts, repeats = {}, {}
-    for p, (frame, who) in sides.items():
-        firsts[p], repeats[p] = _lean(frame, p, seeds, who)
+    for p, (frame, who, flag) in sides.items():
+        firsts[p], repeats[p] = _lean(frame, p, seeds, who, flag)
     keys = pl.concat([f.select("k") for f in firsts.values()]).sort("k")
     m = keys.filter((pl.col("k") != pl.col("k").shift(1)).fill_null(True))
     for first in firsts.values():
@@ -486,9 +491,14 @@ def reconcile(
     tax_given, unit_given = tax is not None, units is not None
     unit_names = units["unit"].unique().to_list() if units is not None else []
     registry = registry.with_columns(
-        (pl.col("collected_by").is_in(unit_names) if unit_given else pl.lit(False)).alias("unit_due")
+        (pl.col("collected_by").is_in(unit_names) if unit_given else pl.lit(False)).alias("_unit_due")
     )
-    sides = {"r": (registry, True), "t": (tax, True), "b": (bank, False), "u": (units, True)}
+    sides = {
+        "r": (registry, True, "_unit_due"),
+        "t": (tax, True, None),
+        "b": (bank, False, None),
+        "u": (units, True, None),
+    }
     for seeds in _SEEDS:
         try:
             m, repeats = _match(sides, seeds)
@@ -511,13 +521,7 @@ def reconcile(
         pl.col("in_t") & bank_due & ~pl.col("in_b"),
         *differ,
     )
-    m = m.join(
-        registry.select(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("r_i"), pl.col("unit_due").alias("_unit_due")
-        ).filter("_unit_due"),
-        on="r_i",
-        how="left",
-    ).with_columns(pl.col("_unit_due").fill_null(False))
+    m = m.with_columns(pl.col("_unit_due").fill_null(False))
     candidate = candidate | (pl.col("_unit_due") & ~pl.col("in_u"))
     small = m.filter(candidate)
     small = _gather(small, registry, "r", {"txn_id": pl.String(), "id_number": pl.String(), "name": pl.String(),
@@ -529,7 +533,7 @@ def reconcile(
     small = _gather(small, units, "u", {"txn_id": pl.String(), "unit": pl.String(), "id_number": pl.String(),
                                         "name": pl.String(), "file": pl.String(), "row": pl.Int64()})  # fmt: skip
     person = pl.coalesce("r_id_number", "t_id_number", "u_id_number")
-    enrolled_ids = registry["id_number"].unique().implode()
+    enrolled_ids = registry["id_number"].implode()
     small = small.with_columns(
         pl.coalesce("r_txn_id", "t_txn_id", "b_txn_id", "u_txn_id").alias("txn_id"),
         person.alias("id_number"),
