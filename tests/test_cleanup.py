@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from canbao.errors import InputError
 from canbao.reports import write_workbook
+from canbao.services import cleanup
 from canbao.services.cleanup import NOT_COVERED, cleanup_list, read_register
 from canbao.services.payments import Payment, pay, record_county_subsidy_refund
 from canbao.services.season import open_season
@@ -82,6 +83,12 @@ def test_the_manifests_dead_and_doubly_enrolled_are_found_and_nothing_else(seaso
     assert dead_paid.height > 0 and (dead_paid["paid_on"] > dead_paid["event_date"]).all()
     assert dead_paid["detail"].str.contains("死亡后仍有缴费").all()
     assert set(found["action"]) <= {"stop_chasing", "terminate", "terminate_refund_not_covered"}  # after the start
+
+
+def test_big_registers_read_the_whole_year_and_find_the_same(season: Season, monkeypatch: pytest.MonkeyPatch) -> None:
+    by_number = _synthetic_list(season, dt.date(2030, 1, 1))
+    monkeypatch.setattr(cleanup, "LOOKUP_LIMIT", 0)
+    assert _synthetic_list(season, dt.date(2030, 1, 1)).equals(by_number)
 
 
 def test_refunds_are_the_policys_before_and_after_the_benefit_period_starts(season: Season) -> None:

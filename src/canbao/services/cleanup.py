@@ -48,10 +48,10 @@ import datetime as dt
 import re
 import unicodedata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import Engine, and_, exists, func, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from canbao.errors import InputError
 from canbao.ids import parse_id_numbers
@@ -275,38 +275,72 @@ def read_register(path: Path, kind: str, today: dt.date | None = None) -> pl.Dat
     return normalize_register(raw, register, f"文件 {path.name}", today)
 
 
+# Registers up to this many persons are looked up by ID number in chunks; bigger ones read the whole year once.
+LOOKUP_LIMIT = 20_000
+_CHUNK = 2_000
+
+
+def _chunked(c: Connection, query: Select[Any], column: Any, values: list[Any], types: Any) -> pl.DataFrame:
+    """`query` restricted to `column` IN `values`, a chunk at a time (bound parameters are limited)."""
+    parts = [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)] or [[]]
+    frames = [pl.read_database(query.where(column.in_(part)), c, schema_overrides=types) for part in parts]
+    return pl.concat(frames, how="vertical_relaxed")
+
+
 def _registry(engine: Engine, policy_id: str, benefit_year: int, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Live enrollments under the policy, and due records of persons with no live enrollment that year, of the
-    persons whose ID number is in `ids` (read for the whole year and joined here: one query each)."""
+    """Live enrollments under the policy (with any county subsidy paid back), and due records of persons with no
+    live enrollment that year, of the persons whose ID number is in `ids`.
+
+    Up to LOOKUP_LIMIT persons are looked up by key only (ID number, person, enrollment), the year filtered
+    here: with a long IN list and a year condition, SQLite plans through the year index and reads the whole
+    year per chunk.  Bigger registers read the year once."""
     e, p, d, le = enrollments.c, persons.c, dues.c, ledger_entries.c
-    text = {c: pl.String() for c in ("id_number", "name", "township", "village", "status", "subsidy_timing")}
-    ints = {c: pl.Int64() for c in ("enrollment_id", "amount_due_fen", "subsidy_fen", "paid_back_fen")}
-    paid_back = (
-        select(le.enrollment_id, func.sum(le.amount_fen).label("paid_back_fen"))
-        .where(le.kind == "county_subsidy_refund")
-        .group_by(le.enrollment_id)
-        .subquery()
-    )
-    live = (
-        select(
-            p.id_number, p.name, p.township, p.village, e.id.label("enrollment_id"), e.status, e.paid_on,
-            e.benefit_start, e.amount_due_fen, e.subsidy_timing, e.subsidy_fen, paid_back.c.paid_back_fen,
-        )
-        .join(persons, p.id == e.person_id)
-        .outerjoin(paid_back, paid_back.c.enrollment_id == e.id)
-        .where(e.benefit_year == benefit_year, e.policy == policy_id, e.live)
+    text = ("id_number", "name", "township", "village", "status", "subsidy_timing", "policy")
+    ints = ("person_id", "enrollment_id", "amount_due_fen", "subsidy_fen", "amount_fen", "benefit_year")
+    types: Any = {**dict.fromkeys(text, pl.String()), **dict.fromkeys(ints, pl.Int64()), "live": pl.Boolean(),
+                  "paid_on": pl.Date(), "benefit_start": pl.Date()}  # fmt: skip
+    people = select(p.id.label("person_id"), p.id_number, p.name, p.township, p.village)
+    enrolled = select(
+        e.person_id, e.id.label("enrollment_id"), e.policy, e.benefit_year, e.live, e.status, e.paid_on,
+        e.benefit_start, e.amount_due_fen, e.subsidy_timing, e.subsidy_fen,
     )  # fmt: skip
-    enrolled_that_year = exists().where(and_(e.person_id == d.person_id, e.benefit_year == benefit_year, e.live))
-    due = (
-        select(p.id_number, p.name, d.township, d.village, d.amount_due_fen)
-        .join(persons, p.id == d.person_id)
-        .where(d.benefit_year == benefit_year, d.policy == policy_id, ~enrolled_that_year)
-    )
-    keep = pl.col("id_number").is_in(ids.implode())
+    due = select(d.person_id, d.policy, d.benefit_year, d.township, d.village, d.amount_due_fen)
+    paid_back = select(le.enrollment_id, le.amount_fen).where(le.kind == "county_subsidy_refund")
+    wanted = ids.unique().sort().to_list()
     with engine.connect() as c:
-        live_frame = pl.read_database(live, c, schema_overrides={**text, **ints})
-        due_frame = pl.read_database(due, c, schema_overrides={**text, **ints})
-    return live_frame.filter(keep), due_frame.filter(keep)
+        if len(wanted) <= LOOKUP_LIMIT:
+            people_frame = _chunked(c, people, p.id_number, wanted, types)
+            keys = people_frame["person_id"].to_list()
+            enrolled_frame = _chunked(c, enrolled, e.person_id, keys, types)
+            due_frame = _chunked(c, due, d.person_id, keys, types)
+        else:
+            people_frame = pl.read_database(people, c, schema_overrides=types).filter(pl.col("id_number").is_in(wanted))
+            year = e.benefit_year == benefit_year
+            enrolled_frame = pl.read_database(enrolled.where(year, e.live), c, schema_overrides=types)
+            due_frame = pl.read_database(due.where(d.benefit_year == benefit_year), c, schema_overrides=types)
+        this_year = (pl.col("benefit_year") == benefit_year) & pl.col("person_id").is_in(
+            people_frame["person_id"].implode()
+        )
+        enrolled_frame = enrolled_frame.filter(this_year & pl.col("live"))
+        live_frame = enrolled_frame.filter(pl.col("policy") == policy_id)
+        if len(wanted) <= LOOKUP_LIMIT:
+            paid_frame = _chunked(c, paid_back, le.enrollment_id, live_frame["enrollment_id"].to_list(), types)
+        else:
+            paid_frame = pl.read_database(paid_back, c, schema_overrides=types)
+    paid_frame = paid_frame.group_by("enrollment_id").agg(pl.col("amount_fen").sum().alias("paid_back_fen"))
+    live_frame = (
+        people_frame.join(live_frame, on="person_id")
+        .join(paid_frame, on="enrollment_id", how="left")
+        .drop("person_id", "policy", "benefit_year", "live")
+    )
+    # A due record of someone enrolled that year (under any policy) is no longer chased.
+    due_frame = (
+        due_frame.filter(this_year & (pl.col("policy") == policy_id))
+        .join(enrolled_frame.select("person_id"), on="person_id", how="anti")
+        .join(people_frame.drop("township", "village"), on="person_id")
+        .select("id_number", "name", "township", "village", "amount_due_fen")
+    )
+    return live_frame, due_frame
 
 
 def cleanup_list(
