@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import BigInteger, Engine, func, select
 
 from canbao.money import yuan_text
 from canbao.policy import load_policy
+from canbao.store.arrow import read_query
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.vocabulary import CATEGORY_LABELS, FISCAL_LEVELS, SUBSIDY_KIND_LABELS
 
@@ -85,18 +86,19 @@ def _read(engine: Engine, benefit_year: int, policy_id: str | None) -> tuple[pl.
         .join(persons, p.id == e.person_id)
         .where(*where)
     )  # fmt: skip
-    # The ledger summed per enrollment and kind in the database: a few rows per enrollment at most.
+    # The ledger summed per enrollment and kind in the database: a few rows per enrollment at most.  The sum
+    # is cast back to bigint: PostgreSQL's numeric would reach Arrow as an opaque type.
     money = (
-        select(le.enrollment_id, le.kind, func.sum(le.amount_fen).label("amount_fen"))
+        select(le.enrollment_id, le.kind, func.sum(le.amount_fen).cast(BigInteger).label("amount_fen"))
         .join(enrollments, e.id == le.enrollment_id)
         .where(*where, le.kind.in_(["assistance_subsidy", "county_subsidy_refund"]))
         .group_by(le.enrollment_id, le.kind)
     )
     types: dict[str, pl.DataType] = {**dict.fromkeys(_TEXT, pl.String()), **dict.fromkeys(_INTS, pl.Int64())}
     types["live"] = pl.Boolean()
-    with engine.connect() as c:
-        frame = pl.read_database(rows, c, schema_overrides=types)
-        ledger = pl.read_database(money, c, schema_overrides=types)
+    types["paid_on"] = pl.Date()
+    frame = read_query(engine, rows, types)  # a million rows: as Arrow, not row by row through Python
+    ledger = read_query(engine, money, types)
     frame = frame.with_columns(pl.col("township").fill_null(NO_TOWNSHIP))
     return frame, ledger
 
