@@ -97,7 +97,7 @@ def _read(engine: Engine, benefit_year: int, policy_id: str | None) -> tuple[pl.
     types: dict[str, pl.DataType] = {**dict.fromkeys(_TEXT, pl.String()), **dict.fromkeys(_INTS, pl.Int64())}
     types["live"] = pl.Boolean()
     types["paid_on"] = pl.Date()
-    frame = read_query(engine, rows, types)  # a million rows: as Arrow, not row by row through Python
+    frame = read_query(engine, rows, types)  # a million rows: store.arrow reads them fast
     ledger = read_query(engine, money, types)
     frame = frame.with_columns(pl.col("township").fill_null(NO_TOWNSHIP))
     return frame, ledger
