@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, bindparam, select, update
+from sqlalchemy import ARRAY, BigInteger, Connection, Engine, Select, String, any_, bindparam, cast, select, update
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
@@ -56,6 +56,14 @@ def _fetch_in(c: Connection, query: Callable[[list[Any]], Select[Any]], values: 
     for start in range(0, len(values), _CHUNK):
         found.extend(dict(r) for r in c.execute(query(values[start : start + _CHUNK])).mappings())
     return found
+
+
+def _one_of(c: Connection, column: Any, values: list[Any], element: Any) -> Any:
+    """`column IN (values)`; on PostgreSQL `= ANY(array)`, one parameter instead of thousands (rendering and
+    parsing those cost a tenth of a second per day's file)."""
+    if c.dialect.name == "postgresql":
+        return column == any_(cast(bindparam(None, values, type_=ARRAY(element)), ARRAY(element)))
+    return column.in_(values)
 
 
 class _Outcomes:
@@ -141,7 +149,7 @@ def _replays(c: Connection, o: _Outcomes) -> None:
             )
             .join(persons, persons.c.id == ledger_entries.c.person_id)
             .join(enrollments, enrollments.c.id == ledger_entries.c.enrollment_id)
-            .where(ledger_entries.c.channel_txn_id.in_(chunk))
+            .where(_one_of(c, ledger_entries.c.channel_txn_id, chunk, String()))
         ),
         txns,
     )
@@ -193,7 +201,7 @@ def _persons(c: Connection, o: _Outcomes) -> None:
             persons.c.id.label("known_person"),
             persons.c.name.label("known_name"),
             persons.c.township.is_(None).label("placeless"),
-        ).where(persons.c.id_number.in_(chunk)),
+        ).where(_one_of(c, persons.c.id_number, chunk, String())),
         o.pending()["id_number"].unique().to_list(),
     )
     known = pl.DataFrame(
@@ -245,7 +253,11 @@ def _one_enrollment_per_year(c: Connection, o: _Outcomes, benefit_year: int) -> 
             enrollments.c.paid_on.label("live_paid_on"),
             enrollments.c.channel.label("live_channel"),
             enrollments.c.collecting_unit.label("live_unit"),
-        ).where(enrollments.c.person_id.in_(chunk), enrollments.c.benefit_year == benefit_year, enrollments.c.live),
+        ).where(
+            _one_of(c, enrollments.c.person_id, chunk, BigInteger()),
+            enrollments.c.benefit_year == benefit_year,
+            enrollments.c.live,
+        ),
         o.pending()["person_id"].drop_nulls().unique().to_list(),
     )
     schema = {"person_id": pl.Int64, "live_id": pl.Int64, "live_paid_on": pl.Date, "live_channel": pl.String,
