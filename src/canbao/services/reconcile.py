@@ -41,7 +41,7 @@ from canbao.errors import InputError
 from canbao.money import yuan_series_to_fen, yuan_text
 from canbao.reports import write_workbook
 from canbao.services.imports import _parse_dates, read_table
-from canbao.store.arrow import read_arrow
+from canbao.store.arrow import read_arrow_many
 from canbao.store.tables import (
     enrollments,
     identity_memberships,
@@ -244,24 +244,27 @@ def load_registry(engine: Engine, benefit_year: int) -> pl.DataFrame:
     row by row, seconds more."""
     year = int(benefit_year)
     plus = "+" if engine.dialect.name == "sqlite" else ""  # SQLite: scan, do not walk an index row by row
-    ledger = read_arrow(
+    ledger, enrolled, people = read_arrow_many(
         engine,
-        "SELECT channel_txn_id AS txn_id, amount_fen, enrollment_id, person_id, "
-        f"CASE WHEN channel IN ('collecting_unit', 'school') THEN collecting_unit END AS collected_by "
-        f"FROM ledger_entries WHERE {plus}kind = 'payment'",
-        {"txn_id": pl.String(), "amount_fen": pl.Int64(), "enrollment_id": pl.Int64(), "person_id": pl.Int64(),
-         "collected_by": pl.String()},
+        [
+            (
+                "SELECT channel_txn_id AS txn_id, amount_fen, enrollment_id, person_id, "
+                "CASE WHEN channel IN ('collecting_unit', 'school') THEN collecting_unit END AS collected_by "
+                f"FROM ledger_entries WHERE {plus}kind = 'payment'",
+                {"txn_id": pl.String(), "amount_fen": pl.Int64(), "enrollment_id": pl.Int64(),
+                 "person_id": pl.Int64(), "collected_by": pl.String()},
+            ),
+            (
+                f"SELECT id AS enrollment_id, paid_on, live FROM enrollments WHERE {plus}benefit_year = {year} "
+                "ORDER BY id",
+                {"enrollment_id": pl.Int64(), "paid_on": pl.Date(), "live": pl.Boolean()},
+            ),
+            (
+                "SELECT id AS person_id, id_number FROM persons ORDER BY id",
+                {"person_id": pl.Int64(), "id_number": pl.String()},
+            ),
+        ],
     )  # fmt: skip
-    enrolled = read_arrow(
-        engine,
-        f"SELECT id AS enrollment_id, paid_on, live FROM enrollments WHERE {plus}benefit_year = {year} ORDER BY id",
-        {"enrollment_id": pl.Int64(), "paid_on": pl.Date(), "live": pl.Boolean()},
-    )
-    people = read_arrow(
-        engine,
-        "SELECT id AS person_id, id_number FROM persons ORDER BY id",
-        {"person_id": pl.Int64(), "id_number": pl.String()},
-    )
     # Both come in id order (a rowid scan on SQLite): sorted keys make the joins merge joins.
     enrolled = enrolled.with_columns(pl.col("enrollment_id").set_sorted())
     people = people.with_columns(pl.col("person_id").set_sorted())

@@ -1,44 +1,65 @@
-"""Large reads into Polars: a million rows in a second or two.
+"""Large reads into Polars: a million rows in a second or two, where rows through Python cost several.
 
-PostgreSQL is read as Arrow through ADBC (its own connection: a network protocol, nothing shared with
-SQLAlchemy's).  SQLite is read through SQLAlchemy's own sqlite3 driver, rows to a frame: an ADBC or
-connectorx SQLite driver brings a second copy of the SQLite library into the process, and two copies
-break each other's POSIX file locks (a "disk I/O error" here, corruption at worst; see SQLite's "How To
-Corrupt An SQLite Database File", 2.2.1).  For read-only scans; writes stay in SQLAlchemy and store.bulk."""
+PostgreSQL is read as Arrow through ADBC in this process (a network protocol: nothing shared with
+SQLAlchemy's connections).  SQLite is read as Arrow through ADBC in a child process: its driver brings a
+second copy of the SQLite library, and two copies in one process break each other's POSIX file locks (seen
+here as a "disk I/O error"; see SQLite's "How To Corrupt An SQLite Database File", 2.2.1), while two
+processes on one WAL database is what SQLite is made for.  For read-only scans; writes stay in SQLAlchemy
+and store.bulk."""
 
 from __future__ import annotations
 
+import io
+import json
+import subprocess
+import sys
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 
+from canbao.errors import CanbaoError
 
-def read_arrow(engine: Engine, sql: str, schema: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
-    """The rows of `sql` (plain SQL text, no parameters: callers format only integers into it); columns named
-    in `schema` are brought to its types (SQLite hands dates over as text and booleans as integers)."""
-    if engine.dialect.name == "sqlite":
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(sql)
-            names = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-            cursor.close()
-        finally:
-            raw.close()
-        given = schema or {}
-        if all(n in given for n in names):  # as sqlite3 hands them over: dates as text, booleans as integers
-            raw_types = {n: _as_sqlite_gives(given[n]) for n in names}
-            frame = pl.DataFrame(rows, schema=raw_types, orient="row")
-        else:
-            frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
-    else:
-        import adbc_driver_postgresql.dbapi
+Schema = dict[str, pl.DataType]
 
-        uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with adbc_driver_postgresql.dbapi.connect(uri) as connection:
-            frame = pl.read_database(sql, connection)
+# Run by the child: the queries' results as Arrow IPC streams on stdout, each preceded by its length.
+_SQLITE_CHILD = r"""
+import json, sys
+import adbc_driver_sqlite.dbapi as adbc
+import pyarrow as pa
+import pyarrow.ipc as ipc
+out = sys.stdout.buffer
+with adbc.connect(sys.argv[1]) as connection:
+    for sql in json.loads(sys.argv[2]):
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        table = cursor.fetch_arrow_table()
+        cursor.close()
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        data = sink.getvalue().to_pybytes()
+        out.write(len(data).to_bytes(8, "little"))
+        out.write(data)
+"""
+
+
+def _sqlite_frames(path: str, sqls: list[str]) -> list[pl.DataFrame]:
+    done = subprocess.run([sys.executable, "-c", _SQLITE_CHILD, path, json.dumps(sqls)], capture_output=True)
+    if done.returncode != 0:
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
+        raise CanbaoError(f"读取数据库失败：{last[0]}")
+    frames, data, at = [], done.stdout, 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 8], "little")
+        frames.append(pl.read_ipc_stream(io.BytesIO(data[at + 8 : at + 8 + size])))
+        at += 8 + size
+    return frames
+
+
+def _typed(frame: pl.DataFrame, schema: Schema | None) -> pl.DataFrame:
+    """Columns named in `schema` brought to its types (SQLite hands dates over as text, booleans as integers,
+    and an empty result's columns as nulls)."""
     fixes = []
     for name, dtype in (schema or {}).items():
         if name not in frame.columns or frame.schema[name] == dtype:
@@ -51,15 +72,25 @@ def read_arrow(engine: Engine, sql: str, schema: dict[str, pl.DataType] | None =
     return frame.with_columns(fixes) if fixes else frame
 
 
-def _as_sqlite_gives(dtype: pl.DataType) -> pl.DataType:
-    if dtype == pl.Date:
-        return pl.String()
-    if dtype == pl.Boolean:
-        return pl.Int64()
-    return dtype
+def read_arrow_many(engine: Engine, queries: list[tuple[str, Schema | None]]) -> list[pl.DataFrame]:
+    """The rows of each (sql, schema): plain SQL text, no parameters (callers format only integers into it)."""
+    sqls = [sql for sql, _ in queries]
+    if engine.dialect.name == "sqlite":
+        frames = _sqlite_frames(engine.url.database or ":memory:", sqls)
+    else:
+        import adbc_driver_postgresql.dbapi
+
+        uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with adbc_driver_postgresql.dbapi.connect(uri) as connection:
+            frames = [pl.read_database(sql, connection) for sql in sqls]
+    return [_typed(frame, schema) for frame, (_, schema) in zip(frames, queries, strict=True)]
 
 
-def read_query(engine: Engine, query: Any, schema: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
+def read_arrow(engine: Engine, sql: str, schema: Schema | None = None) -> pl.DataFrame:
+    return read_arrow_many(engine, [(sql, schema)])[0]
+
+
+def read_query(engine: Engine, query: Any, schema: Schema | None = None) -> pl.DataFrame:
     """The rows of a SQLAlchemy Core select (:func:`read_arrow`); its bound values are rendered inline (they
     are the caller's own integers, dates and identifiers, never user text)."""
     sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
