@@ -47,30 +47,45 @@ def reconcile_command(
     year = benefit_year or r.latest_benefit_year(engine, day)
     if year is None:
         raise InputError("--date", f"{day} 及以前没有任何参保缴费记录，请用 --benefit-year 指定待遇年度")
-    result = r.reconcile(
-        r.load_registry(engine, year),
-        day,
-        tax=r.read_many([tax] if tax else [], "tax", "--tax"),
-        bank=r.read_many([bank] if bank else [], "bank", "--bank"),
-        units=r.read_many(list(collections), "collecting_unit", "--collections"),
-        other_counties=r.read_other_counties(list(other_county)),
-    )
-    result = r.with_places(engine, result)
-    extra: dict[str, pl.DataFrame] = {}
-    cleanup = None
-    if deaths or employee:
-        from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        policy_id = policy_id or r.policy_of_year(engine, year)
-        cleanup = cleanup_list(
-            engine,
-            policy_id,
-            deaths=read_register(deaths, "deaths") if deaths else None,
-            employees=read_register(employee, "employee_insurance") if employee else None,
-            as_of=day,
-        )
-        extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, day).items()}
-    path = r.write_reconciliation(out / f"对账-{year}年度-截至{day}.xlsx", result, r.list_findings(engine), extra)
+    steps = ["读取税务、银行和代收单位文件", "读取医保参保登记", "逐笔比对", "写出明细工作簿", "完成"]
+    columns = [TextColumn("[bold]对账：{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(steps[0], total=len(steps) - 1)
+
+        def hook(n: int) -> None:
+            bar.update(task, completed=n, description=steps[n])
+
+        files = {
+            "tax": r.read_many([tax] if tax else [], "tax", "--tax"),
+            "bank": r.read_many([bank] if bank else [], "bank", "--bank"),
+            "units": r.read_many(list(collections), "collecting_unit", "--collections"),
+            "other_counties": r.read_other_counties(list(other_county)),
+        }
+        hook(1)
+        registry = r.load_registry(engine, year)
+        hook(2)
+        result = r.with_places(engine, r.reconcile(registry, day, **files))
+        hook(3)
+        extra: dict[str, pl.DataFrame] = {}
+        cleanup = None
+        if deaths or employee:
+            from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+
+            policy_id = policy_id or r.policy_of_year(engine, year)
+            cleanup = cleanup_list(
+                engine,
+                policy_id,
+                deaths=read_register(deaths, "deaths") if deaths else None,
+                employees=read_register(employee, "employee_insurance") if employee else None,
+                as_of=day,
+            )
+            extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, day).items()}
+        name = f"对账-{year}年度-截至{day}.xlsx"
+        path = r.write_reconciliation(out / name, result, r.list_findings(engine), extra)
+        hook(4)
     compared = "，".join(f"{r.SOURCE_LABELS[s]} {n:,} 笔" for s, n in result.counts.items() if n)
     click.echo(f"{year} 年度对账，截至 {day}：比对 {compared}")
     for test, label in r.TEST_LABELS.items():
