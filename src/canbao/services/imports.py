@@ -474,19 +474,30 @@ def _unique_headers(headers: list[str]) -> list[str]:
 
 
 def _read_csv(data: bytes, name: str) -> pl.DataFrame:
+    # UTF-8 as Polars reads it (it checks every byte itself); otherwise GBK/GB18030, as Excel saves in China.
     try:
-        data.decode("utf-8")
-        utf8 = data
+        return _parse_csv(data, name)
+    except _NotUtf8:
+        pass
+    try:
+        utf8 = data.decode("gb18030").encode("utf-8")
     except UnicodeDecodeError:
-        try:
-            utf8 = data.decode("gb18030").encode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("--file", f"文件 {name} 的编码无法识别（应为 UTF-8 或 GBK/GB18030）") from None
-    first_line = utf8.split(b"\n", 1)[0]
+        raise InputError("--file", f"文件 {name} 的编码无法识别（应为 UTF-8 或 GBK/GB18030）") from None
+    return _parse_csv(utf8, name)
+
+
+class _NotUtf8(Exception):
+    pass
+
+
+def _parse_csv(data: bytes, name: str) -> pl.DataFrame:
+    first_line = data.split(b"\n", 1)[0]
     separator = "\t" if b"\t" in first_line and b"," not in first_line else ","
     try:
-        frame = pl.read_csv(io.BytesIO(utf8), infer_schema=False, separator=separator, has_header=True)
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, separator=separator, has_header=True)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if "invalid utf-8" in str(exc).lower():
+            raise _NotUtf8 from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError("--file", f"文件 {name} 无法读取：{first}") from None
     return frame.rename(dict(zip(frame.columns, _unique_headers(frame.columns), strict=True)))
