@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +57,7 @@ from canbao.ids import parse_id_numbers
 from canbao.money import YUAN_PATTERN, parse_yuan, yuan_text
 from canbao.policy import load_policy
 from canbao.rules.refund import refund_frame
+from canbao.services.imports import normalized, parse_dates, read_table
 from canbao.store.tables import dues, enrollments, ledger_entries, persons
 
 RegisterKind = Literal["deaths", "employee_insurance", "other_county"]
@@ -155,21 +155,11 @@ CLEANUP_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
-
-
 def _check_kind(kind: str) -> RegisterKind:
     for known in REGISTER_KINDS:
         if kind == known:
             return known
     raise InputError("kind", f"未知的名单类型 {kind}（可选：{'、'.join(REGISTER_KINDS)}）")
-
-
-def _parse_dates(text: pl.Expr) -> pl.Expr:
-    from canbao.services.imports import _parse_dates as parse
-
-    return parse(text, open_ended=False)
 
 
 def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.date | None = None) -> pl.DataFrame:
@@ -183,10 +173,10 @@ def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.da
     today = today or dt.date.today()
     option = OPTIONS[register]
     layout = _LAYOUTS[register]
-    index = {_norm(alias): ident for ident, aliases in layout.items() for alias in (ident, *aliases)}
+    index = {normalized(alias): ident for ident, aliases in layout.items() for alias in (ident, *aliases)}
     found: dict[str, str] = {}
     for header in frame.columns:
-        ident = index.get(_norm(re.sub(r"__\d+$", "", header)))
+        ident = index.get(normalized(re.sub(r"__\d+$", "", header)))
         if ident is None:
             continue
         if ident in found:
@@ -210,7 +200,7 @@ def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.da
     text = text.filter(pl.any_horizontal(pl.col(i).is_not_null() for i in layout))  # blank rows are not rows
     parsed = text.with_columns(
         parse_id_numbers(pl.col("id_number"), today).alias("_id"),
-        _parse_dates(pl.col("event_date")).alias("_date"),
+        parse_dates(pl.col("event_date"), open_ended=False).alias("_date"),
         (parse_yuan(pl.col("amount")) if "amount" in layout else pl.lit(None, dtype=pl.Int64)).alias("_amount"),
     )
     shown_as = {ident: found.get(ident, layout[ident][0]) for ident in layout}
@@ -265,8 +255,6 @@ def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.da
 
 def read_register(path: Path, kind: str, today: dt.date | None = None) -> pl.DataFrame:
     """Read and validate one register file (CSV or XLSX, in its kind's layout) into REGISTER_SCHEMA."""
-    from canbao.services.imports import read_table
-
     register = _check_kind(kind)
     try:
         _, raw = read_table(path)

@@ -310,31 +310,31 @@ MAX_LENGTHS: dict[str, int] = {"name": 64, "township": 64, "village": 64, "phone
 TEXT = pl.String()
 
 
-def _norm(text: str) -> str:
+def normalized(text: str) -> str:
     """How headers and category values are compared: NFKC, no spaces, Latin lower case."""
     return "".join(unicodedata.normalize("NFKC", text).split()).lower()
 
 
 _CATEGORY_LOOKUP: dict[str, str] = {
-    **{_norm(c): c for c in CATEGORIES},
-    **{_norm(label): c for c, label in CATEGORY_LABELS.items()},
-    **{_norm(s): c for s, c in CATEGORY_SYNONYMS.items()},
+    **{normalized(c): c for c in CATEGORIES},
+    **{normalized(label): c for c, label in CATEGORY_LABELS.items()},
+    **{normalized(s): c for s, c in CATEGORY_SYNONYMS.items()},
 }
 _RESIDENCY_LOOKUP: dict[str, str] = {
-    **{_norm(r): r for r in RESIDENCIES},
-    **{_norm(label): r for r, label in RESIDENCY_LABELS.items()},
-    **{_norm(s): r for s, r in RESIDENCY_SYNONYMS.items()},
+    **{normalized(r): r for r in RESIDENCIES},
+    **{normalized(label): r for r, label in RESIDENCY_LABELS.items()},
+    **{normalized(s): r for s, r in RESIDENCY_SYNONYMS.items()},
 }
 
 
 def resolve_department(department: str) -> str:
     """The department identifier for an identifier, its label (民政局) or a short name (民政)."""
-    key = _norm(department)
+    key = normalized(department)
     for ident, label in DEPARTMENT_LABELS.items():
-        if key in (_norm(ident), _norm(label)):
+        if key in (normalized(ident), normalized(label)):
             return ident
-    if key in {_norm(s) for s in DEPARTMENT_SYNONYMS}:
-        return next(v for s, v in DEPARTMENT_SYNONYMS.items() if _norm(s) == key)
+    if key in {normalized(s) for s in DEPARTMENT_SYNONYMS}:
+        return next(v for s, v in DEPARTMENT_SYNONYMS.items() if normalized(s) == key)
     known = "、".join(f"{i}（{label}）" for i, label in DEPARTMENT_LABELS.items())
     raise InputError("--department", f"未知的认定部门“{department}”，可选：{known}")
 
@@ -527,12 +527,12 @@ def _map_columns(raw: pl.DataFrame, name: str, required: tuple[str, ...], option
     index: dict[str, str] = {}
     for ident in wanted:
         for alias in (ident, *COLUMN_ALIASES[ident]):
-            index[_norm(alias)] = ident
+            index[normalized(alias)] = ident
     if "class" in wanted:
-        index[_norm("class_name")] = "class"
+        index[normalized("class_name")] = "class"
     found: dict[str, str] = {}
     for header in raw.columns:
-        matched = index.get(_norm(re.sub(r"(__\d+|_duplicated_\d+)$", "", header)))
+        matched = index.get(normalized(re.sub(r"(__\d+|_duplicated_\d+)$", "", header)))
         if matched is None:
             continue
         if matched in found:
@@ -590,7 +590,7 @@ class _Job:
         return f"{self.benefit_year}年度参保名册（县区 {self.county}）"
 
 
-def _parse_dates(text: pl.Expr, open_ended: bool) -> pl.Expr:
+def parse_dates(text: pl.Expr, open_ended: bool) -> pl.Expr:
     bare = text.str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$", "")
     serial = pl.when(bare.str.contains(r"^\d{1,5}(\.0+)?$")).then(
         bare.str.replace(r"\.0+$", "").cast(pl.Int64, strict=False)
@@ -617,7 +617,7 @@ def _lookup_values(frame: pl.DataFrame, column: str, lookup: dict[str, str]) -> 
     """The identifier each distinct value of `column` stands for (null when unknown); few distinct values, so
     they are normalised in Python once each."""
     distinct = frame[column].drop_nulls().unique().to_list()
-    mapping = {value: lookup.get(_norm(value)) for value in distinct}
+    mapping = {value: lookup.get(normalized(value)) for value in distinct}
     return pl.col(column).replace_strict(mapping, default=None, return_dtype=TEXT)
 
 
@@ -656,8 +656,8 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
         category_text = pl.col("category")
         new_columns["category_text"] = category_text
         new_columns["category"] = _lookup_values(out, "category", _CATEGORY_LOOKUP)
-        new_columns["valid_from"] = _parse_dates(pl.col("valid_from"), open_ended=False)
-        new_columns["valid_to"] = _parse_dates(pl.col("valid_to"), open_ended=True)
+        new_columns["valid_from"] = parse_dates(pl.col("valid_from"), open_ended=False)
+        new_columns["valid_to"] = parse_dates(pl.col("valid_to"), open_ended=True)
         new_columns["valid_from_text"] = pl.col("valid_from")
         new_columns["valid_to_text"] = pl.col("valid_to")
         out = out.with_columns(**new_columns)

@@ -29,7 +29,6 @@ registry's side and :func:`read_records` reads the files (layouts in docs/file-l
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from sqlalchemy import Engine, select
 from canbao.errors import InputError
 from canbao.money import yuan_series_to_fen, yuan_text
 from canbao.reports import write_workbook
-from canbao.services.imports import _parse_dates, read_table
+from canbao.services.imports import normalized, parse_dates, read_table
 from canbao.store.arrow import read_arrow_many
 from canbao.store.tables import (
     enrollments,
@@ -125,10 +124,6 @@ FIELD_WORDS = {"amount": "金额", "paid_on": "日期", "txn_id": "交易流水�
 ERRORS_SHOWN = 10
 
 
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
-
-
 def read_records(path: Path, source: str, option: str) -> pl.DataFrame:
     """One file of `source`'s layout, every row checked: columns by identifier plus ``file`` and ``row`` (the
     spreadsheet row).  A malformed row refuses the whole file, naming file, row and column (`option` is the
@@ -138,10 +133,10 @@ def read_records(path: Path, source: str, option: str) -> pl.DataFrame:
         _, raw = read_table(path)
     except InputError as exc:
         raise InputError(option, exc.message) from None
-    by_header = {_norm(h): h for h in raw.columns}
+    by_header = {normalized(h): h for h in raw.columns}
     found: dict[str, str] = {}
     for ident, headers in layout.columns.items():
-        header = next((by_header[_norm(h)] for h in headers if _norm(h) in by_header), None)
+        header = next((by_header[normalized(h)] for h in headers if normalized(h) in by_header), None)
         if header is not None:
             found[ident] = header
     missing = [layout.columns[i][0] for i in layout.required if i not in found]
@@ -192,7 +187,7 @@ def _dates(text: pl.Series) -> pl.Series:
     iso = text.str.to_date("%Y-%m-%d", strict=False)
     if bool((iso.is_not_null() | text.is_null()).all()):
         return iso
-    return text.to_frame("t").select(_parse_dates(pl.col("t"), open_ended=False)).to_series()
+    return text.to_frame("t").select(parse_dates(pl.col("t"), open_ended=False)).to_series()
 
 
 def read_other_counties(paths: list[Path]) -> pl.DataFrame | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from canbao.errors import InputError
 from canbao.ids import parse_id_numbers
-from canbao.services.imports import read_table
+from canbao.services.imports import normalized, read_table
 from canbao.store.bulk import bulk_insert
 from canbao.store.tables import e_voucher_activations, persons, targets
 from canbao.store.uow import UnitOfWork, audit, now
@@ -72,10 +71,6 @@ PROBLEMS_SHOWN = 8
 LOOKUP_CHUNK = 5_000
 
 
-def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
-
-
 def _refuse(file_name: str, problems: pl.DataFrame) -> InputError:
     """One line naming the first problems (where, field, what) and how many there are."""
     shown = [
@@ -88,10 +83,10 @@ def _refuse(file_name: str, problems: pl.DataFrame) -> InputError:
 def _columns(
     raw: pl.DataFrame, aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], where: str
 ) -> pl.DataFrame:
-    index = {_norm(a): ident for ident, names in aliases.items() for a in (ident, *names)}
+    index = {normalized(a): ident for ident, names in aliases.items() for a in (ident, *names)}
     found: dict[str, str] = {}
     for header in raw.columns:
-        ident = index.get(_norm(header))
+        ident = index.get(normalized(header))
         if ident is not None and ident not in found:
             found[ident] = header
     missing = [FIELD_LABELS[i] for i in required if i not in found]
