@@ -32,10 +32,9 @@ from sqlalchemy.sql import ColumnElement, Select
 from canbao.errors import InputError
 from canbao.money import yuan_text
 from canbao.reports import bar_chart, write_workbook
-from canbao.services.season import HOW_TO_PAY_LABELS, last_year_select
+from canbao.services.season import due_columns, last_year_select
 from canbao.services.targets import read_targets
 from canbao.store.tables import dues, e_voucher_activations, enrollments, persons
-from canbao.vocabulary import CATEGORY_LABELS
 
 NO_TOWNSHIP = "（未填乡镇）"
 NO_VILLAGE = "（未填村）"
@@ -360,12 +359,7 @@ def write_not_renewed(frame: pl.DataFrame, out: Path, benefit_year: int, as_of: 
         pl.col("phone").alias("联系电话"),
         pl.when(pl.col("amount_due_fen").is_null()).then(pl.lit("未测算（开征时不在应缴名单）"))
         .otherwise(yuan_text(pl.col("amount_due_fen"))).alias("应缴金额（元）"),
-        pl.col("subsidy_category").replace_strict(CATEGORY_LABELS, default=None).alias("资助身份"),
-        yuan_text(pl.col("subsidy_fen")).alias("资助金额（元）"),
-        pl.when(pl.col("subsidy_timing") == "refund_after_payment").then(pl.lit("先缴后补"))
-        .when(pl.col("subsidy_timing") == "upfront").then(pl.lit("缴费时直接抵扣")).alias("资助方式"),
-        yuan_text(pl.col("net_personal_fen")).alias("个人实际负担（元）"),
-        pl.col("how_to_pay").replace_strict(HOW_TO_PAY_LABELS, default=None).alias("缴费方式"),
+        *due_columns(),
         pl.lit(None, dtype=pl.String).alias("核查情况（已外出/已死亡/参加职工医保/外地参保/拒绝参保/其他）"),
         pl.lit(None, dtype=pl.String).alias("备注"),
     )  # fmt: skip

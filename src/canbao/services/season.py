@@ -187,6 +187,19 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
     return frame
 
 
+def due_columns() -> list[pl.Expr]:
+    """What a list of dues shows after the amount due, in Chinese: the subsidy, how it is paid, what the
+    person bears, and how to pay (the due lists and the door-to-door list)."""
+    return [
+        pl.col("subsidy_category").replace_strict(CATEGORY_LABELS, default=None).alias("资助身份"),
+        yuan_text(pl.col("subsidy_fen")).alias("资助金额（元）"),
+        pl.when(pl.col("subsidy_timing") == "refund_after_payment").then(pl.lit("先缴后补"))
+        .when(pl.col("subsidy_timing") == "upfront").then(pl.lit("缴费时直接抵扣")).alias("资助方式"),
+        yuan_text(pl.col("net_personal_fen")).alias("个人实际负担（元）"),
+        pl.col("how_to_pay").replace_strict(HOW_TO_PAY_LABELS, default=None).alias("缴费方式"),
+    ]  # fmt: skip
+
+
 def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title: str = "催缴清单") -> list[Path]:
     """One workbook per township (or village) in Chinese, as officials use them; returns the files."""
     out.mkdir(parents=True, exist_ok=True)
@@ -197,12 +210,7 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title:
         pl.col("id_number").alias("身份证号码"),
         pl.col("phone").alias("联系电话"),
         yuan_text(pl.col("amount_due_fen")).alias("应缴金额（元）"),
-        pl.col("subsidy_category").replace_strict(CATEGORY_LABELS, default=None).alias("资助身份"),
-        yuan_text(pl.col("subsidy_fen")).alias("资助金额（元）"),
-        pl.when(pl.col("subsidy_timing") == "refund_after_payment").then(pl.lit("先缴后补"))
-        .when(pl.col("subsidy_timing") == "upfront").then(pl.lit("缴费时直接抵扣")).alias("资助方式"),
-        yuan_text(pl.col("net_personal_fen")).alias("个人实际负担（元）"),
-        pl.col("how_to_pay").replace_strict(HOW_TO_PAY_LABELS, default=None).alias("缴费方式"),
+        *due_columns(),
     )  # fmt: skip
     key = "乡镇" if by == "township" else "村（社区）"
     files: list[Path] = []
