@@ -40,6 +40,9 @@ def reconcile_command(
     out: Path,
 ) -> None:
     """对账：账账相符、账款相符、钱人一致; every difference in an XLSX workbook a clerk can work through."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from canbao.services import reconcile as r
 
     day = as_of.date()
@@ -47,45 +50,15 @@ def reconcile_command(
     year = benefit_year or r.latest_benefit_year(engine, day)
     if year is None:
         raise InputError("--date", f"{day} 及以前没有任何参保缴费记录，请用 --benefit-year 指定待遇年度")
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    steps = ["读取税务、银行和代收单位文件", "读取医保参保登记", "逐笔比对", "写出明细工作簿", "完成"]
     columns = [TextColumn("[bold]对账：{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(steps[0], total=len(steps) - 1)
-
-        def hook(n: int) -> None:
-            bar.update(task, completed=n, description=steps[n])
-
-        files = {
-            "tax": r.read_many([tax] if tax else [], "tax", "--tax"),
-            "bank": r.read_many([bank] if bank else [], "bank", "--bank"),
-            "units": r.read_many(list(collections), "collecting_unit", "--collections"),
-            "other_counties": r.read_other_counties(list(other_county)),
-        }
-        hook(1)
-        registry = r.load_registry(engine, year)
-        hook(2)
-        result = r.with_places(engine, r.reconcile(registry, day, **files))
-        hook(3)
-        extra: dict[str, pl.DataFrame] = {}
-        cleanup = None
-        if deaths or employee:
-            from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
-
-            policy_id = policy_id or r.policy_of_year(engine, year)
-            cleanup = cleanup_list(
-                engine,
-                policy_id,
-                deaths=read_register(deaths, "deaths") if deaths else None,
-                employees=read_register(employee, "employee_insurance") if employee else None,
-                as_of=day,
-            )
-            extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, day).items()}
-        name = f"对账-{year}年度-截至{day}.xlsx"
-        path = r.write_reconciliation(out / name, result, r.list_findings(engine), extra)
-        hook(4)
+        task = bar.add_task(r.STEPS[0], total=len(r.STEPS) - 1)
+        run = r.run_reconciliation(
+            engine, day, year, out, tax=tax, bank=bank, collections=list(collections),
+            other_counties=list(other_county), deaths=deaths, employees=employee, policy_id=policy_id,
+            on_step=lambda n: bar.update(task, completed=n, description=r.STEPS[n]),
+        )  # fmt: skip
+    result, cleanup = run.result, run.cleanup
     compared = "，".join(f"{r.SOURCE_LABELS[s]} {n:,} 笔" for s, n in result.counts.items() if n)
     click.echo(f"{year} 年度对账，截至 {day}：比对 {compared}")
     for test, label in r.TEST_LABELS.items():
@@ -100,4 +73,4 @@ def reconcile_command(
     if cleanup is not None:
         stop = cleanup.filter(pl.col("status") == "paid").height
         click.echo(f"死亡或已参加职工医保：应停保或退费 {stop} 人，不再催缴 {cleanup.height - stop} 人")
-    click.echo(f"明细工作簿：{path}")
+    click.echo(f"明细工作簿：{run.path}")

@@ -147,7 +147,6 @@ def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
     deaths), progress at the window's end, the assessment where the policy has one, and the funds."""
     from canbao.services import reconcile as r
     from canbao.services.assessment import rewards, write_rewards
-    from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
     from canbao.services.funds import fund_report, write_fund_report
     from canbao.services.progress import progress, write_progress
     from canbao.services.targets import import_activations
@@ -155,26 +154,19 @@ def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
     policy = load_policy(policy_id)
     import_activations(engine, data / "e_voucher_activations.csv", ACTOR)
     end = policy.benefit_period.end
-    result = r.reconcile(
-        r.load_registry(engine, policy.benefit_year),
-        end,
-        tax=r.read_records(data / "tax_records.csv", "tax", "--tax"),
-        bank=r.read_records(data / "bank_statement.csv", "bank", "--bank"),
-        units=r.read_many([data / "collections"], "collecting_unit", "--collections"),
-        other_counties=r.read_other_counties([data / "other_county_roster.csv"]),
-    )
-    cleanup = cleanup_list(engine, policy_id, deaths=read_register(data / "deaths.csv", "deaths"), as_of=end)
-    extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, end).items()}
-    r.write_reconciliation(
-        out / f"对账-{policy.benefit_year}年度.xlsx", r.with_places(engine, result), r.list_findings(engine), extra
-    )
+    run = r.run_reconciliation(
+        engine, end, policy.benefit_year, out, tax=data / "tax_records.csv", bank=data / "bank_statement.csv",
+        collections=[data / "collections"], other_counties=[data / "other_county_roster.csv"],
+        deaths=data / "deaths.csv", policy_id=policy_id,
+    )  # fmt: skip
+    result, dead = run.result, run.cleanup.height if run.cleanup is not None else 0
     write_progress(progress(engine, policy.benefit_year, policy.collection_window.end), out / "progress")
     if policy.assessment is not None:
         write_rewards(rewards(engine, policy_id), out / "rewards")
     write_fund_report(fund_report(engine, policy.benefit_year, policy_id), out / "funds")
     tests = "，".join(f"{label}{'✓' if result.tests[t] else '✗'}" for t, label in r.TEST_LABELS.items())
     found = "，".join(f"{r.KIND_LABELS[k]} {n}" for k, n in result.by_kind().items() if n) or "无差异"
-    return f"对账（截至 {end}）：{tests}；{found}；死亡人员待清理 {cleanup.height} 人"
+    return f"对账（截至 {end}）：{tests}；{found}；死亡人员待清理 {dead} 人"
 
 
 def _print_summary(
