@@ -62,6 +62,39 @@ def _targets(engine: Engine, benefit_year: int) -> pl.DataFrame:
     return goals.filter(pl.col("kind") == "enrollment").select("township", "target")
 
 
+def import_county(
+    engine: Engine, data: Path, county: str, policy_id: str, feedback: Path | None = None
+) -> list[tuple[str, int, list[str]]]:
+    """A synthetic county's lists into the registry: last year's roster, the schools' rosters, every
+    department's list (feedback workbooks into `feedback` when given), and the targets.  Returns the files
+    with refused rows: (file name, rows refused, the first few reasons)."""
+    policy = load_policy(policy_id)
+
+    def answer(name: str) -> Path | None:
+        return feedback / f"反馈-{name}.xlsx" if feedback is not None else None
+
+    rejected: list[tuple[str, int, list[str]]] = []
+    roster = next(data.glob("roster_*.csv"))
+    report = imports.import_roster(
+        engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True, feedback_path=answer(roster.stem)
+    )
+    rejected.append((roster.name, report.rejected, report.rejections(3)))
+    for school in filter(_has_rows, sorted((data / "schools").glob("*.csv"))):
+        report = imports.import_school_roster(
+            engine, school, school.stem, county, ACTOR, accept_valid=True, feedback_path=answer(f"学校-{school.stem}")
+        )
+        if report.rejected:
+            rejected.append((school.name, report.rejected, report.rejections(3)))
+    for listing in filter(_has_rows, sorted((data / "lists").glob("*.csv"))):
+        report = imports.import_department_list(
+            engine, listing, listing.stem, county, policy_id, ACTOR, accept_valid=True,
+            feedback_path=answer(listing.stem),
+        )  # fmt: skip
+        rejected.append((listing.name, report.rejected, report.rejections(3)))
+    import_targets(engine, data / "targets.xlsx", policy.benefit_year, ACTOR)
+    return rejected
+
+
 def run(
     persons: int,
     seed: int,
@@ -90,29 +123,8 @@ def run(
     upgrade(url)
     engine = make_engine(url)
 
-    rejected: list[tuple[str, int, list[str]]] = []
     with _step(console, "导入上年度参保名册、学校名册、各部门认定名单和任务分解表", timings):
-        roster = next(data.glob("roster_*.csv"))
-        report = imports.import_roster(
-            engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True,
-            feedback_path=feedback / f"反馈-{roster.stem}.xlsx",
-        )  # fmt: skip
-        rejected.append((roster.name, report.rejected, report.rejections(3)))
-        for school in filter(_has_rows, sorted((data / "schools").glob("*.csv"))):
-            report = imports.import_school_roster(
-                engine, school, school.stem, county, ACTOR, accept_valid=True,
-                feedback_path=feedback / f"反馈-学校-{school.stem}.xlsx",
-            )  # fmt: skip
-            if report.rejected:
-                rejected.append((school.name, report.rejected, report.rejections(3)))
-        for listing in filter(_has_rows, sorted((data / "lists").glob("*.csv"))):
-            report = imports.import_department_list(
-                engine, listing, listing.stem, county, policy_id, ACTOR, accept_valid=True,
-                feedback_path=feedback / f"反馈-{listing.stem}.xlsx",
-            )  # fmt: skip
-            rejected.append((listing.name, report.rejected, report.rejections(3)))
-
-        import_targets(engine, data / "targets.xlsx", policy.benefit_year, ACTOR)
+        rejected = import_county(engine, data, county, policy_id, feedback)
 
     with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings):
         season = open_season(engine, policy_id, ACTOR)
