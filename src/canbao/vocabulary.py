@@ -111,6 +111,13 @@ SUBSIDY_KIND_LABELS: dict[str, str] = {
     "department_subsidy": "部门资助",
 }
 
+# 004 二(三): on a daughter/son household list the subsidy covers the parents (父母) at any age and the
+# daughter or son (女儿、儿子: the child) until the age the policy names.
+HOUSEHOLD_ROLE_LABELS: dict[str, str] = {
+    "parent": "父母",
+    "child": "子女",
+}
+
 REFUND_REASON_LABELS: dict[str, str] = {
     "death": "死亡",
     "duplicate_payment": "重复缴费",

@@ -25,14 +25,29 @@ def _subsidised(policy: Policy) -> list[tuple[str, CategoryRule]]:
     return [(c, r) for c, r in policy.categories.items() if r.not_covered is None]
 
 
+def household_categories(policy: Policy) -> list[tuple[str, CategoryRule]]:
+    """The subsidised categories whose subsidy depends on the household role: daughter/son household lists,
+    whose parents are subsidised at any age and whose child until `child_age_below` (004 二(三))."""
+    return [(c, r) for c, r in _subsidised(policy) if r.child_age_below is not None]
+
+
 def household_role_missing(policy: Policy) -> pl.Expr:
     """An adult on a household list (004 二(三)) must say whether they are the parent or the child."""
     parts = []
-    for cat, rule in _subsidised(policy):
-        if rule.child_age_below is not None:
-            adult = age_on(policy.benefit_period.start) >= rule.child_age_below
-            parts.append(_has(cat) & adult & pl.col("household_role").is_null())
+    for cat, rule in household_categories(policy):
+        assert rule.child_age_below is not None
+        adult = age_on(policy.benefit_period.start) >= rule.child_age_below
+        parts.append(_has(cat) & adult & pl.col("household_role").is_null())
     return pl.any_horizontal(parts) if parts else pl.lit(False)
+
+
+def household_child_too_old(policy: Policy, category: str, rule: CategoryRule) -> pl.Expr:
+    """The child of a household on `category`'s list (`rule` its policy rule) who has reached the rule's age
+    on the benefit-period start: no longer subsidised as the daughter or son (004 二(三))."""
+    if rule.child_age_below is None:
+        return pl.lit(False)
+    adult = age_on(policy.benefit_period.start) >= rule.child_age_below
+    return _has(category) & adult & (pl.col("household_role") == "child")
 
 
 def _applies(policy: Policy, category: str, rule: CategoryRule) -> pl.Expr:

@@ -33,6 +33,7 @@ name           姓名                                                           
 category       身份类别, 人员类别, 类别, 身份, 救助类别, 人员身份, 认定类别                     lists (required)
 valid_from     认定日期, 认定时间, 有效期起, 有效期开始, 起始日期, 开始日期                      lists
 valid_to       有效期止, 有效期至, 有效期结束, 截止日期, 终止日期, 结束日期                      lists
+household_role 家庭角色, 与持证人关系, 家庭成员角色, 父母或子女                                 lists
 county         县（区）, 县区, 区县, 县, 县（区）代码, 行政区划代码                               roster
 township       乡镇, 乡镇（街道）, 乡镇街道, 街道                                              lists, roster
 village        村, 村（社区）, 村社区, 社区, 村居                                              lists, roster
@@ -55,6 +56,11 @@ Values
 - dates: YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD, YYYYMMDD, YYYY年MM月DD日, a time after the date is ignored, an
   Excel date cell or an Excel serial day number; 长期 / 长期有效 / 至今 as ``valid_to`` means open-ended.
   ``valid_from`` must not come after ``valid_to``.
+- ``household_role`` (lists): whether the person is a parent or the child of a daughter/son household
+  (004 二(三)): ``parent`` / ``child``, the glossary's 父母 / 子女, or 父亲, 母亲, 持证人, 女儿, 儿子 …
+  (``HOUSEHOLD_ROLE_SYNONYMS``); empty means not said.  Any other word refuses the row.  Stored on the
+  membership (``identity_memberships.household_role``) whatever the category; only the categories whose
+  subsidy depends on it (a ``child_age_below`` in the policy) use it.
 - ``residency`` (roster): identifier or label of the glossary, or 本地户籍 / 学生 / 常住 …; empty means
   ``local_hukou`` for a new person and "unchanged" for a known one.
 - ``county`` (roster), ``school`` (school roster): when given, must be the county code / school imported.
@@ -76,9 +82,11 @@ answers the earlier batch's report with ``replayed=True``.
 
 After a department list is imported, every person on it gets the single most favourable subsidy category
 under the policy, across all their memberships of every batch and department whose validity overlaps the
-policy's benefit period (:func:`canbao.rules.contribution.best_subsidy`, ``household_role`` unknown); a
-category the policy leaves uncovered, or an adult on a household list (parent or child?), is reported in the
-feedback, never a failure. An accepted row whose validity does not overlap the benefit period is noted.
+policy's benefit period (:func:`canbao.rules.contribution.best_subsidy`), with the household role the
+person's household-list memberships give (the latest batch that gives one); a category the policy leaves
+uncovered, an adult on a household list whose role no list gives (parent or child?), or a child of the
+household past the policy's age, is reported in the feedback, never a failure. An accepted row whose
+validity does not overlap the benefit period is noted.
 
 Registered persons: ``sex`` and ``birth_date`` from the ID number, ``county`` from the argument, township,
 village and phone from the file; residency ``local_hukou`` (lists), from the file or ``local_hukou`` (roster),
@@ -130,7 +138,14 @@ from canbao.errors import CanbaoError, InputError
 from canbao.ids import mask_id_numbers, parse_id_numbers
 from canbao.money import to_fen, to_yuan
 from canbao.policy import Policy, load_policy
-from canbao.rules.contribution import best_subsidy, household_role_missing, not_covered_category
+from canbao.rules.columns import first_match
+from canbao.rules.contribution import (
+    best_subsidy,
+    household_categories,
+    household_child_too_old,
+    household_role_missing,
+    not_covered_category,
+)
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
@@ -140,6 +155,8 @@ from canbao.vocabulary import (
     CATEGORY_LABELS,
     DEPARTMENT_CATEGORIES,
     DEPARTMENT_LABELS,
+    HOUSEHOLD_ROLE_LABELS,
+    HOUSEHOLD_ROLES,
     RESIDENCIES,
     RESIDENCY_LABELS,
     SUBSIDY_KIND_LABELS,
@@ -149,6 +166,7 @@ __all__ = [
     "CATEGORY_SYNONYMS",
     "COLUMN_ALIASES",
     "FEEDBACK_XLSX_MAX_ROWS",
+    "HOUSEHOLD_ROLE_SYNONYMS",
     "ImportReport",
     "ProgressHook",
     "import_department_list",
@@ -193,6 +211,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
         "纳入时间",
     ),
     "valid_to": ("有效期止", "有效期至", "有效期结束", "截止日期", "终止日期", "结束日期"),
+    "household_role": ("家庭角色", "与持证人关系", "家庭成员角色", "父母或子女"),  # 004 二(三)
     "county": ("县（区）", "县区", "区县", "县", "县（区）代码", "行政区划代码"),
     "township": ("乡镇", "乡镇（街道）", "乡镇街道", "街道"),
     "village": ("村", "村（社区）", "村社区", "社区", "村居"),
@@ -209,6 +228,7 @@ FIELD_LABELS: dict[str, str] = {
     "category": "身份类别",
     "valid_from": "有效期起（认定日期）",
     "valid_to": "有效期止",
+    "household_role": "家庭角色",
     "county": "县（区）",
     "township": "乡镇（街道）",
     "village": "村（社区）",
@@ -266,6 +286,20 @@ CATEGORY_SYNONYMS: dict[str, str] = {
     "独男户": "son_household",
 }
 
+# 004 二(三): 女儿（至18周岁）及父母 of a daughter household, 儿子 and 父母 of a son household.  The holder of the
+# household certificate (持证人) is a parent.  The glossary's labels (HOUSEHOLD_ROLE_LABELS) and the
+# identifiers are accepted too.
+HOUSEHOLD_ROLE_SYNONYMS: dict[str, str] = {
+    "父亲": "parent",
+    "母亲": "parent",
+    "父母亲": "parent",
+    "持证人": "parent",
+    "女儿": "child",
+    "儿子": "child",
+    "长女": "child",
+    "次女": "child",
+}
+
 RESIDENCY_SYNONYMS: dict[str, str] = {
     "本地户籍": "local_hukou",
     "户籍居民": "local_hukou",
@@ -319,6 +353,11 @@ _CATEGORY_LOOKUP: dict[str, str] = {
     **{normalized(c): c for c in CATEGORIES},
     **{normalized(label): c for c, label in CATEGORY_LABELS.items()},
     **{normalized(s): c for s, c in CATEGORY_SYNONYMS.items()},
+}
+_HOUSEHOLD_ROLE_LOOKUP: dict[str, str] = {
+    **{normalized(r): r for r in HOUSEHOLD_ROLES},
+    **{normalized(label): r for r, label in HOUSEHOLD_ROLE_LABELS.items()},
+    **{normalized(s): r for s, r in HOUSEHOLD_ROLE_SYNONYMS.items()},
 }
 _RESIDENCY_LOOKUP: dict[str, str] = {
     **{normalized(r): r for r in RESIDENCIES},
@@ -660,6 +699,8 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
         new_columns["valid_to"] = parse_dates(pl.col("valid_to"), open_ended=True)
         new_columns["valid_from_text"] = pl.col("valid_from")
         new_columns["valid_to_text"] = pl.col("valid_to")
+        new_columns["household_role_text"] = pl.col("household_role")  # 004 二(三)
+        new_columns["household_role"] = _lookup_values(out, "household_role", _HOUSEHOLD_ROLE_LOOKUP)
         out = out.with_columns(**new_columns)
         foreign = {
             c: f"身份类别：{CATEGORY_LABELS[c]}（{c}）不由{dept_label}认定；{dept_label}认定："
@@ -700,6 +741,18 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
                 ),
             ),
             (pl.col("valid_from") > pl.col("valid_to"), _lit("有效期止：早于有效期起（认定日期）")),
+            (
+                pl.col("household_role_text").is_not_null() & pl.col("household_role").is_null(),
+                pl.concat_str(
+                    [
+                        _lit(f"{FIELD_LABELS['household_role']}：“"),
+                        pl.col("household_role_text"),
+                        _lit("”不是已知的家庭角色（应为 "),
+                        _lit("、".join(f"{label}（{r}）" for r, label in HOUSEHOLD_ROLE_LABELS.items())),
+                        _lit("，或空着）"),
+                    ]
+                ),
+            ),
         ]
     elif job.kind == KIND_ROSTER:
         out = out.with_columns(
@@ -860,6 +913,7 @@ _MEMBERSHIP_SCHEMA: dict[str, pl.DataType] = {
     "valid_from": TEXT,
     "valid_to": TEXT,
     "batch_id": pl.Int64(),
+    "household_role": TEXT,  # 004 二(三), migration 0008
 }
 
 
@@ -881,7 +935,13 @@ def _registered(connection: Connection, ids: pl.Series, kind: str) -> pl.DataFra
 def _memberships(connection: Connection, person_ids: pl.Series) -> pl.DataFrame:
     m = identity_memberships.c
     stmt = select(
-        m.person_id, m.category, m.department, cast(m.valid_from, String), cast(m.valid_to, String), m.batch_id
+        m.person_id,
+        m.category,
+        m.department,
+        cast(m.valid_from, String),
+        cast(m.valid_to, String),
+        m.batch_id,
+        m.household_role,
     )
     found = _select_keys(connection, identity_memberships, stmt, m.person_id, person_ids, _MEMBERSHIP_SCHEMA)
     return found.with_columns(
@@ -1021,13 +1081,20 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
             .agg(pl.col("category").alias("categories")),
         ]
     )
+    # 004 二(三): the household role is what the person's household lists say, the latest batch that says it;
+    # a role given on another list (e.g. 计生) does not decide a household subsidy.
+    household = [c for c, _ in household_categories(policy)]
+    roles = (
+        current.filter(pl.col("household_role").is_not_null() & pl.col("category").is_in(household))
+        .sort("batch_id")
+        .group_by("person_id")
+        .agg(pl.col("household_role").last())
+    )
     frame = (
         people.unique("person_id")
         .join(held, on="person_id", how="left")
-        .with_columns(
-            pl.col("categories").fill_null(pl.lit([], dtype=pl.List(TEXT))),
-            household_role=pl.lit(None, dtype=TEXT),
-        )
+        .join(roles, on="person_id", how="left")
+        .with_columns(pl.col("categories").fill_null(pl.lit([], dtype=pl.List(TEXT))))
     )
     subsidy = best_subsidy(policy)
     frame = frame.with_columns(resolved_category=subsidy.category.cast(TEXT), _fen=subsidy.amount_fen)
@@ -1046,13 +1113,30 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
     multiple = pl.when(pl.col("categories").list.len() >= 2).then(
         pl.concat_str([_lit("多重身份（"), labels.list.join("、"), _lit("）只享受此一项")])
     )
-    # Lists say who is on a household list, not whether an adult is the parent or the child (004 二(三)).
+    # 004 二(三): an adult on a household list is subsidised as a parent, not as the child; a list that does not
+    # say which leaves the subsidy out, and the feedback asks for the role.
     role = pl.when(household_role_missing(policy)).then(
-        _lit("家庭类身份（独女户、双女户、独男户）的成年人须注明是父母还是子女，未计入该项资助")
+        _lit(
+            f"家庭类身份（独女户、双女户、独男户）的成年人须注明是父母还是子女（名单的“{FIELD_LABELS['household_role']}”列），"
+            "未计入该项资助"
+        )
     )
+    too_old = first_match(
+        [
+            (
+                household_child_too_old(policy, category, rule),
+                _lit(
+                    f"{CATEGORY_LABELS[category]}的子女已满{rule.child_age_below}周岁，不享受该项资助（{rule.clause}）"
+                ),
+            )
+            for category, rule in household_categories(policy)
+        ]
+    ).cast(TEXT)
     frame = frame.with_columns(not_covered=not_covered_category(policy, pl.col("_fen")))
     frame = frame.with_columns(
-        resolved=pl.concat_str([main, multiple, pl.col("not_covered"), role], separator="；", ignore_nulls=True),
+        resolved=pl.concat_str(
+            [main, multiple, pl.col("not_covered"), role, too_old], separator="；", ignore_nulls=True
+        ),
     )
     return frame.select("person_id", "categories", "resolved_category", "not_covered", "resolved")
 
@@ -1476,6 +1560,7 @@ def _write(
                 valid_from=pl.col("valid_from"),
                 valid_to=pl.col("valid_to"),
                 batch_id=pl.lit(batch_id, dtype=pl.Int64),
+                household_role=pl.col("household_role"),  # 004 二(三)
             )
             .sort("person_id")
         )
@@ -1740,7 +1825,15 @@ def import_department_list(
         source=department,
         county=county,
         required=("id_number", "name") if sole else ("id_number", "name", "category"),
-        optional=("valid_from", "valid_to", "township", "village", "phone", *(("category",) if sole else ())),
+        optional=(
+            "valid_from",
+            "valid_to",
+            "household_role",  # 004 二(三)
+            "township",
+            "village",
+            "phone",
+            *(("category",) if sole else ()),
+        ),
         department=department,
         policy=policy,
         residency="local_hukou",

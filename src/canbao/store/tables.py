@@ -88,6 +88,8 @@ identity_memberships = Table(
     Column("valid_from", Date),
     Column("valid_to", Date),
     Column("batch_id", Id, nullable=False),
+    # parent / child as the household list gives it (004 二(三)); null when the list does not say (0008)
+    Column("household_role", Text),
     UniqueConstraint("person_id", "category", "batch_id", name="uq_identity_memberships_once"),
 )
 
