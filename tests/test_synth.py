@@ -468,3 +468,27 @@ def test_cli(tmp_path: Path) -> None:
     assert Manifest.load(out).data["persons"] == 800
     refused = CliRunner().invoke(synth_command, ["--persons", "10", "--out", str(tmp_path / "x")])
     assert refused.exit_code != 0
+
+
+def test_a_county_in_parts_is_one_county(tmp_path: Path) -> None:
+    """Above the part size a county is written in parts: persons, ID numbers and transactions unique across
+    the parts, the targets whole, every fault where the top manifest says, the counts the parts' sums."""
+    whole = build_county(LINGBI, 3_000, SEED, tmp_path, part_size=1_000)
+    folders = whole.folders
+    assert [f.relative_to(tmp_path).as_posix() for f in folders] == ["parts/00", "parts/01", "parts/02"]
+    parts = [Manifest.load(f) for f in folders]
+    assert [p.data["persons"] for p in parts] == [1_000] * 3
+    population = pl.concat([pl.read_parquet(f / "population.parquet") for f in folders])
+    assert population.height == 3_000 == population["id_number"].n_unique()
+    taxes = pl.concat([pl.read_csv(f / "tax_records.csv", infer_schema=False) for f in folders])
+    assert taxes["交易流水号"].n_unique() == taxes.height
+    assert whole.data["counts"]["payments"] == sum(p.data["counts"]["payments"] for p in parts)
+    assert whole.data["counts"]["townships"] == parts[0].data["counts"]["townships"]
+    sheet = openpyxl.load_workbook(tmp_path / "targets.xlsx", read_only=True)["参保任务"]
+    assert sum(row[4] for row in sheet.iter_rows(min_row=2, values_only=True)) == whole.data["targets"]["enrollment"]
+    for kind, entries in whole.faults.items():
+        assert len(entries) == sum(len(p.faults[kind]) for p in parts) >= 3 * 4
+        assert all((tmp_path / place["file"]).is_file() for entry in entries for place in entry["rows"])
+    for f in whole.faults["duplicate_row"]:
+        assert all(_id_of(_row(whole, place)) == f["id_number"] for place in f["rows"])
+    assert not (tmp_path / "payments").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canbao.synth import FAULT_KINDS, LINGBI, MIN_PERSONS
+from canbao.synth import FAULT_KINDS, LINGBI, MIN_PERSONS, PART_SIZE
 
 FAULT_LABELS = {
     "bad_check_digit": "名单身份证号码校验位错误",
@@ -37,6 +37,10 @@ assert set(FAULT_LABELS) == set(FAULT_KINDS)
 @click.option("--last-policy", "last_policy_id", help="last year's policy, prices the roster")
 @click.option("--target", type=click.IntRange(min=0), help="enrollment target (default: the notice's, scaled)")
 @click.option("--e-voucher-target", type=click.IntRange(min=0), help="e-voucher activation target")
+@click.option(
+    "--part-size", type=click.IntRange(min=MIN_PERSONS), default=PART_SIZE, show_default=True,
+    help="a larger county is written in parts (parts/00, parts/01 …) of at most this many persons",
+)  # fmt: skip
 def synth_command(
     county: str,
     persons: int,
@@ -46,6 +50,7 @@ def synth_command(
     last_policy_id: str | None,
     target: int | None,
     e_voucher_target: int | None,
+    part_size: int,
 ) -> None:
     """Write a synthetic county: lists, rosters, targets, a season of payments, tax and bank records, faults."""
     from canbao.synth import build_county
@@ -60,6 +65,7 @@ def synth_command(
         last_policy_id=last_policy_id,
         target=target,
         e_voucher_target=e_voucher_target,
+        part_size=part_size,
     )
     data = manifest.data
     counts = data["counts"]
@@ -74,4 +80,6 @@ def synth_command(
     click.echo(f"参保任务 {data['targets']['enrollment']:,} 人，电子凭证激活任务 {data['targets']['e_voucher']:,} 人")
     click.echo("注入的问题：" + "，".join(f"{FAULT_LABELS[k]} {len(v)}" for k, v in manifest.faults.items()))
     seconds = time.perf_counter() - started
+    if len(manifest.folders) > 1:
+        click.echo(f"分 {len(manifest.folders)} 片写出（parts/00 …），每片是一个完整的县文件夹，任务分解表在顶层")
     click.echo(f"已写入 {len(manifest.files) + 1} 个文件到 {out}（{seconds:.1f} 秒），清单见 manifest.json")

@@ -343,7 +343,7 @@ OWN_FILES = (
     "manifest.json", "population.parquet", "targets.xlsx", "roster_2021.csv", "tax_records.csv",
     "bank_statement.csv", "deaths.csv", "other_county_roster.csv", "e_voucher_activations.csv",
 )  # fmt: skip
-OWN_DIRS = ("payments", "lists", "schools", "collections")
+OWN_DIRS = ("payments", "lists", "schools", "collections", "parts")
 
 TARGET_WITHIN_REACH = (0.5, 80, 86)
 """Negotiated enrollment targets: about half the townships (share, drawn per township) get a target of 80..86%
@@ -380,9 +380,12 @@ def _u64(value: int) -> pl.Expr:
 class _Rng:
     """Named streams of reproducible pseudo-random values keyed by a row's integer key."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, part: int | None = None) -> None:
         self.seed = seed
         self._base = _splitmix64(seed & _M64)
+        if part is not None:
+            # A part of a county written in parts draws its own persons; small choices (python()) stay shared.
+            self._base = _splitmix64(self._base ^ _splitmix64(part + 1))
 
     def offset(self, stream: str) -> int:
         return _splitmix64(self._base ^ zlib.crc32(stream.encode()))
@@ -615,24 +618,50 @@ def _phone(rng: _Rng, key: pl.Expr, stream: str) -> pl.Expr:
     return pl.concat_str([rng.pick(key, stream, PHONE_PREFIXES), digits])
 
 
-def _id_numbers(rng: _Rng, frame: pl.DataFrame) -> pl.Series:
+ID_GROUP = ["division", "birth", "male"]
+
+
+def _id_numbers(rng: _Rng, frame: pl.DataFrame, given: pl.DataFrame | None = None) -> tuple[pl.Series, pl.DataFrame]:
     """Unique ID numbers from `division`, `birth` and `male`: the sequence code counts up within each
-    (division, birth date, sex) from a random start, its last digit odd for men."""
+    (division, birth date, sex) from a random start, its last digit odd for men.  `given` counts the codes
+    already given per group (earlier parts of the same county); returns the numbers and the updated counts."""
     group_key = pl.col("birth").cast(pl.Int64) * 1_000_003 + pl.col("division").cast(pl.Int64)
-    rank = pl.int_range(pl.len(), dtype=pl.Int64).over(["division", "birth", "male"])
-    sequence = ((rng.below(group_key, "sequence", 500) + rank) % 500) * 2 + pl.col("male").cast(pl.Int64)
+    keyed = frame.select(ID_GROUP)
+    if given is not None and given.height:
+        keyed = keyed.join(given, on=ID_GROUP, how="left", maintain_order="left")
+    else:
+        keyed = keyed.with_columns(given=pl.lit(0, dtype=pl.Int64))
+    rank = pl.int_range(pl.len(), dtype=pl.Int64).over(ID_GROUP) + pl.col("given").fill_null(0)
+    keyed = keyed.with_columns(rank=rank)
+    if keyed.height and int(keyed["rank"].max()) >= 500:  # type: ignore[arg-type]
+        raise RuntimeError("synthetic ID numbers collide: more than 500 persons of one sex share a birth date")
+    sequence = ((rng.below(group_key, "sequence", 500) + pl.col("rank")) % 500) * 2 + pl.col("male").cast(pl.Int64)
     first17 = pl.concat_str(
         [pl.col("division"), pl.col("birth").dt.to_string("%Y%m%d"), sequence.cast(pl.String).str.zfill(3)]
     )
-    ids = frame.select(first17.alias("first17")).select(
+    ids = keyed.select(first17.alias("first17")).select(
         pl.concat_str([pl.col("first17"), check_digits(pl.col("first17"))]).alias("id_number")
     )["id_number"]
-    if ids.n_unique() != ids.len():
-        raise RuntimeError("synthetic ID numbers collide: more than 500 persons of one sex share a birth date")
-    return ids
+    counts = keyed.group_by(ID_GROUP).agg(given=(pl.col("rank").max() + 1).cast(pl.Int64))
+    if given is not None and given.height:
+        counts = pl.concat([given, counts]).group_by(ID_GROUP).agg(pl.col("given").max())
+    return ids, counts
 
 
-def _persons(n: int, geo: Geography, policy: Policy, rng: _Rng) -> pl.DataFrame:
+@dataclass
+class _IdSequences:
+    """The sequence codes given so far per (division, birth date, sex): a county written in parts draws each
+    part's persons from its own stream, and this keeps their ID numbers unique across the parts."""
+
+    rng: _Rng
+    given: pl.DataFrame | None = None
+
+    def numbers(self, frame: pl.DataFrame) -> pl.Series:
+        ids, self.given = _id_numbers(self.rng, frame, self.given)
+        return ids
+
+
+def _persons(n: int, geo: Geography, policy: Policy, rng: _Rng, ids: _IdSequences) -> pl.DataFrame:
     """One row per person: household, age, sex, birth, ID number, name, place, residency, category, school."""
     reference = policy.collection_window.start - dt.timedelta(days=1)
     if reference.month == 2 and reference.day == 29:
@@ -711,7 +740,7 @@ def _persons(n: int, geo: Geography, policy: Policy, rng: _Rng) -> pl.DataFrame:
         .then(rng.pick(i, "birthplace", BIRTHPLACES))
         .otherwise(pl.lit(geo.county)),
     )
-    frame = frame.with_columns(id_number=_id_numbers(rng, frame))
+    frame = frame.with_columns(id_number=ids.numbers(frame))
     age_ = pl.col("age")
     is_male = pl.col("male")
     own_surname = ~is_male & ((rank <= 1) | pl.col("elder"))
@@ -1086,9 +1115,12 @@ KEPT_COLUMNS = (
 """The columns of the persons frame used after the events are priced."""
 
 
-def _events(frame: pl.DataFrame, geo: Geography, policy_id: str, rng: _Rng) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Payment events priced by `quote_frame`, in payment order, with transaction ids; rows the policy
-    cannot quote (none for 341323) are dropped and counted."""
+def _events(
+    frame: pl.DataFrame, geo: Geography, policy_id: str, rng: _Rng, serials: int = 0
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Payment events priced by `quote_frame`, in payment order, with transaction ids (serial numbers from
+    `serials` on: the parts of a county share one sequence); rows the policy cannot quote (none for 341323)
+    are dropped and counted."""
     policy = load_policy(policy_id)
     events = (
         frame.lazy()
@@ -1136,12 +1168,12 @@ def _events(frame: pl.DataFrame, geo: Geography, policy_id: str, rng: _Rng) -> t
         .then(pl.col("channel_name").replace_strict({a: p for a, p, _ in ONLINE_APPS}, default="WX"))
         .otherwise(pl.col("channel").replace_strict(CHANNEL_PREFIX, default="QT"))
     )
-    serial = ((pl.int_range(pl.len(), dtype=pl.Int64) * multiplier + offset) % 100_000_000).cast(pl.String)
+    serial = ((pl.int_range(pl.len(), dtype=pl.Int64) + serials) * multiplier + offset) % 100_000_000
     events = events.with_columns(
-        txn_id=pl.concat_str([prefix, pl.col("paid_on").dt.to_string("%Y%m%d"), serial.str.zfill(8)]),
+        txn_id=pl.concat_str([prefix, pl.col("paid_on").dt.to_string("%Y%m%d"), serial.cast(pl.String).str.zfill(8)]),
         _index=pl.int_range(pl.len(), dtype=pl.Int64).over("paid_on"),
     )
-    return events, {"unquotable": unquotable, "txn": (multiplier, offset)}
+    return events, {"unquotable": unquotable, "txn": (multiplier, offset, serials)}
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -1355,7 +1387,7 @@ def _tax_and_bank(
     rng: _Rng,
     faults: _Faults,
     out: Path,
-    txn: tuple[int, int],
+    txn: tuple[int, int, int],
 ) -> dict[str, int]:
     n = frame.height
     i = pl.col("i")
@@ -1366,7 +1398,7 @@ def _tax_and_bank(
     idle = pl.col("on_roster") & ~pl.col("pays") & pl.col("died_on").is_null() & (pl.col("categories").list.len() == 0)
     ghosts = faults.pick(rng, frame, idle, _fault_count(n, "tax_without_enrollment"), "ghost")
     window = policy.collection_window
-    multiplier, offset = txn
+    multiplier, offset, serials = txn
     standard = to_fen(policy.personal_contribution)
     ghost_rows = ghosts.select(
         "i",
@@ -1377,7 +1409,7 @@ def _tax_and_bank(
         channel_name=pl.lit("微信"),
         amount_fen=pl.lit(standard, dtype=pl.Int64),
         _order=rng.bits(i, "payment_order"),
-        _serial=pl.int_range(pl.len(), dtype=pl.Int64) + events.height,
+        _serial=pl.int_range(pl.len(), dtype=pl.Int64) + events.height + serials,
     ).with_columns(
         txn_id=pl.concat_str(
             [
@@ -1565,7 +1597,7 @@ def _other_county(
         birth=pl.lit(dt.date(1945, 1, 1)) + pl.duration(days=rng.below(f, "other_birth", 70 * 365)),
         division=pl.lit(other),
     )
-    fillers = fillers.with_columns(id_number=_id_numbers(rng, fillers)).filter(
+    fillers = fillers.with_columns(id_number=_id_numbers(rng, fillers)[0]).filter(
         ~pl.col("id_number").is_in(frame["id_number"].implode())
     )
     fillers = fillers.with_columns(
@@ -1725,14 +1757,17 @@ def _township_plan(geo: Geography, rng: _Rng) -> tuple[list[int], list[int]]:
     return reach, levels
 
 
+def _village_population(frame: pl.DataFrame, geo: Geography) -> list[int]:
+    """Persons alive per village, in the geography's order: what the targets are apportioned by."""
+    alive = dict(frame.filter(pl.col("died_on").is_null()).group_by("village_index").len().rows())
+    return [int(alive.get(k, 0)) for k in range(len(geo.villages))]
+
+
 def _targets(
-    frame: pl.DataFrame, geo: Geography, rng: _Rng, enrollment: int, e_voucher: int, out: Path
+    weights: list[int], geo: Geography, rng: _Rng, enrollment: int, e_voucher: int, out: Path
 ) -> dict[str, int]:
     from openpyxl import Workbook
 
-    alive = frame.filter(pl.col("died_on").is_null()).group_by("village_index").len()
-    population = dict(alive.rows())
-    weights = [int(population.get(k, 0)) for k in range(len(geo.villages))]
     reach = _township_plan(geo, rng)[0]
     people = [0] * len(geo.townships)
     for w, v in zip(weights, geo.villages, strict=True):
@@ -1843,6 +1878,11 @@ class Manifest:
         return faults
 
     @property
+    def folders(self) -> list[Path]:
+        """Where the county's lists, roster and payments are: the folder itself, or each of its parts."""
+        return [self.directory / part["path"] for part in self.data.get("parts", [])] or [self.directory]
+
+    @property
     def files(self) -> list[dict[str, Any]]:
         files: list[dict[str, Any]] = self.data["files"]
         return files
@@ -1876,6 +1916,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+PART_SIZE = 1_100_000
+"""A county larger than this is written in parts of at most this many persons (``parts/00`` …), each a
+county folder of its own (its lists, roster, schools, payments, records and faults), so that neither the
+generator nor a season run ever holds more than a part in memory; ``targets.xlsx`` stays whole."""
+
+
 def build_county(
     county: str,
     persons: int,
@@ -1886,16 +1932,20 @@ def build_county(
     last_policy_id: str | None = None,
     target: int | None = None,
     e_voucher_target: int | None = None,
+    part_size: int = PART_SIZE,
 ) -> Manifest:
     """Write a synthetic county's campaign into `out` (see the module docstring) and return its manifest.
 
     `target` and `e_voucher_target` default to the notice's 1,100,000 and 171,250 scaled by
-    persons / 1,100,000.  The policies default to :func:`choose_policies`.
+    persons / 1,100,000.  The policies default to :func:`choose_policies`.  Above `part_size` persons the
+    county is written in parts (see :data:`PART_SIZE`).
     """
     if not (len(county) == 6 and county.isascii() and county.isdigit()) or county[:2] == "00":
         raise InputError("--county", f"县区代码 {county!r} 应为6位数字（GB/T 2260）")
     if persons < MIN_PERSONS:
         raise InputError("--persons", f"人数至少为 {MIN_PERSONS}")
+    if part_size < MIN_PERSONS:
+        raise InputError("--part-size", f"每片人数至少为 {MIN_PERSONS}")
     if policy_id is None:
         policy_id, chosen_last = choose_policies(county)
         last_policy_id = last_policy_id or chosen_last
@@ -1912,38 +1962,9 @@ def build_county(
 
     rng = _Rng(seed)
     geo = _geography(county, rng)
-    faults = _Faults()
-    frame = _season(_persons(persons, geo, policy, rng), geo, policy, rng, faults)
-    events, info = _events(frame, geo, policy_id, rng)
-    frame = frame.select(KEPT_COLUMNS).with_columns(pays=pl.col("i").is_in(events["i"].implode()))
-
-    rows: dict[str, int] = {}
-    lists, per_category = _department_lists(frame, rng, faults, out, persons, policy)
-    rows.update(lists)
-    rows.update(_tax_and_bank(events, frame, policy, rng, faults, out, info["txn"]))
-    roster = _roster(frame, county, last_policy_id, out)
-    rows["roster_2021.csv"] = roster.len()
-    rows["deaths.csv"] = _deaths(frame, events, roster, faults, out).height
-    rows["other_county_roster.csv"] = _other_county(county, frame, events, policy, rng, faults, out).height
-    rows.update(_schools(frame, geo, out))
-    rows["population.parquet"] = _population(frame, geo, out)
-    rows.update(_write_payments(events, out))
-    sheets = _targets(frame, geo, rng, enrollment, e_voucher, out)
-    rows["e_voucher_activations.csv"] = _e_voucher_activations(frame, geo, policy, rng, e_voucher, out)
-    rows.update(_collections(events, out))
-
-    files: list[dict[str, Any]] = []
-    for path in sorted([*rows, "targets.xlsx"]):
-        entry: dict[str, Any] = {"path": path}
-        if path == "targets.xlsx":
-            entry["sheets"] = sheets
-        else:
-            entry["rows"] = rows[path]
-        entry["sha256"] = _sha256(out / path)
-        files.append(entry)
-    window, period = policy.collection_window, policy.benefit_period
-    on_roster = frame.filter(pl.col("on_roster"))
-    data: dict[str, Any] = {
+    ids = _IdSequences(rng)
+    parts = -(-persons // part_size)
+    head: dict[str, Any] = {
         "generator": "canbao synth",
         "format": 1,
         "seed": seed,
@@ -1952,34 +1973,150 @@ def build_county(
         "policy": policy_id,
         "last_policy": last_policy_id,
         "benefit_year": policy.benefit_year,
-        "season": {
-            "window": [window.start.isoformat(), window.end.isoformat()],
-            "migrant_extension_end": policy.migrant_extension.end.isoformat() if policy.migrant_extension else None,
-            "benefit_period": [period.start.isoformat(), period.end.isoformat()],
-        },
+        "season": _season_dates(policy),
         "targets": {"enrollment": enrollment, "e_voucher": e_voucher},
-        "counts": {
-            "households": frame["hh"].n_unique(),
-            "townships": len(geo.townships),
-            "villages": len(geo.villages),
-            "schools": len(geo.schools),
-            "newborns": int(frame["newborn"].sum()),
-            "students": int((frame["residency"] == "student").sum()),
-            "deaths": int(frame["died_on"].is_not_null().sum()),
-            "roster": roster.len(),
-            "payments": events.height,
-            "renewed": int(on_roster["pays"].sum()),
-            "not_renewed": int((~on_roster["pays"]).sum()),
-            "new_enrollees": int(events.height - on_roster["pays"].sum()),
-            "payments_by_situation": dict(events.group_by("situation").len().sort("situation").rows()),
-            "payments_by_channel": dict(events.group_by("channel").len().sort("channel").rows()),
-            "list_rows_by_category": {c: n for c, n in per_category.items() if n},
-            "unquotable": info["unquotable"],
-        },
-        "schools": [{"name": s.name, "township": s.township, "level": s.level} for s in geo.schools],
-        "files": files,
-        "faults": faults.entries,
     }
+    if parts == 1:
+        part = _write_part(out, geo, policy, last_policy_id, persons, rng, ids, 0, e_voucher)
+        sheets = _targets(part.population, geo, rng, enrollment, e_voucher, out)
+        data = {**head, "counts": part.counts, "schools": _schools_of(geo), "files": [], "faults": part.faults}
+        data["files"] = _files(out, {**part.rows, "targets.xlsx": 0}, sheets)
+        return _write_manifest(out, data)
+
+    population = [0] * len(geo.villages)
+    counts: dict[str, Any] = {}
+    faults: dict[str, list[dict[str, Any]]] = {k: [] for k in FAULT_KINDS}
+    listing: list[dict[str, Any]] = []
+    serials = 0
+    shares = _apportion(e_voucher, sizes := _apportion(persons, [1] * parts))
+    for k, (n, share) in enumerate(zip(sizes, shares, strict=True)):
+        where = f"parts/{k:02d}"
+        part = _write_part(out / where, geo, policy, last_policy_id, n, _Rng(seed, k), ids, serials, share)
+        serials = part.serials
+        population = [a + b for a, b in zip(population, part.population, strict=True)]
+        counts = _add_counts(counts, part.counts)
+        for kind, entries in part.faults.items():
+            for entry in entries:
+                places = [{**place, "file": f"{where}/{place['file']}"} for place in entry["rows"]]
+                faults[kind].append({**entry, "rows": places})
+        part_data = {**head, "persons": n, "part": k, "targets": {"enrollment": None, "e_voucher": share},
+                     "counts": part.counts, "schools": _schools_of(geo), "faults": part.faults,
+                     "files": _files(out / where, part.rows, {})}  # fmt: skip
+        _write_manifest(out / where, part_data)
+        listing.append({"path": where, "persons": n})
+    sheets = _targets(population, geo, rng, enrollment, e_voucher, out)
+    data = {**head, "counts": counts, "schools": _schools_of(geo), "parts": listing,
+            "files": _files(out, {"targets.xlsx": 0}, sheets), "faults": faults}  # fmt: skip
+    return _write_manifest(out, data)
+
+
+@dataclass(frozen=True)
+class _Part:
+    rows: dict[str, int]  # file → rows written
+    counts: dict[str, Any]
+    faults: dict[str, list[dict[str, Any]]]
+    population: list[int]  # alive per village, for the targets
+    serials: int  # the next transaction serial number
+
+
+def _write_part(
+    out: Path,
+    geo: Geography,
+    policy: Policy,
+    last_policy_id: str | None,
+    persons: int,
+    rng: _Rng,
+    ids: _IdSequences,
+    serials: int,
+    e_voucher: int,
+) -> _Part:
+    """Everything of a county (or of one part of it) but the targets."""
+    out.mkdir(parents=True, exist_ok=True)
+    faults = _Faults()
+    frame = _season(_persons(persons, geo, policy, rng, ids), geo, policy, rng, faults)
+    events, info = _events(frame, geo, policy.policy, rng, serials)
+    frame = frame.select(KEPT_COLUMNS).with_columns(pays=pl.col("i").is_in(events["i"].implode()))
+
+    rows: dict[str, int] = {}
+    lists, per_category = _department_lists(frame, rng, faults, out, persons, policy)
+    rows.update(lists)
+    rows.update(_tax_and_bank(events, frame, policy, rng, faults, out, info["txn"]))
+    roster = _roster(frame, geo.county, last_policy_id, out)
+    rows["roster_2021.csv"] = roster.len()
+    rows["deaths.csv"] = _deaths(frame, events, roster, faults, out).height
+    rows["other_county_roster.csv"] = _other_county(geo.county, frame, events, policy, rng, faults, out).height
+    rows.update(_schools(frame, geo, out))
+    rows["population.parquet"] = _population(frame, geo, out)
+    rows.update(_write_payments(events, out))
+    rows["e_voucher_activations.csv"] = _e_voucher_activations(frame, geo, policy, rng, e_voucher, out)
+    rows.update(_collections(events, out))
+
+    on_roster = frame.filter(pl.col("on_roster"))
+    counts: dict[str, Any] = {
+        "households": frame["hh"].n_unique(),
+        "townships": len(geo.townships),
+        "villages": len(geo.villages),
+        "schools": len(geo.schools),
+        "newborns": int(frame["newborn"].sum()),
+        "students": int((frame["residency"] == "student").sum()),
+        "deaths": int(frame["died_on"].is_not_null().sum()),
+        "roster": roster.len(),
+        "payments": events.height,
+        "renewed": int(on_roster["pays"].sum()),
+        "not_renewed": int((~on_roster["pays"]).sum()),
+        "new_enrollees": int(events.height - on_roster["pays"].sum()),
+        "payments_by_situation": dict(events.group_by("situation").len().sort("situation").rows()),
+        "payments_by_channel": dict(events.group_by("channel").len().sort("channel").rows()),
+        "list_rows_by_category": {c: n for c, n in per_category.items() if n},
+        "unquotable": info["unquotable"],
+    }
+    used = serials + events.height + _fault_count(persons, "tax_without_enrollment")
+    return _Part(rows, counts, faults.entries, _village_population(frame, geo), used)
+
+
+def _season_dates(policy: Policy) -> dict[str, Any]:
+    window, period = policy.collection_window, policy.benefit_period
+    return {
+        "window": [window.start.isoformat(), window.end.isoformat()],
+        "migrant_extension_end": policy.migrant_extension.end.isoformat() if policy.migrant_extension else None,
+        "benefit_period": [period.start.isoformat(), period.end.isoformat()],
+    }
+
+
+def _schools_of(geo: Geography) -> list[dict[str, str]]:
+    return [{"name": s.name, "township": s.township, "level": s.level} for s in geo.schools]
+
+
+_SHARED_COUNTS = ("townships", "villages", "schools")  # the same in every part: not added up
+
+
+def _add_counts(total: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """The counts of the parts added up (numbers added, dictionaries key by key; the places counted once)."""
+    out = dict(total)
+    for key, value in part.items():
+        if key in _SHARED_COUNTS or key not in out:
+            out[key] = value
+        elif isinstance(value, dict):
+            out[key] = _add_counts(out[key], value)
+        elif isinstance(value, int):
+            out[key] = out[key] + value
+    return out
+
+
+def _files(out: Path, rows: dict[str, int], sheets: dict[str, int]) -> list[dict[str, Any]]:
+    files: list[dict[str, Any]] = []
+    for path in sorted(rows):
+        entry: dict[str, Any] = {"path": path}
+        if path == "targets.xlsx":
+            entry["sheets"] = sheets
+        else:
+            entry["rows"] = rows[path]
+        entry["sha256"] = _sha256(out / path)
+        files.append(entry)
+    return files
+
+
+def _write_manifest(out: Path, data: dict[str, Any]) -> Manifest:
     manifest_path = out / "manifest.json"
     manifest_path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return Manifest(manifest_path, data)
