@@ -1,11 +1,12 @@
 """A whole season at county size (issue 5): time and peak memory of each phase on SQLite and PostgreSQL.
 
-    python benchmarks/season.py [--persons 1100000] [--databases sqlite,postgresql]
+    python benchmarks/season.py [--persons 1100000] [--databases sqlite,postgresql] [--part-size 1100000]
 
 Each database runs in its own process (so each peak memory is its own): synth, imports (roster, schools,
 department lists, with feedback), season open (quotes stored as due records), due lists (XLSX per
 township), payment files applied day by day.  Goals on this machine: season open under 30 s, the whole
-season under 5 minutes, peak memory under 4 GiB.
+season under 5 minutes, peak memory under 4 GiB.  A county above --part-size persons (the 10,000,000-person
+city: `--persons 10000000 --databases postgresql`) is generated, imported and opened part by part.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import time
 import uuid
 from pathlib import Path
 
+from canbao.synth import PART_SIZE
+
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def one(database: str, persons: int, seed: int) -> dict[str, object]:
+def one(database: str, persons: int, seed: int, part_size: int) -> dict[str, object]:
     from rich.console import Console
 
     from canbao.season_demo import run
@@ -41,7 +44,7 @@ def one(database: str, persons: int, seed: int) -> dict[str, object]:
             url = f"{PG_URL}?options=-csearch_path%3D{schema}"
         started = time.perf_counter()
         try:
-            timings = run(persons, seed, Path(tmp), console=quiet, url=url)
+            timings = run(persons, seed, Path(tmp), console=quiet, url=url, part_size=part_size)
         finally:
             if admin is not None:
                 with admin.begin() as c:
@@ -56,15 +59,17 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=1_100_000)
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--part-size", type=int, default=PART_SIZE)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.persons, args.seed), ensure_ascii=False))
+        print(json.dumps(one(args.one, args.persons, args.seed, args.part_size), ensure_ascii=False))
         return
     print(f"season of {args.persons:,} persons")
     for database in args.databases.split(","):
         done = subprocess.run(
-            [sys.executable, __file__, "--one", database, "--persons", str(args.persons), "--seed", str(args.seed)],
+            [sys.executable, __file__, "--one", database, "--persons", str(args.persons), "--seed", str(args.seed),
+             "--part-size", str(args.part_size)],
             capture_output=True, text=True,
         )  # fmt: skip
         if done.returncode != 0:

@@ -112,11 +112,16 @@ def quote_batch(policy_id: str, source: Path, output: Path, rejects: Path | None
 @click.option("--seed", default=2021, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True)
 @click.option("--county", default="341323", show_default=True)
-def demo(persons: int, seed: int, out: Path, county: str) -> None:
-    """A whole county's season end to end on SQLite: synth, imports, season open, payments, summary."""
+@click.option(
+    "--part-size", type=click.IntRange(min=500), default=1_100_000, show_default=True,
+    help="a larger county is generated and imported in parts of this many persons",
+)  # fmt: skip
+@click.option("--url", help="database URL (default: a new SQLite file canbao.db in --out)")
+def demo(persons: int, seed: int, out: Path, county: str, part_size: int, url: str | None) -> None:
+    """A whole county's season end to end (SQLite unless --url): synth, imports, season open, payments, summary."""
     from canbao.season_demo import run as run_demo
 
-    run_demo(persons, seed, out, county)
+    run_demo(persons, seed, out, county, url=url, part_size=part_size)
 
 
 @cli.command("quote-demo")
