@@ -119,3 +119,75 @@ def test_due_lists_read_places_that_are_empty_in_the_first_rows(engine: Engine) 
     assert open_season(engine, P, "clerk").due == 150
     towns = due_list(engine, 2022)["township"]
     assert towns.null_count() == 149 and "渔沟镇" in towns.to_list()
+
+
+def _listed_persons(
+    engine: Engine, county: str, births: list[dt.date], category: str, roles: list[str | None]
+) -> list[str]:
+    """Persons on one department list (the health commission's when the category is a household one)."""
+    from canbao.ids import make_id_number
+
+    numbers = []
+    with engine.begin() as c:
+        batch = c.execute(
+            insert(import_batches).values(
+                kind="department_list", department="health_commission", file_name="卫健.csv", file_sha256=category,
+                rows_total=len(births), rows_accepted=len(births), rows_rejected=0, actor="test", created_at=now(),
+            ).returning(import_batches.c.id)
+        ).scalar_one()  # fmt: skip
+        for k, (birth, role) in enumerate(zip(births, roles, strict=True)):
+            number = make_id_number(county, birth, k + 1)
+            person = register_person(
+                c, id_number=number, name="测试", sex="male", birth_date=birth, county=county,
+                residency="local_hukou", township="城关镇",
+            )  # fmt: skip
+            c.execute(
+                insert(identity_memberships).values(
+                    person_id=person["id"],
+                    category=category,
+                    department="health_commission",
+                    batch_id=batch,
+                    household_role=role,
+                )
+            )
+            numbers.append(number)
+    return numbers
+
+
+def test_opening_in_chunks_stores_the_same_dues(engine: Engine) -> None:
+    """A city's registry is opened chunk by chunk; the due records are those of one pass."""
+    first = dt.date(1950, 1, 1)
+    _listed_persons(engine, LINGBI, [first + dt.timedelta(days=i) for i in range(40)], "family_planning", [None] * 40)
+    for k in range(5):
+        _enroll_last_year(engine, f"198{k}-03-01", f"t{k}", "灵城镇")
+    columns = [dues.c.person_id, dues.c.amount_due_fen, dues.c.subsidy_category, dues.c.how_to_pay, dues.c.source]
+
+    whole = open_season(engine, P, "clerk")
+    with engine.connect() as c:
+        once = sorted(c.execute(select(*columns)).all())
+    chunked = open_season(engine, P, "clerk", chunk=7)
+    with engine.connect() as c:
+        again = sorted(c.execute(select(*columns)).all())
+        ids = c.execute(select(func.min(dues.c.person_id), func.max(dues.c.person_id))).one()
+    assert (chunked.candidates, chunked.due, chunked.amount_due_fen) == (
+        whole.candidates,
+        whole.due,
+        whole.amount_due_fen,
+    )
+    assert again == once and len(once) == 45 and ids[1] - ids[0] >= 7 * 2  # several chunks were opened
+
+
+def test_season_open_reads_the_household_role_of_the_lists(engine: Engine) -> None:
+    """004 二(三): parents of a daughter household are subsidised at any age, a daughter until 18; an adult
+    without a role is not quoted until the list says which."""
+    huaiyuan, policy = "340321", "anhui/bengbu/huaiyuan/2025"
+    births = [dt.date(1970, 5, 1), dt.date(1995, 5, 1), dt.date(1971, 5, 1), dt.date(2012, 5, 1)]
+    _listed_persons(engine, huaiyuan, births, "daughter_household", ["parent", "child", None, None])
+    report = open_season(engine, policy, "clerk")
+    with engine.connect() as c:
+        rows = c.execute(select(dues.c.person_id, dues.c.subsidy_category, dues.c.net_personal_fen)).all()
+    assert report.due == 3 and report.not_due.height == 1
+    assert "household_role" in report.not_due["reason"][0]  # the adult without a role: not quoted
+    by_category = sorted((r.subsidy_category or "", r.net_personal_fen) for r in rows)
+    assert by_category[0][0] == "" and by_category[0][1] > 0  # the adult daughter pays in full
+    assert [r[0] for r in by_category[1:]] == ["daughter_household", "daughter_household"]

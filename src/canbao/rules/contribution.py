@@ -31,6 +31,19 @@ def household_categories(policy: Policy) -> list[tuple[str, CategoryRule]]:
     return [(c, r) for c, r in _subsidised(policy) if r.child_age_below is not None]
 
 
+def household_roles(memberships: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """person_id → household_role from a person's memberships (person_id, category, household_role,
+    batch_id): what their household lists say, the latest batch that says it; a role given on another list
+    (e.g. 计生) does not decide a household subsidy (004 二(三))."""
+    household = [c for c, _ in household_categories(policy)]
+    return (
+        memberships.filter(pl.col("household_role").is_not_null() & pl.col("category").is_in(household))
+        .sort("batch_id")
+        .group_by("person_id")
+        .agg(pl.col("household_role").last())
+    )
+
+
 def household_role_missing(policy: Policy) -> pl.Expr:
     """An adult on a household list (004 二(三)) must say whether they are the parent or the child."""
     parts = []

@@ -144,6 +144,7 @@ from canbao.rules.contribution import (
     household_categories,
     household_child_too_old,
     household_role_missing,
+    household_roles,
     not_covered_category,
 )
 from canbao.store.bulk import allocate_ids, bulk_insert
@@ -1081,15 +1082,7 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
             .agg(pl.col("category").alias("categories")),
         ]
     )
-    # 004 二(三): the household role is what the person's household lists say, the latest batch that says it;
-    # a role given on another list (e.g. 计生) does not decide a household subsidy.
-    household = [c for c, _ in household_categories(policy)]
-    roles = (
-        current.filter(pl.col("household_role").is_not_null() & pl.col("category").is_in(household))
-        .sort("batch_id")
-        .group_by("person_id")
-        .agg(pl.col("household_role").last())
-    )
+    roles = household_roles(current, policy)  # 004 二(三)
     frame = (
         people.unique("person_id")
         .join(held, on="person_id", how="left")

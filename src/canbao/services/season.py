@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, delete, or_, select, union
+from sqlalchemy import Connection, Engine, Select, delete, func, or_, select, union
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
 from canbao.policy import load_policy
+from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import bulk_insert
 from canbao.store.db import refresh_statistics
@@ -52,29 +53,42 @@ class SeasonReport:
     amount_due_fen: int
 
 
-def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
+OPEN_CHUNK = 1_100_000
+"""Season open quotes and stores this many persons at a time (a county of Lingbi's size in one go): a city's
+registry is opened chunk by chunk, in memory bounded by the chunk."""
+
+
+def _candidates(c: Connection, policy_id: str, ids: tuple[int, int]) -> pl.DataFrame:
+    """Who is due among the persons whose id is within `ids` (both ends included)."""
     policy = load_policy(policy_id)
     on = policy.collection_window.start
     counties = list(policy.region.counties)
     m = identity_memberships.c
     valid = (
-        select(m.person_id, m.category)
+        select(m.person_id, m.category, m.household_role, m.batch_id)
+        .where(m.person_id.between(*ids))
         .where(or_(m.valid_from.is_(None), m.valid_from <= on))
         .where(or_(m.valid_to.is_(None), m.valid_to >= on))
     )
-    listed = pl.read_database(valid, c, schema_overrides={"person_id": pl.Int64, "category": pl.String})
+    listed = pl.read_database(
+        valid,
+        c,
+        schema_overrides={"person_id": pl.Int64, "category": pl.String, "household_role": pl.String,
+                          "batch_id": pl.Int64},
+    )  # fmt: skip
     people = pl.read_database(
         select(
             persons.c.id.label("person_id"), persons.c.id_number, persons.c.name, persons.c.county,
             persons.c.residency, persons.c.township, persons.c.village,
-        ).where(persons.c.county.in_(counties)),
+        ).where(persons.c.county.in_(counties), persons.c.id.between(*ids)),
         c,
         schema_overrides={"person_id": pl.Int64, **dict.fromkeys(_TEXT_COLUMNS, pl.String)},
     )  # fmt: skip
-    enrolled = last_year_enrollees(c, policy.benefit_year)
-    categories = listed.unique().group_by("person_id").agg(pl.col("category").sort().alias("categories"))
+    enrolled = pl.read_database(last_year_select(policy.benefit_year, ids), c, schema_overrides={"person_id": pl.Int64})
+    categories = listed.group_by("person_id").agg(pl.col("category").unique().sort().alias("categories"))
     return (
         people.join(categories, on="person_id", how="left")
+        .join(household_roles(listed, policy), on="person_id", how="left")  # 004 二(三)
         .with_columns(
             pl.col("categories").fill_null(pl.lit([], dtype=pl.List(pl.String))),
             pl.col("person_id").is_in(enrolled["person_id"].implode()).alias("last_year"),
@@ -84,10 +98,21 @@ def _candidates(c: Connection, policy_id: str) -> pl.DataFrame:
     )
 
 
-def last_year_select(benefit_year: int) -> Select[tuple[int]]:
+def _chunks(c: Connection, counties: list[str], size: int) -> list[tuple[int, int]]:
+    """Ranges of person ids holding about `size` persons of the counties each."""
+    low, high, count = c.execute(
+        select(func.min(persons.c.id), func.max(persons.c.id), func.count()).where(persons.c.county.in_(counties))
+    ).one()
+    if not count:
+        return []
+    step = -(-(high - low + 1) // -(-count // size))
+    return [(first, min(first + step - 1, high)) for first in range(low, high + 1, step)]
+
+
+def last_year_select(benefit_year: int, ids: tuple[int, int] | None = None) -> Select[tuple[int]]:
     """person_id of everyone enrolled in the year before `benefit_year`: in the registry's enrollments, or on
     an imported roster of that year (a roster imported before migration 0007 has no year: taken as last
-    year's), as SQL for the database to join and count."""
+    year's), as SQL for the database to join and count; `ids`: only person ids within this range."""
     last = benefit_year - 1
     in_registry = select(enrollments.c.person_id.label("person_id")).where(enrollments.c.benefit_year == last)
     on_roster = (
@@ -100,6 +125,9 @@ def last_year_select(benefit_year: int) -> Select[tuple[int]]:
             or_(import_batches.c.benefit_year == last, import_batches.c.benefit_year.is_(None)),
         )
     )
+    if ids is not None:
+        in_registry = in_registry.where(enrollments.c.person_id.between(*ids))
+        on_roster = on_roster.where(import_rows.c.person_id.between(*ids))
     return select(union(in_registry, on_roster).subquery().c.person_id)
 
 
@@ -110,45 +138,69 @@ def last_year_enrollees(c: Connection, benefit_year: int) -> pl.DataFrame:
     return pl.read_database(query, c, schema_overrides={"person_id": pl.Int64, "township": pl.String})
 
 
-def open_season(engine: Engine, policy_id: str, actor: str, today: dt.date | None = None) -> SeasonReport:
+def open_season(
+    engine: Engine, policy_id: str, actor: str, today: dt.date | None = None, chunk: int = OPEN_CHUNK
+) -> SeasonReport:
+    """Quote and store the due records of everyone due (see the module docstring), `chunk` persons at a time,
+    all in one transaction: a season is opened whole or not at all."""
     policy = load_policy(policy_id)
+    candidates = due_count = total = 0
+    refused: list[pl.DataFrame] = []
+    opened_at = now()
     with UnitOfWork(engine, actor) as uow:
         c = uow.connection
         refresh_statistics(c, "persons", "identity_memberships", "import_rows", "import_batches", "enrollments")
-        people = _candidates(c, policy_id)
-        quoted = quote_frame(
-            policy_id,
-            people.with_columns(
-                pl.lit("regular").alias("situation"), pl.lit(policy.collection_window.start).alias("paid_on")
-            ),
-            today,
-        )
-        ok = pl.col("error").is_null() & pl.col("eligible")
-        due = quoted.filter(ok)
-        collected = pl.col("categories").list.eval(pl.element().is_in(list(COLLECTED_CATEGORIES))).list.any()
-        rows = due.select(
-            "person_id",
-            pl.lit(policy_id).alias("policy"),
-            pl.lit(policy.benefit_year).alias("benefit_year"),
-            "township", "village", "amount_due_fen", "net_personal_fen",
-            "subsidy_category", "subsidy_kind", "subsidy_timing", "subsidy_fen",
-            pl.when(pl.col("residency") == "student").then(pl.lit("school"))
-            .when(collected).then(pl.lit("collecting_unit"))
-            .otherwise(pl.lit("online")).alias("how_to_pay"),
-            pl.when(pl.col("last_year")).then(pl.lit("last_year")).otherwise(pl.lit("identity_list")).alias("source"),
-            pl.lit(now()).alias("opened_at"),
-        )  # fmt: skip
         c.execute(delete(dues).where(dues.c.benefit_year == policy.benefit_year, dues.c.policy == policy_id))
-        bulk_insert(c, dues, rows)
+        for ids in _chunks(c, list(policy.region.counties), chunk):
+            people = _candidates(c, policy_id, ids)
+            rows, not_due = _quote_dues(policy_id, people, today, opened_at)
+            bulk_insert(c, dues, rows)
+            candidates += people.height
+            due_count += rows.height
+            total += int(rows["amount_due_fen"].sum() or 0)
+            refused.append(not_due)
         uow.commit()
+    not_due = pl.concat(refused) if refused else pl.DataFrame(schema=dict.fromkeys(NOT_DUE_COLUMNS, pl.String))
+    audit(engine, actor, "open_season", policy_id, "done", f"{due_count} due, {not_due.height} not due")
+    return SeasonReport(policy_id, policy.benefit_year, candidates, due_count, not_due, total)
+
+
+NOT_DUE_COLUMNS = ("id_number", "name", "township", "village", "reason")
+
+
+def _quote_dues(
+    policy_id: str, people: pl.DataFrame, today: dt.date | None, opened_at: dt.datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The due records of `people` (quoted as if paid on the window's first day), and those not due with why."""
+    policy = load_policy(policy_id)
+    quoted = quote_frame(
+        policy_id,
+        people.with_columns(
+            pl.lit("regular").alias("situation"), pl.lit(policy.collection_window.start).alias("paid_on")
+        ),
+        today,
+    )
+    ok = pl.col("error").is_null() & pl.col("eligible")
+    due = quoted.filter(ok)
+    collected = pl.col("categories").list.eval(pl.element().is_in(list(COLLECTED_CATEGORIES))).list.any()
+    rows = due.select(
+        "person_id",
+        pl.lit(policy_id).alias("policy"),
+        pl.lit(policy.benefit_year).alias("benefit_year"),
+        "township", "village", "amount_due_fen", "net_personal_fen",
+        "subsidy_category", "subsidy_kind", "subsidy_timing", "subsidy_fen",
+        pl.when(pl.col("residency") == "student").then(pl.lit("school"))
+        .when(collected).then(pl.lit("collecting_unit"))
+        .otherwise(pl.lit("online")).alias("how_to_pay"),
+        pl.when(pl.col("last_year")).then(pl.lit("last_year")).otherwise(pl.lit("identity_list")).alias("source"),
+        pl.lit(opened_at).alias("opened_at"),
+    )  # fmt: skip
     not_due = quoted.filter(~ok.fill_null(False)).select(
         mask_id_numbers(pl.col("id_number")).alias("id_number"),
         "name", "township", "village",
         pl.coalesce(pl.col("error"), pl.col("reasons").list.join("；")).alias("reason"),
     )  # fmt: skip
-    total = int(rows["amount_due_fen"].sum() or 0)
-    audit(engine, actor, "open_season", policy_id, "done", f"{rows.height} due, {not_due.height} not due")
-    return SeasonReport(policy_id, policy.benefit_year, people.height, rows.height, not_due, total)
+    return rows, not_due
 
 
 def due_list(engine: Engine, benefit_year: int, township: str | None = None, unpaid_only: bool = True) -> pl.DataFrame:
@@ -165,8 +217,15 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
     )  # fmt: skip
     if township is not None:
         query = query.where(dues.c.township == township)
+    if unpaid_only:
+        paid = select(enrollments.c.id).where(
+            enrollments.c.person_id == dues.c.person_id,
+            enrollments.c.benefit_year == benefit_year,
+            enrollments.c.live,
+        )
+        query = query.where(~paid.exists())
     with engine.connect() as c:
-        frame = pl.read_database(
+        return pl.read_database(
             query,
             c,
             schema_overrides={
@@ -177,14 +236,6 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
                 **dict.fromkeys(_TEXT_COLUMNS, pl.String),
             },
         )
-        if unpaid_only:
-            paid = pl.read_database(
-                select(enrollments.c.person_id).where(enrollments.c.benefit_year == benefit_year, enrollments.c.live),
-                c,
-                schema_overrides={"person_id": pl.Int64},
-            )
-            frame = frame.filter(~pl.col("person_id").is_in(paid["person_id"].implode()))
-    return frame
 
 
 def due_columns() -> list[pl.Expr]:

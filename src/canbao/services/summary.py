@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, case, func, select
 
-from canbao.services.season import last_year_enrollees
+from canbao.services.season import last_year_select
 from canbao.store.tables import enrollments, ledger_entries, persons
 
 
@@ -22,42 +22,70 @@ class SeasonSummary:
 
 
 def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | None = None) -> SeasonSummary:
-    """`targets`: township and target columns (the 任务分解表), optional."""
+    """`targets`: township and target columns (the 任务分解表), optional.  The database counts and adds up;
+    only the totals per township, channel and category come back (a city's season is millions of rows)."""
     e, p, le = enrollments.c, persons.c, ledger_entries.c
+    live = and_(e.benefit_year == benefit_year, e.live)
+    last = last_year_select(benefit_year).subquery("last")
+    renews = select(e.id).where(e.person_id == last.c.person_id, live).exists()
+    signed = case((le.kind == "refund", -le.amount_fen), else_=le.amount_fen)
+    text = pl.String
     with engine.connect() as c:
         enrolled = pl.read_database(
-            select(p.township, e.person_id, e.subsidy_category, e.subsidy_kind, e.subsidy_timing, e.subsidy_fen)
-            .join(persons, p.id == e.person_id)
-            .where(e.benefit_year == benefit_year, e.live),
+            select(p.township, func.count().label("enrolled"))
+            .select_from(enrollments.join(persons, p.id == e.person_id))
+            .where(live)
+            .group_by(p.township),
+            c,
+            schema_overrides={"township": text, "enrolled": pl.Int64},
+        )
+        last_year = pl.read_database(
+            select(
+                p.township,
+                func.count().label("last_year"),
+                func.sum(case((renews, 1), else_=0)).label("renewed"),
+            )
+            .select_from(last.join(persons, p.id == last.c.person_id))
+            .group_by(p.township),
+            c,
+            schema_overrides={"township": text, "last_year": pl.Int64, "renewed": pl.Int64},
+        )
+        by_channel = pl.read_database(
+            select(
+                le.channel,
+                le.channel_name,
+                func.sum(case((le.kind == "payment", 1), else_=0)).label("payments"),
+                func.sum(signed).label("amount_fen"),
+            )
+            .select_from(
+                ledger_entries.join(enrollments, and_(e.id == le.enrollment_id, e.benefit_year == benefit_year))
+            )
+            .where(le.kind.in_(["payment", "refund"]))
+            .group_by(le.channel, le.channel_name),
+            c,
+            schema_overrides={"channel": text, "channel_name": text, "payments": pl.Int64, "amount_fen": pl.Int64},
+        ).sort("amount_fen", "channel", "channel_name", descending=[True, False, False])
+        by_category = pl.read_database(
+            select(
+                e.subsidy_category,
+                e.subsidy_kind,
+                e.subsidy_timing,
+                func.count().label("persons"),
+                func.sum(e.subsidy_fen).label("amount_fen"),
+            )
+            .where(live, e.subsidy_category.is_not(None))
+            .group_by(e.subsidy_category, e.subsidy_kind, e.subsidy_timing),
             c,
             schema_overrides={
-                "person_id": pl.Int64,
-                "subsidy_fen": pl.Int64,
-                "township": pl.String,
-                "subsidy_category": pl.String,
-                "subsidy_kind": pl.String,
-                "subsidy_timing": pl.String,
+                "subsidy_category": text, "subsidy_kind": text, "subsidy_timing": text,
+                "persons": pl.Int64, "amount_fen": pl.Int64,
             },
-        )
-        last_year = last_year_enrollees(c, benefit_year)
-        money = pl.read_database(
-            select(le.channel, le.channel_name, le.kind, le.amount_fen)
-            .join(enrollments, and_(e.id == le.enrollment_id, e.benefit_year == benefit_year))
-            .where(le.kind.in_(["payment", "refund"])),
-            c,
-            schema_overrides={
-                "amount_fen": pl.Int64,
-                "channel": pl.String,
-                "channel_name": pl.String,
-                "kind": pl.String,
-            },
-        )
-    renewed = last_year.filter(pl.col("person_id").is_in(enrolled["person_id"].implode()))
+        ).sort("amount_fen", "subsidy_category", descending=[True, False])  # fmt: skip
     town = pl.col("township").fill_null("（未填乡镇）")
     by_township = (
-        enrolled.group_by(town).agg(pl.len().alias("enrolled"))
-        .join(last_year.group_by(town).agg(pl.len().alias("last_year")), on="township", how="full", coalesce=True)
-        .join(renewed.group_by(town).agg(pl.len().alias("renewed")), on="township", how="left")
+        enrolled.group_by(town).agg(pl.col("enrolled").sum())
+        .join(last_year.group_by(town).agg(pl.col("last_year", "renewed").sum()), on="township", how="full",
+              coalesce=True)
         .with_columns(pl.col("enrolled", "last_year", "renewed").fill_null(0).cast(pl.Int64))
         .with_columns((pl.col("last_year") - pl.col("renewed")).alias("not_renewed"))
     )  # fmt: skip
@@ -71,18 +99,6 @@ def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | No
     by_township = by_township.with_columns(
         (pl.col("enrolled") * 10_000 // pl.col("target")).alias("rate_bp")  # basis points: exact, no float
     ).sort("township")
-    signed = pl.when(pl.col("kind") == "refund").then(-pl.col("amount_fen")).otherwise(pl.col("amount_fen"))
-    by_channel = (
-        money.group_by("channel", "channel_name")
-        .agg((pl.col("kind") == "payment").sum().alias("payments"), signed.sum().alias("amount_fen"))
-        .sort("amount_fen", descending=True)
-    )
-    by_category = (
-        enrolled.filter(pl.col("subsidy_category").is_not_null())
-        .group_by("subsidy_category", "subsidy_kind", "subsidy_timing")
-        .agg(pl.len().alias("persons"), pl.col("subsidy_fen").sum().alias("amount_fen"))
-        .sort("amount_fen", descending=True)
-    )
     return SeasonSummary(
-        by_township, by_channel, by_category, enrolled.height, int(by_channel["amount_fen"].sum() or 0)
+        by_township, by_channel, by_category, int(enrolled["enrolled"].sum()), int(by_channel["amount_fen"].sum() or 0)
     )
