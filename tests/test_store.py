@@ -21,4 +21,4 @@ def test_migrations_go_down_and_up_again(database_url: str) -> None:
     command.downgrade(_alembic_config(database_url), "base")
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == "0008"
+    assert current_revision(database_url) == "0009"

@@ -182,7 +182,8 @@ dues = Table(
     "dues",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("person_id", Id, ForeignKey("persons.id"), nullable=False),
+    # No foreign key (migration 0009): written only by season open from the persons it reads, in one transaction.
+    Column("person_id", Id, nullable=False),
     Column("policy", String(64), nullable=False),
     Column("benefit_year", Integer, nullable=False),
     Column("township", String(64)),
