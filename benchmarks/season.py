@@ -26,7 +26,7 @@ from canbao.synth import PART_SIZE
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def one(database: str, persons: int, seed: int, part_size: int) -> dict[str, object]:
+def one(database: str, persons: int, seed: int, part_size: int, keep: bool) -> dict[str, object]:
     from rich.console import Console
 
     from canbao.season_demo import run
@@ -46,12 +46,12 @@ def one(database: str, persons: int, seed: int, part_size: int) -> dict[str, obj
         try:
             timings = run(persons, seed, Path(tmp), console=quiet, url=url, part_size=part_size)
         finally:
-            if admin is not None:
+            if admin is not None and not keep:
                 with admin.begin() as c:
                     c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"database": database, "timings": timings, "total": total, "peak_mib": peak_mib}
+    return {"database": database, "timings": timings, "total": total, "peak_mib": peak_mib, "schema": schema}
 
 
 def main() -> None:
@@ -60,22 +60,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--part-size", type=int, default=PART_SIZE)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema (audit_log times each step)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.persons, args.seed, args.part_size), ensure_ascii=False))
+        print(json.dumps(one(args.one, args.persons, args.seed, args.part_size, args.keep), ensure_ascii=False))
         return
     print(f"season of {args.persons:,} persons")
     for database in args.databases.split(","):
         done = subprocess.run(
             [sys.executable, __file__, "--one", database, "--persons", str(args.persons), "--seed", str(args.seed),
-             "--part-size", str(args.part_size)],
+             "--part-size", str(args.part_size), *(["--keep"] if args.keep else [])],
             capture_output=True, text=True,
         )  # fmt: skip
         if done.returncode != 0:
             print(f"\n{database}: failed\n{done.stderr[-3000:]}")
             continue
         result = json.loads(done.stdout.strip().splitlines()[-1])
+        if args.keep and database == "postgresql":
+            print(f"schema kept: {result['schema']}")
         print(f"\n{database}: whole season {result['total']:.1f} s, peak memory {result['peak_mib']:,.0f} MiB")
         for phase, seconds in result["timings"].items():
             print(f"  {seconds:7.1f} s  {phase}")

@@ -158,7 +158,8 @@ def run(
     with _step(console, "写出各乡镇尚未缴费人员的催缴清单", timings):
         write_due_lists(due_list(engine, policy.benefit_year, unpaid_only=True), out / "due_lists")
 
-    summary = season_summary(engine, policy.benefit_year, _targets(engine, policy.benefit_year))
+    with _step(console, "汇总：按乡镇的参保进度、按渠道的收缴、按身份的资助", timings):
+        summary = season_summary(engine, policy.benefit_year, _targets(engine, policy.benefit_year))
     _print_summary(console, policy_id, season.due, applied, summary, rejected)
     if len(manifest.folders) == 1:
         with _step(console, "对账、进度、考核和资金报表", timings):

@@ -23,6 +23,12 @@ the situations and identity categories the policy can quote are generated (a cat
 Layout of DIR
 -------------
 
+A county above ``part_size`` persons (``PART_SIZE``, 1,100,000: a city) is written in parts: DIR holds
+``manifest.json`` (the county's, with ``parts`` [{path, persons}], the parts' counts added up and their
+faults with paths from DIR, e.g. ``parts/03/lists/civil_affairs.csv``) and ``targets.xlsx``; each
+``parts/NN/`` holds everything else below, with a manifest of its own (``part``: NN).  The parts share the
+places and one sequence of ID numbers and transaction serials; each draws its own persons.
+
 CSV files are UTF-8 with a BOM (as Excel users save them), comma-separated, one header row; a *row number*
 is the spreadsheet row: the header is row 1, the first person row 2.  Amounts in CSV files are yuan with two
 decimals, dates YYYY-MM-DD unless said otherwise.
