@@ -129,7 +129,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, String, Table, cast, func, insert, select
+from sqlalchemy import Connection, Engine, Select, String, Table, cast, insert, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
@@ -148,7 +148,7 @@ from canbao.rules.contribution import (
     not_covered_category,
 )
 from canbao.store.bulk import allocate_ids, bulk_insert
-from canbao.store.db import refresh_statistics
+from canbao.store.db import refresh_statistics, table_size
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import (
@@ -871,7 +871,7 @@ def _select_keys(
     chunked IN queries."""
     if keys.is_empty():
         return pl.DataFrame(schema=schema)
-    size = connection.execute(select(func.count()).select_from(table)).scalar_one()
+    size = table_size(connection, table.name)
     if size == 0:
         return pl.DataFrame(schema=schema)
     key_name = key.key
