@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Engine, and_, case, func, select
 
 from canbao.services.season import last_year_select
+from canbao.store.db import plan_for_whole_tables
 from canbao.store.tables import enrollments, ledger_entries, persons
 
 
@@ -27,10 +28,11 @@ def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | No
     e, p, le = enrollments.c, persons.c, ledger_entries.c
     live = and_(e.benefit_year == benefit_year, e.live)
     last = last_year_select(benefit_year).subquery("last")
-    renews = select(e.id).where(e.person_id == last.c.person_id, live).exists()
+    renewed = select(e.person_id).where(live).subquery("renewed")  # one live enrollment a person and year
     signed = case((le.kind == "refund", -le.amount_fen), else_=le.amount_fen)
     text = pl.String
     with engine.connect() as c:
+        plan_for_whole_tables(c)
         enrolled = pl.read_database(
             select(p.township, func.count().label("enrolled"))
             .select_from(enrollments.join(persons, p.id == e.person_id))
@@ -43,9 +45,11 @@ def season_summary(engine: Engine, benefit_year: int, targets: pl.DataFrame | No
             select(
                 p.township,
                 func.count().label("last_year"),
-                func.sum(case((renews, 1), else_=0)).label("renewed"),
+                func.count(renewed.c.person_id).label("renewed"),
             )
-            .select_from(last.join(persons, p.id == last.c.person_id))
+            .select_from(
+                last.join(persons, p.id == last.c.person_id).outerjoin(renewed, renewed.c.person_id == last.c.person_id)
+            )
             .group_by(p.township),
             c,
             schema_overrides={"township": text, "last_year": pl.Int64, "renewed": pl.Int64},
