@@ -189,7 +189,7 @@ from canbao.policy import Policy, list_policies, load_policy
 from canbao.rules.columns import INPUT_SCHEMA
 from canbao.rules.engine import quote_frame
 from canbao.services.payment_batch import PAYMENT_COLUMNS
-from canbao.vocabulary import CATEGORIES, DEPARTMENT_CATEGORIES
+from canbao.vocabulary import CATEGORIES, DEPARTMENT_CATEGORIES, HOUSEHOLD_ROLE_LABELS
 
 __all__ = [
     "COUNTY_NAMES",
@@ -1268,7 +1268,7 @@ def _department_lists(
             .otherwise(word)
         )
     memberships = memberships.with_columns(word=word).sort(["township_code", "village_code", "hh", "rank", "_dual"])
-    role_words = pl.col("household_role").replace_strict({"parent": "父母", "child": "子女"}, default=None)
+    role_words = pl.col("household_role").replace_strict(HOUSEHOLD_ROLE_LABELS, default=None)
     disability_kind = rng.below(i, "disability_kind", len(DISABILITY_KINDS))
     disability_level = 1 + rng.below(i, "disability_level", 2)
     layouts: dict[str, list[pl.Expr]] = {
