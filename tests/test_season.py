@@ -165,7 +165,8 @@ def test_opening_in_chunks_stores_the_same_dues(engine: Engine) -> None:
     whole = open_season(engine, P, "clerk")
     with engine.connect() as c:
         once = sorted(c.execute(select(*columns)).all())
-    chunked = open_season(engine, P, "clerk", chunk=7)
+    calls: list[tuple[int, int]] = []
+    chunked = open_season(engine, P, "clerk", chunk=7, on_chunk=lambda done, n: calls.append((done, n)))
     with engine.connect() as c:
         again = sorted(c.execute(select(*columns)).all())
         ids = c.execute(select(func.min(dues.c.person_id), func.max(dues.c.person_id))).one()
@@ -174,7 +175,8 @@ def test_opening_in_chunks_stores_the_same_dues(engine: Engine) -> None:
         whole.due,
         whole.amount_due_fen,
     )
-    assert again == once and len(once) == 45 and ids[1] - ids[0] >= 7 * 2  # several chunks were opened
+    assert again == once and len(once) == 45 and ids[1] - ids[0] >= 7 * 2
+    assert len(calls) >= 6 and calls == [(k, len(calls)) for k in range(1, len(calls) + 1)]  # chunk by chunk
 
 
 def test_season_open_reads_the_household_role_of_the_lists(engine: Engine) -> None:

@@ -144,8 +144,11 @@ def run(
     with _step(console, "导入上年度参保名册、学校名册、各部门认定名单和任务分解表", timings):
         rejected = import_county(engine, data, county, policy_id, feedback)
 
-    with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings):
-        season = open_season(engine, policy_id, ACTOR)
+    with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings), _progress(console) as bar:
+        task = bar.add_task("测算", total=None)
+        season = open_season(
+            engine, policy_id, ACTOR, on_chunk=lambda done, n: bar.update(task, completed=done, total=n)
+        )
 
     days = payment_days(manifest)
     applied = Applied(out / "payments_outcome.csv")

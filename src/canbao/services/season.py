@@ -1,5 +1,6 @@
 """Open a season (roll-over): everyone on last year's roster and the current identity lists gets this year's
-quote in one vectorized pass, stored as due records (催缴) — and the due lists per township and village.
+quote in one vectorized pass (a city's registry a chunk of persons at a time), stored as due records (催缴) —
+and the due lists per township and village.
 
 Who is due: persons of the policy's counties enrolled in the previous benefit year (in the registry, or on
 an imported roster of last year's enrollees), or holding an identity category valid on the first day of
@@ -11,6 +12,7 @@ Opening the same season again replaces its due records with the same ones: the t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,10 +141,16 @@ def last_year_enrollees(c: Connection, benefit_year: int) -> pl.DataFrame:
 
 
 def open_season(
-    engine: Engine, policy_id: str, actor: str, today: dt.date | None = None, chunk: int = OPEN_CHUNK
+    engine: Engine,
+    policy_id: str,
+    actor: str,
+    today: dt.date | None = None,
+    chunk: int = OPEN_CHUNK,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> SeasonReport:
     """Quote and store the due records of everyone due (see the module docstring), `chunk` persons at a time,
-    all in one transaction: a season is opened whole or not at all."""
+    all in one transaction: a season is opened whole or not at all.  `on_chunk(done, chunks)` after each chunk
+    (progress bars)."""
     policy = load_policy(policy_id)
     candidates = due_count = total = 0
     refused: list[pl.DataFrame] = []
@@ -151,7 +159,8 @@ def open_season(
         c = uow.connection
         refresh_statistics(c, "persons", "identity_memberships", "import_rows", "import_batches", "enrollments")
         c.execute(delete(dues).where(dues.c.benefit_year == policy.benefit_year, dues.c.policy == policy_id))
-        for ids in _chunks(c, list(policy.region.counties), chunk):
+        chunks = _chunks(c, list(policy.region.counties), chunk)
+        for done, ids in enumerate(chunks, start=1):
             people = _candidates(c, policy_id, ids)
             rows, not_due = _quote_dues(policy_id, people, today, opened_at)
             bulk_insert(c, dues, rows)
@@ -159,6 +168,8 @@ def open_season(
             due_count += rows.height
             total += int(rows["amount_due_fen"].sum() or 0)
             refused.append(not_due)
+            if on_chunk is not None:
+                on_chunk(done, len(chunks))
         uow.commit()
     not_due = pl.concat(refused) if refused else pl.DataFrame(schema=dict.fromkeys(NOT_DUE_COLUMNS, pl.String))
     audit(engine, actor, "open_season", policy_id, "done", f"{due_count} due, {not_due.height} not due")
