@@ -44,13 +44,19 @@ def household_roles(memberships: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     )
 
 
+def _past_child_age(policy: Policy, rule: CategoryRule) -> pl.Expr:
+    """004 二(三): the daughter or son of a household list is subsidised until `child_age_below`, the age
+    counted on the benefit-period start; past it only a parent is."""
+    assert rule.child_age_below is not None
+    return age_on(policy.benefit_period.start) >= rule.child_age_below
+
+
 def household_role_missing(policy: Policy) -> pl.Expr:
     """An adult on a household list (004 二(三)) must say whether they are the parent or the child."""
-    parts = []
-    for cat, rule in household_categories(policy):
-        assert rule.child_age_below is not None
-        adult = age_on(policy.benefit_period.start) >= rule.child_age_below
-        parts.append(_has(cat) & adult & pl.col("household_role").is_null())
+    parts = [
+        _has(cat) & _past_child_age(policy, rule) & pl.col("household_role").is_null()
+        for cat, rule in household_categories(policy)
+    ]
     return pl.any_horizontal(parts) if parts else pl.lit(False)
 
 
@@ -59,8 +65,7 @@ def household_child_too_old(policy: Policy, category: str, rule: CategoryRule) -
     on the benefit-period start: no longer subsidised as the daughter or son (004 二(三))."""
     if rule.child_age_below is None:
         return pl.lit(False)
-    adult = age_on(policy.benefit_period.start) >= rule.child_age_below
-    return _has(category) & adult & (pl.col("household_role") == "child")
+    return _has(category) & _past_child_age(policy, rule) & (pl.col("household_role") == "child")
 
 
 def _applies(policy: Policy, category: str, rule: CategoryRule) -> pl.Expr:
@@ -68,7 +73,7 @@ def _applies(policy: Policy, category: str, rule: CategoryRule) -> pl.Expr:
     if rule.child_age_below is None:
         return has
     # 004 二(三): daughters/sons until 18 (age on the benefit-period start), parents at any age.
-    young = age_on(policy.benefit_period.start) < rule.child_age_below
+    young = ~_past_child_age(policy, rule)
     role = pl.col("household_role")
     return has & ((role == "parent") | ((role == "child") & young) | (role.is_null() & young))
 
