@@ -55,6 +55,8 @@ class SeasonReport:
     amount_due_fen: int
 
 
+NOT_DUE_COLUMNS = ("id_number", "name", "township", "village", "reason")  # SeasonReport.not_due
+
 OPEN_CHUNK = 1_100_000
 """Season open quotes and stores this many persons at a time (a county of Lingbi's size in one go): a city's
 registry is opened chunk by chunk, in memory bounded by the chunk."""
@@ -133,13 +135,6 @@ def last_year_select(benefit_year: int, ids: tuple[int, int] | None = None) -> S
     return select(union(in_registry, on_roster).subquery().c.person_id)
 
 
-def last_year_enrollees(c: Connection, benefit_year: int) -> pl.DataFrame:
-    """person_id and township of last year's enrollees (:func:`last_year_select`)."""
-    last = last_year_select(benefit_year).subquery("last")
-    query = select(persons.c.id.label("person_id"), persons.c.township).join(last, last.c.person_id == persons.c.id)
-    return pl.read_database(query, c, schema_overrides={"person_id": pl.Int64, "township": pl.String})
-
-
 def open_season(
     engine: Engine,
     policy_id: str,
@@ -174,9 +169,6 @@ def open_season(
     not_due = pl.concat(refused) if refused else pl.DataFrame(schema=dict.fromkeys(NOT_DUE_COLUMNS, pl.String))
     audit(engine, actor, "open_season", policy_id, "done", f"{due_count} due, {not_due.height} not due")
     return SeasonReport(policy_id, policy.benefit_year, candidates, due_count, not_due, total)
-
-
-NOT_DUE_COLUMNS = ("id_number", "name", "township", "village", "reason")
 
 
 def _quote_dues(
