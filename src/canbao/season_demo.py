@@ -22,7 +22,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from canbao.money import to_yuan
-from canbao.policy import load_policy
+from canbao.policy import Policy, load_policy
 from canbao.services import imports
 from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
 from canbao.services.season import due_list, open_season, write_due_lists
@@ -77,17 +77,15 @@ def import_county(
         if into is not None:
             into.mkdir(parents=True, exist_ok=True)
         prefix = f"{folder.relative_to(data)}/" if len(folders) > 1 else ""
-        listed = _import_lists(engine, folder, county, policy_id, into)
+        listed = _import_lists(engine, folder, county, policy, into)
         rejected += [(prefix + name, count, reasons) for name, count, reasons in listed]
     import_targets(engine, data / "targets.xlsx", policy.benefit_year, ACTOR)
     return rejected
 
 
 def _import_lists(
-    engine: Engine, data: Path, county: str, policy_id: str, feedback: Path | None
+    engine: Engine, data: Path, county: str, policy: Policy, feedback: Path | None
 ) -> list[tuple[str, int, list[str]]]:
-    policy = load_policy(policy_id)
-
     def answer(name: str) -> Path | None:
         return feedback / f"反馈-{name}.xlsx" if feedback is not None else None
 
@@ -105,7 +103,7 @@ def _import_lists(
             rejected.append((school.name, report.rejected, report.rejections(3)))
     for listing in filter(_has_rows, sorted((data / "lists").glob("*.csv"))):
         report = imports.import_department_list(
-            engine, listing, listing.stem, county, policy_id, ACTOR, accept_valid=True,
+            engine, listing, listing.stem, county, policy.policy, ACTOR, accept_valid=True,
             feedback_path=answer(listing.stem),
         )  # fmt: skip
         rejected.append((listing.name, report.rejected, report.rejections(3)))
@@ -151,13 +149,15 @@ def run(
         )
 
     days = payment_days(manifest)
-    applied = Applied(out / "payments_outcome.csv")
-    with _step(console, f"按日入账：{len(days)} 个缴费日", timings), _progress(console) as bar:
+    with (
+        _step(console, f"按日入账：{len(days)} 个缴费日", timings),
+        _progress(console) as bar,
+        Applied(out / "payments_outcome.csv") as applied,
+    ):
         task = bar.add_task("入账", total=len(days))
         for files in days.values():
             applied.add(apply_payments(engine, policy_id, pl.concat([pl.read_parquet(f) for f in files]), ACTOR))
             bar.advance(task)
-    applied.close()
     with _step(console, "写出各乡镇尚未缴费人员的催缴清单", timings):
         write_due_lists(due_list(engine, policy.benefit_year, unpaid_only=True), out / "due_lists")
 
@@ -190,28 +190,30 @@ def payment_days(manifest: Manifest) -> dict[str, list[Path]]:
 
 class Applied:
     """The answers to the season's payments: written to a CSV file day by day, counted as they come (a city's
-    season does not fit in memory as one frame)."""
+    season does not fit in memory as one frame).  `with Applied(path) as applied:` closes the file."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._file = path.open("wb")
-        self._header = True
         self.outcomes: dict[str, int] = {}
         self.refusals: dict[str, int] = {}
-        self.rows = 0
+
+    def __enter__(self) -> Applied:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    @property
+    def rows(self) -> int:
+        return sum(self.outcomes.values())
 
     def add(self, result: pl.DataFrame) -> None:
-        result.write_csv(self._file, include_header=self._header)
-        self._header = False
-        self.rows += result.height
+        result.write_csv(self._file, include_header=self._file.tell() == 0)
         for outcome, n in result["outcome"].value_counts().rows():
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
         refused = result.filter(pl.col("outcome") == "refused")
         for reason, n in refused.group_by("error_field").len().rows():
             self.refusals[reason] = self.refusals.get(reason, 0) + n
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
