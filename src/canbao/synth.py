@@ -1985,8 +1985,8 @@ def build_county(
     if parts == 1:
         part = _write_part(out, geo, policy, last_policy_id, persons, rng, ids, 0, e_voucher)
         sheets = _targets(part.population, geo, rng, enrollment, e_voucher, out)
-        data = {**head, "counts": part.counts, "schools": _schools_of(geo), "files": [], "faults": part.faults}
-        data["files"] = _files(out, {**part.rows, "targets.xlsx": 0}, sheets)
+        files = _files(out, {**part.rows, "targets.xlsx": 0}, sheets)
+        data = {**head, "counts": part.counts, "schools": _schools_of(geo), "files": files, "faults": part.faults}
         return _write_manifest(out, data)
 
     population = [0] * len(geo.villages)

@@ -99,10 +99,10 @@ EXACT_COUNT_BELOW = 100_000  # below the planner's estimate of this many rows, c
 
 
 def table_size(connection: Any, table: str) -> int:
-    """About how many rows `table` has, for choosing how to look keys up in it.  PostgreSQL: the planner's
-    estimate (kept fresh by refresh_statistics), as counting a city's 10 M persons takes a fraction of a
-    second for every small import; a count where the estimate is small, missing or stale-empty, so that an
-    empty table is never mistaken for a filled one or the other way round.  SQLite: a count."""
+    """About how many rows `table` has, for choosing how to look keys up in it (either way finds the same
+    rows).  PostgreSQL: the planner's estimate (kept fresh by refresh_statistics), as counting a city's 10 M
+    persons takes half a second for every small import; a count where the estimate is small, missing or
+    stale-empty, so that a filled table is never taken for an empty one.  SQLite: a count."""
     if connection.dialect.name == "postgresql":
         estimate = connection.execute(
             text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"), {"table": table}
