@@ -10,6 +10,7 @@ import polars as pl
 from canbao.cli_registry import ACTOR, _engine
 from canbao.errors import InputError
 from canbao.money import to_yuan
+from canbao.reports.files import write_csv
 
 
 @click.group()
@@ -31,7 +32,7 @@ def season_open(policy_id: str, not_due: Path | None, actor: str) -> None:
         f"应缴合计 {to_yuan(report.amount_due_fen)} 元，不符合或有误 {report.not_due.height} 人"
     )
     if not_due is not None:
-        report.not_due.write_csv(not_due)
+        write_csv(report.not_due, not_due)
         click.echo(f"未列入应缴的人员及原因：{not_due}")
 
 
@@ -74,7 +75,7 @@ def season_apply_payments(policy_id: str, source: Path, report: Path | None, act
         frame = frame.with_columns(pl.col("amount_fen").cast(pl.Int64, strict=False))
     result = apply_payments(_engine(), policy_id, frame, actor)
     report = report or source.with_name(source.stem + ".outcome.csv")
-    result.write_csv(report)
+    write_csv(result, report)
     counts = dict(result["outcome"].value_counts().rows())
     click.echo(
         f"{source.name}：入账 {counts.get('enrolled', 0)} 笔，重复通知 {counts.get('replayed', 0)} 笔，"
