@@ -140,7 +140,7 @@ from canbao.money import to_fen, to_yuan
 from canbao.policy import Policy, load_policy
 from canbao.reports.files import OutputGroup, csv_safe, formula_like
 from canbao.reports.xlsx import text_cells
-from canbao.rules.columns import first_match
+from canbao.rules.columns import first_match, not_a_name, not_a_name_message
 from canbao.rules.contribution import (
     best_subsidy,
     household_categories,
@@ -685,6 +685,7 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
         ),
         (~excel_float & pl.col("id_error").is_not_null(), pl.col("id_error")),
         (pl.col("name").is_null(), _lit("姓名：未填写")),
+        (not_a_name(pl.col("name")), not_a_name_message(pl.col("name")).cast(TEXT)),
     ]
     for col, limit in MAX_LENGTHS.items():
         checks.append(
