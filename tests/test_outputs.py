@@ -18,9 +18,7 @@ from sqlalchemy import Engine
 
 from canbao.cli import cli
 from canbao.errors import InputError
-from canbao.quote import quote
-from canbao.reports import bar_chart, write_workbook
-from canbao.reports.files import (
+from canbao.outputs import (
     TEMP_SUFFIX,
     OutputGroup,
     atomic_output,
@@ -28,6 +26,8 @@ from canbao.reports.files import (
     unique_file_names,
     write_csv,
 )
+from canbao.quote import quote
+from canbao.reports import bar_chart, write_workbook
 from canbao.season_demo import Applied
 from canbao.services import quote_batch
 from canbao.services.payment_batch import apply_payments

@@ -226,8 +226,8 @@ def county_subsidy_list(benefit_year: int, township: str | None, output: Path | 
 
     owed = county_subsidy_refunds_owed(_engine(), benefit_year, township)
     if output is not None:
+        from canbao.outputs import write_csv
         from canbao.reports import write_workbook
-        from canbao.reports.files import write_csv
 
         if output.suffix.lower() == ".xlsx":
             write_workbook(output, {"退补清单": owed})

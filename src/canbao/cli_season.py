@@ -10,7 +10,6 @@ import polars as pl
 from canbao.cli_registry import ACTOR, _engine
 from canbao.errors import InputError
 from canbao.money import to_yuan
-from canbao.reports.files import write_csv
 
 
 @click.group()
@@ -24,6 +23,7 @@ def season() -> None:
 @ACTOR
 def season_open(policy_id: str, not_due: Path | None, actor: str) -> None:
     """Quote last year's enrollees and the identity lists into this year's due records."""
+    from canbao.outputs import write_csv
     from canbao.services.season import open_season
 
     report = open_season(_engine(), policy_id, actor)
@@ -65,6 +65,7 @@ def season_due_lists(
 @ACTOR
 def season_apply_payments(policy_id: str, source: Path, report: Path | None, actor: str) -> None:
     """Apply a file of payment notifications in bulk; replaying a file changes nothing."""
+    from canbao.outputs import write_csv
     from canbao.services.payment_batch import apply_payments
     from canbao.services.quote_batch import read_persons
 

@@ -23,8 +23,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from canbao.money import to_yuan
+from canbao.outputs import OutputGroup, csv_safe
 from canbao.policy import Policy, load_policy
-from canbao.reports.files import OutputGroup, csv_safe
 from canbao.services import imports
 from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
 from canbao.services.season import due_list, open_season, write_due_lists
@@ -193,7 +193,7 @@ def payment_days(manifest: Manifest) -> dict[str, list[Path]]:
 class Applied:
     """The answers to the season's payments: written to a CSV file day by day, counted as they come (a city's
     season does not fit in memory as one frame).  `with Applied(path) as applied:` writes under a temporary
-    name (reports/files.py), flushed to disk after each day, and renames it onto `path` at the end: a killed
+    name (canbao.outputs), flushed to disk after each day, and renames it onto `path` at the end: a killed
     run leaves only the temporary, which the next run removes, never a final file that looks complete."""
 
     def __init__(self, path: Path) -> None:

@@ -8,7 +8,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from canbao.reports.files import atomic_output
+from canbao.outputs import atomic_output
 
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 

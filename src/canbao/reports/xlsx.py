@@ -2,7 +2,7 @@
 
 No text becomes a formula, a link or a number: xlsxwriter is told so (its default turns any text starting with
 `=` into a formula and `http://…` into a link), and a text a spreadsheet would run on editing (OWASP's leading
-characters, reports/files.py) is also given Excel's quote prefix, so that it stays text when a clerk edits
+characters, canbao.outputs) is also given Excel's quote prefix, so that it stays text when a clerk edits
 the cell.  openpyxl (the import feedback) gets the same through :func:`text_cells`."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import polars as pl
 from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from canbao.reports.files import FORMULA_START, atomic_output, formula_like
+from canbao.outputs import FORMULA_START, atomic_output, formula_like
 
 AUTOFIT_ROWS = 5_000  # autofit reads every cell: skip it on long detail sheets
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}

@@ -124,7 +124,7 @@ def first_match(pairs: list[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr | None 
     return cast(pl.Expr, chain.otherwise(otherwise if otherwise is not None else pl.lit(None)))
 
 
-# A name a spreadsheet would take for a formula (OWASP's leading characters, reports/files.py) or that holds
+# A name a spreadsheet would take for a formula (OWASP's leading characters, canbao.outputs) or that holds
 # a tab, a line break or another control character is not a person's name: refused wherever a name comes in.
 _NAME_SHOWN = 20  # characters of a refused name repeated in its message
 

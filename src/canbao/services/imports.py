@@ -137,9 +137,8 @@ from sqlalchemy.exc import IntegrityError
 from canbao.errors import CanbaoError, InputError
 from canbao.ids import mask_id_numbers, parse_id_numbers
 from canbao.money import to_fen, to_yuan
+from canbao.outputs import OutputGroup, csv_safe, formula_like
 from canbao.policy import Policy, load_policy
-from canbao.reports.files import OutputGroup, csv_safe, formula_like
-from canbao.reports.xlsx import text_cells
 from canbao.rules.columns import first_match, not_a_name, not_a_name_message
 from canbao.rules.contribution import (
     best_subsidy,
@@ -1158,7 +1157,7 @@ def _feedback_frame(rows: pl.DataFrame, kind: str) -> pl.DataFrame:
 
 def _remove_old_parts(path: Path) -> None:
     """Feedback files a killed import of an earlier version left as `<name>.part` (full ID numbers in them);
-    today's temporaries are removed by reports/files.py."""
+    today's temporaries are removed by canbao.outputs."""
     for final in (path, path.with_suffix(".csv")):
         final.with_name(f"{final.name}.part").unlink(missing_ok=True)
 
@@ -1168,11 +1167,13 @@ def _write_feedback(
 ) -> None:
     """反馈 (per row) and 汇总 (counts); the full list also as CSV when it is too long for a workbook.
 
-    Written as temporaries of `files` (reports/files.py), which the caller publishes after the commit, so that
+    Written as temporaries of `files` (canbao.outputs), which the caller publishes after the commit, so that
     a batch whose commit fails leaves no feedback claiming it was imported; no cell can run as a formula."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+
+    from canbao.reports.xlsx import text_cells
 
     _remove_old_parts(path)
     table = _feedback_frame(report.rows, job.kind)

@@ -8,8 +8,8 @@ import polars as pl
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from canbao.errors import InputError
+from canbao.outputs import atomic_outputs, csv_safe
 from canbao.policy import load_policy
-from canbao.reports.files import atomic_outputs, csv_safe
 from canbao.rules.engine import quote_frame
 
 CHUNK_ROWS = 250_000

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine, Select, delete, func, or_, select, un
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
+from canbao.outputs import OutputGroup, unique_file_names
 from canbao.policy import load_policy
-from canbao.reports.files import OutputGroup, unique_file_names
 from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
@@ -259,7 +259,7 @@ def due_columns() -> list[pl.Expr]:
 def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title: str = "催缴清单") -> list[Path]:
     """One workbook per township (or village) in Chinese, as officials use them; returns the files.
 
-    File names come from the place names made safe (reports/files.py: a `/` in a name does not make a folder;
+    File names come from the place names made safe (canbao.outputs: a `/` in a name does not make a folder;
     two places whose names come to the same file name get `-2`, …); the lists appear all together or not at all."""
     readable = frame.select(
         pl.col("township").fill_null("（未填）").alias("乡镇"),
