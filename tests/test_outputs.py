@@ -32,6 +32,7 @@ from canbao.season_demo import Applied
 from canbao.services import quote_batch
 from canbao.services.payment_batch import apply_payments
 from canbao.services.payments import Payment, pay
+from canbao.services.renewal import renew
 from canbao.services.season import write_due_lists
 from conftest import TODAY, application
 
@@ -96,9 +97,10 @@ def test_csv_text_a_spreadsheet_would_run_gets_a_quote_and_numbers_stay_numbers(
     frame = pl.DataFrame(
         {"text": [*HOSTILE, "张三", None], "fen": [-100, 1, 2, 3, 4, 5, -6, 7]},
         schema_overrides={"fen": pl.Int64},
-    ).with_columns(place=pl.col("text").cast(pl.Categorical))
+    ).with_columns(place=pl.col("text").cast(pl.Categorical), **{"=cmd": pl.lit("x")})
     path = write_csv(frame, tmp_path / "out" / "list.csv")
     back = pl.read_csv(path, infer_schema=False)
+    assert back.columns == ["text", "fen", "place", "'=cmd"]  # a header from the sender's file too
     assert back["text"].to_list() == ["'" + v for v in HOSTILE] + ["张三", None]
     assert back["place"].to_list() == back["text"].to_list()
     assert back["fen"].to_list() == ["-100", "1", "2", "3", "4", "5", "-6", "7"]  # numbers untouched
@@ -316,6 +318,10 @@ def test_pay_and_payment_files_refuse_a_name_that_looks_like_a_formula(engine: E
     app = application(COUNTY, "1985-06-15", "regular", "2021-10-15", name="@SUM(A1)")
     with pytest.raises(InputError) as refused:
         pay(engine, Payment(BENGBU, app, "online", "wx-1", Decimal("320"), channel_name="微信"), "clerk")
+    assert refused.value.field == "person.name"
+    with pytest.raises(InputError) as refused:  # canbao enroll: a new enrollee
+        renew(engine, BENGBU, "=1+1", _id("1987-01-01", 5), dt.date(2021, 10, 15), "online", "wx-3",
+              Decimal("320"), "clerk", "微信", {"county": COUNTY, "residency": "local_hukou"})  # fmt: skip
     assert refused.value.field == "person.name"
     good = application(COUNTY, "1986-06-15", "regular", "2021-10-15")
     rows = [

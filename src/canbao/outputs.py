@@ -50,12 +50,14 @@ def formula_like(text: pl.Expr) -> pl.Expr:
 def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with every text cell a spreadsheet would run prefixed with `'` (OWASP); numbers untouched.
 
-    Categorical text columns become plain text so that the same rule applies to them."""
+    Categorical text columns become plain text so that the same rule applies to them; so do the headers (a
+    file's own headers come back in some outputs, e.g. quote-batch's rejects)."""
     text = cs.string(include_categorical=True)
-    return frame.with_columns(
+    safe = frame.with_columns(
         pl.when(formula_like(c := pl.col(name).cast(pl.String))).then(pl.lit("'") + c).otherwise(c).alias(name)
         for name in frame.select(text).columns
     )
+    return safe.rename({name: "'" + name for name in frame.columns if name.startswith(FORMULA_START)})
 
 
 # ------------------------------------------------------------------------------------------------ file names
