@@ -1419,7 +1419,6 @@ def _run(
                 uow.commit()
                 committed = True
                 timer.lap("write.commit", into="write")
-                feedback.publish()
     except IntegrityError:
         feedback.discard()
         audit(engine, actor, job.action, _subject(sha), "failed", f"{job.source_text()} {path.name}：写入冲突，已回滚")
@@ -1438,7 +1437,9 @@ def _run(
         )
         raise
 
-    if not committed:
+    if committed:
+        feedback.publish()  # after the commit: a failure here is not the batch's (its audit line says done)
+    else:
         audit(engine, actor, job.action, _subject(sha), "refused", _refusal_detail(job, path, report))
         if feedback_path is not None:
             with OutputGroup() as files:
