@@ -197,6 +197,19 @@ def test_due_lists_of_places_named_with_a_slash_are_all_written_under_safe_disti
         assert private(path)
 
 
+def test_not_renewed_workbooks_of_places_named_with_a_slash_are_all_written_under_safe_names(tmp_path: Path) -> None:
+    from canbao.services.progress import write_not_renewed
+
+    frame = _dues(["城关/东", "城关_东"], HOSTILE[:2])
+    files = write_not_renewed(frame, tmp_path, 2022, dt.date(2022, 2, 1))
+    assert [p.name for p in files] == ["未续保名单-2022年度-城关_东-截至2022-02-01.xlsx",
+                                       "未续保名单-2022年度-城关_东-截至2022-02-01-2.xlsx"]  # fmt: skip
+    assert sorted(tmp_path.iterdir()) == sorted(files)
+    for path, name in zip(files, HOSTILE, strict=False):
+        assert_xlsx_keeps(path, [name])
+        assert private(path)
+
+
 def test_due_lists_are_written_all_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from canbao.services import season
 

@@ -8,6 +8,7 @@ the cell.  openpyxl (the import feedback) gets the same through :func:`text_cell
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import polars as pl
 from xlsxwriter import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from canbao.outputs import FORMULA_START, atomic_output, formula_like
+from canbao.outputs import FORMULA_START, OutputGroup, formula_like
 
 AUTOFIT_ROWS = 5_000  # autofit reads every cell: skip it on long detail sheets
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -50,12 +51,15 @@ def _quote_prefix(workbook: Workbook, sheet: Worksheet, frame: pl.DataFrame) -> 
                 sheet.write_string(r + 1, c, value, quoted)  # row 0 is the header
 
 
-def write_workbook(path: Path, sheets: Mapping[str, pl.DataFrame]) -> Path:
-    """Write `sheets` (sheet name → frame) into one XLSX at `path` (atomic, 0600); header row frozen, columns
-    fitted.
+def write_workbook(path: Path, sheets: Mapping[str, pl.DataFrame], group: OutputGroup | None = None) -> Path:
+    """Write `sheets` (sheet name → frame) into one XLSX at `path` (atomic, 0600; as part of `group` when
+    given, which then publishes it); header row frozen, columns fitted.
 
     An empty frame still gets its sheet with the headers, so a clerk sees the check was made and found nothing."""
-    with atomic_output(path) as temporary, safe_workbook(temporary) as workbook:
+    with (
+        OutputGroup() if group is None else nullcontext(group) as files,
+        safe_workbook(files.temporary(path)) as workbook,
+    ):
         for name, frame in sheets.items():
             write_sheet(
                 workbook,
