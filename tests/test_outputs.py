@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import stat
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from conftest import TODAY, application
 # What an attacker would put in a name, a place, a transaction id; each must come out as the text it was.
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1", "-1+1", "@SUM(A1)", "\tx", "\rx"]
 BENGBU = "anhui/bengbu/2022"
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 HUAIYUAN = "anhui/bengbu/huaiyuan/2025"
 
 
@@ -139,6 +143,23 @@ def test_a_killed_runs_temporary_is_removed_when_the_next_write_starts_but_not_a
         assert not dead.exists() and held.exists()
         held.write_text("a\n1\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["live.csv", "next.csv"]
+
+
+def test_a_writer_killed_mid_write_leaves_only_a_temporary_that_the_next_run_removes(tmp_path: Path) -> None:
+    child = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from canbao.outputs import atomic_output\n"
+        "with atomic_output(Path(sys.argv[1])) as temporary:\n"
+        "    temporary.write_text('id_number\\n110101199003077777\\n')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    final = tmp_path / "roster.csv"
+    done = subprocess.run([sys.executable, "-c", child, str(final)], env={**os.environ, "PYTHONPATH": SRC})
+    assert done.returncode == -signal.SIGKILL
+    assert not final.exists() and len(leftovers(tmp_path)) == 1
+    write_csv(pl.DataFrame({"a": [1]}), tmp_path / "next.csv")  # the next run, in the same folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["next.csv"]
 
 
 def test_a_group_appears_all_together_or_not_at_all(tmp_path: Path) -> None:
