@@ -178,7 +178,7 @@ def test_a_group_appears_all_together_or_not_at_all(tmp_path: Path) -> None:
 def test_names_from_data_make_safe_distinct_file_names() -> None:
     assert safe_file_name('城关/东:区*?"<>|\\') == "城关_东_区_______"
     assert safe_file_name("..隐藏\x00\t") == "__隐藏__"
-    assert safe_file_name("") == "_"
+    assert safe_file_name("") == "_" and safe_file_name(" ..x") == "__x"
     assert len(safe_file_name("镇" * 200).encode()) <= 200
     assert unique_file_names(["城关/东", "城关_东", "城关:东", "Town", "town", "新集镇"]) == [
         "城关_东", "城关_东-2", "城关_东-3", "Town", "town-2", "新集镇",

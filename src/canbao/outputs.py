@@ -36,8 +36,10 @@ FILE_MODE = 0o600
 
 # OWASP "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection): a cell beginning with equals (=),
 # plus (+), minus (-), at (@), tab (0x09) or carriage return (0x0D) may be run as a formula by a spreadsheet;
-# the advice is to prepend a single quote (') to such a cell, quote fields and double embedded quotes (the
-# CSV writer does the last two).  ASVS 1.2.10 repeats the list.
+# its advice: prepend a single quote (') to such a cell, wrap fields in double quotes and double the quotes
+# inside them.  The prefix is what keeps the text inert; polars' CSV writer quotes a field where it must
+# (a delimiter, quote or line break in it) and doubles inner quotes.  OWASP ASVS 1.2.10 lists the same
+# characters for CSV and XLSX exports.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_PATTERN = "^[=+\\-@\t\r]"
 
@@ -69,8 +71,8 @@ _NAME_BYTES = 200  # below the usual 255-byte limit, leaving room for a prefix, 
 def safe_file_name(text: str) -> str:
     """`text` usable as (part of) a file name on any system: `/ \\ : * ? " < > |`, control characters and
     leading dots become `_`; cut to 200 bytes of UTF-8."""
-    name = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", text))
-    name = re.sub(r"^\.+", lambda m: "_" * len(m.group()), name).strip() or "_"
+    name = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", text)).strip()
+    name = re.sub(r"^\.+", lambda m: "_" * len(m.group()), name) or "_"
     while len(name.encode("utf-8")) > _NAME_BYTES:
         name = name[:-1]
     return name
