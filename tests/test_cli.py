@@ -76,6 +76,8 @@ def test_an_ineligible_person_is_an_answer() -> None:
         (lambda a: a.update(paid_on="2022-02-30"), "paid_on"),
         (lambda a: a.update(situation="regular"), "paid_on"),  # outside the collection window
         (lambda a: a["person"].update(employee_insurance_years="three"), "person.employee_insurance_years"),
+        (lambda a: a["person"].update(name="@SUM(A1)"), "person.name"),  # not a person's name
+        (lambda a: a["person"].update(name="张\n三"), "person.name"),  # the message stays one line
     ],
 )
 def test_bad_input_is_one_line_naming_the_field(change: object, field: str) -> None:

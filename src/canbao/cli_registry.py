@@ -226,10 +226,13 @@ def county_subsidy_list(benefit_year: int, township: str | None, output: Path | 
 
     owed = county_subsidy_refunds_owed(_engine(), benefit_year, township)
     if output is not None:
+        from canbao.outputs import write_csv
+        from canbao.reports import write_workbook
+
         if output.suffix.lower() == ".xlsx":
-            owed.write_excel(output, worksheet="退补清单")
+            write_workbook(output, {"退补清单": owed})
         else:
-            owed.write_csv(output)
+            write_csv(owed, output)
     for town in owed.partition_by("township", maintain_order=True) if owed.height else []:
         total = to_yuan(int(town["subsidy_fen"].sum()))
         click.echo(f"{town['township'][0] or '（未填乡镇）'}：{town.height} 人，应退补 {total} 元")

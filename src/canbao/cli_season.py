@@ -23,6 +23,7 @@ def season() -> None:
 @ACTOR
 def season_open(policy_id: str, not_due: Path | None, actor: str) -> None:
     """Quote last year's enrollees and the identity lists into this year's due records."""
+    from canbao.outputs import write_csv
     from canbao.services.season import open_season
 
     report = open_season(_engine(), policy_id, actor)
@@ -31,7 +32,7 @@ def season_open(policy_id: str, not_due: Path | None, actor: str) -> None:
         f"应缴合计 {to_yuan(report.amount_due_fen)} 元，不符合或有误 {report.not_due.height} 人"
     )
     if not_due is not None:
-        report.not_due.write_csv(not_due)
+        write_csv(report.not_due, not_due)
         click.echo(f"未列入应缴的人员及原因：{not_due}")
 
 
@@ -64,6 +65,7 @@ def season_due_lists(
 @ACTOR
 def season_apply_payments(policy_id: str, source: Path, report: Path | None, actor: str) -> None:
     """Apply a file of payment notifications in bulk; replaying a file changes nothing."""
+    from canbao.outputs import write_csv
     from canbao.services.payment_batch import apply_payments
     from canbao.services.quote_batch import read_persons
 
@@ -74,7 +76,7 @@ def season_apply_payments(policy_id: str, source: Path, report: Path | None, act
         frame = frame.with_columns(pl.col("amount_fen").cast(pl.Int64, strict=False))
     result = apply_payments(_engine(), policy_id, frame, actor)
     report = report or source.with_name(source.stem + ".outcome.csv")
-    result.write_csv(report)
+    write_csv(result, report)
     counts = dict(result["outcome"].value_counts().rows())
     click.echo(
         f"{source.name}：入账 {counts.get('enrolled', 0)} 笔，重复通知 {counts.get('replayed', 0)} 笔，"

@@ -10,6 +10,7 @@ in one output folder.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from canbao.money import to_yuan
+from canbao.outputs import OutputGroup, csv_safe
 from canbao.policy import Policy, load_policy
 from canbao.services import imports
 from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
@@ -190,25 +192,34 @@ def payment_days(manifest: Manifest) -> dict[str, list[Path]]:
 
 class Applied:
     """The answers to the season's payments: written to a CSV file day by day, counted as they come (a city's
-    season does not fit in memory as one frame).  `with Applied(path) as applied:` closes the file."""
+    season does not fit in memory as one frame).  `with Applied(path) as applied:` writes under a temporary
+    name (canbao.outputs), flushed to disk after each day, and renames it onto `path` at the end: a killed
+    run leaves only the temporary, which the next run removes, never a final file that looks complete."""
 
     def __init__(self, path: Path) -> None:
-        self._file = path.open("wb")
+        self._group = OutputGroup()
+        self._file = self._group.temporary(path).open("wb")
         self.outcomes: dict[str, int] = {}
         self.refusals: dict[str, int] = {}
 
     def __enter__(self) -> Applied:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self._file.close()
+        if kind is None:
+            self._group.publish()
+        else:
+            self._group.discard()
 
     @property
     def rows(self) -> int:
         return sum(self.outcomes.values())
 
     def add(self, result: pl.DataFrame) -> None:
-        result.write_csv(self._file, include_header=self._file.tell() == 0)
+        csv_safe(result).write_csv(self._file, include_header=self._file.tell() == 0)
+        self._file.flush()
+        os.fsync(self._file.fileno())
         for outcome, n in result["outcome"].value_counts().rows():
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
         refused = result.filter(pl.col("outcome") == "refused")

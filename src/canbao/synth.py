@@ -185,6 +185,7 @@ import polars as pl
 from canbao.errors import InputError
 from canbao.ids import CHECK_CHARACTERS, check_digits
 from canbao.money import to_fen, to_yuan, yuan_text
+from canbao.outputs import atomic_output
 from canbao.policy import Policy, list_policies, load_policy
 from canbao.rules.columns import INPUT_SCHEMA
 from canbao.rules.engine import quote_frame
@@ -1191,12 +1192,13 @@ def _payment_place(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_csv(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
-    """UTF-8 with a BOM; a lazy frame is streamed to the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(frame, pl.LazyFrame):
-        frame.sink_csv(path, include_bom=True)
-    else:
-        frame.write_csv(path, include_bom=True)
+    """UTF-8 with a BOM; a lazy frame is streamed to the file.  Atomic and 0600 like every output
+    (canbao.outputs), but not formula-escaped: these are the inputs an office would send, as sent."""
+    with atomic_output(path) as temporary:
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_csv(temporary, include_bom=True)
+        else:
+            frame.write_csv(temporary, include_bom=True)
 
 
 def _csv_rows(frame: pl.DataFrame, key: str, values: Sequence[str]) -> dict[str, list[int]]:

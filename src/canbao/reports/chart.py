@@ -8,6 +8,8 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
+from canbao.outputs import atomic_output
+
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
 
@@ -61,8 +63,8 @@ def bar_chart(
             axes.legend(prop={"family": family}, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=k)
         axes.grid(axis="x", alpha=0.3)
         figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path)
+        with atomic_output(path) as temporary:
+            figure.savefig(temporary, format=path.suffix.lstrip(".") or "png")
     finally:
         plt.close(figure)
     return path

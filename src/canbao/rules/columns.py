@@ -122,3 +122,22 @@ def first_match(pairs: list[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr | None 
     for condition, value in pairs:
         chain = chain.when(condition).then(value)
     return cast(pl.Expr, chain.otherwise(otherwise if otherwise is not None else pl.lit(None)))
+
+
+# A name a spreadsheet would take for a formula (OWASP's leading characters, canbao.outputs) or that holds
+# a tab, a line break or another control character is not a person's name: refused wherever a name comes in.
+_NAME_SHOWN = 20  # characters of a refused name repeated in its message
+
+
+def not_a_name(name: pl.Expr) -> pl.Expr:
+    """True where `name` cannot be a person's name: it begins (after spaces) with = + - @, or holds a control
+    character (tab, CR, LF, …)."""
+    return name.str.contains(r"^\s*[=+\-@]|\p{Cc}")  # one pass over the column
+
+
+def not_a_name_message(name: pl.Expr) -> pl.Expr:
+    """Why: 姓名“…”不像人名（…）, the name shown with its control characters as � and cut to 20 characters; the
+    message itself begins with 姓名, so it cannot act as a formula wherever it is written."""
+    shown = name.str.replace_all(r"\p{Cc}", "�")
+    shown = pl.when(shown.str.len_chars() > _NAME_SHOWN).then(shown.str.slice(0, _NAME_SHOWN) + "…").otherwise(shown)
+    return pl.concat_str([pl.lit("姓名“"), shown, pl.lit("”不像人名（不能以 = + - @ 开头，不能含制表符或控制字符）")])

@@ -20,7 +20,17 @@ from canbao.money import to_fen
 from canbao.policy import Policy, load_policy
 from canbao.rules import benefit_period as bp
 from canbao.rules import contribution
-from canbao.rules.columns import REQUIRED, birth_date, categories, first_match, paid_on, prepare, situation
+from canbao.rules.columns import (
+    REQUIRED,
+    birth_date,
+    categories,
+    first_match,
+    not_a_name,
+    not_a_name_message,
+    paid_on,
+    prepare,
+    situation,
+)
 from canbao.vocabulary import (
     CATEGORIES,
     CATEGORY_LABELS,
@@ -130,6 +140,7 @@ def _input_checks(policy: Policy) -> list[Check]:
     ]
     return [
         ("person.id_number", pl.col("id_error").is_not_null(), pl.col("id_error")),
+        ("person.name", not_a_name(pl.col("name")).fill_null(False), not_a_name_message(pl.col("name"))),
         (
             "person",
             pl.col("_bad_input").is_not_null(),

@@ -137,8 +137,9 @@ from sqlalchemy.exc import IntegrityError
 from canbao.errors import CanbaoError, InputError
 from canbao.ids import mask_id_numbers, parse_id_numbers
 from canbao.money import to_fen, to_yuan
+from canbao.outputs import OutputGroup, csv_safe, formula_like
 from canbao.policy import Policy, load_policy
-from canbao.rules.columns import first_match
+from canbao.rules.columns import first_match, not_a_name, not_a_name_message
 from canbao.rules.contribution import (
     best_subsidy,
     household_categories,
@@ -683,6 +684,7 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
         ),
         (~excel_float & pl.col("id_error").is_not_null(), pl.col("id_error")),
         (pl.col("name").is_null(), _lit("姓名：未填写")),
+        (not_a_name(pl.col("name")), not_a_name_message(pl.col("name")).cast(TEXT)),
     ]
     for col, limit in MAX_LENGTHS.items():
         checks.append(
@@ -1153,37 +1155,33 @@ def _feedback_frame(rows: pl.DataFrame, kind: str) -> pl.DataFrame:
     return ready.select([pl.col(c).alias(h) for h, c in columns])
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(f"{path.name}.part")
+def _remove_old_parts(path: Path) -> None:
+    """Feedback files a killed import of an earlier version left as `<name>.part` (full ID numbers in them);
+    today's temporaries are removed by canbao.outputs."""
+    for final in (path, path.with_suffix(".csv")):
+        final.with_name(f"{final.name}.part").unlink(missing_ok=True)
 
 
-def _publish(files: list[Path]) -> None:
-    """Move feedback files written under their temporary names into place."""
-    for final in files:
-        _partial(final).replace(final)
-
-
-def _discard(files: list[Path]) -> None:
-    for final in files:
-        _partial(final).unlink(missing_ok=True)
-
-
-def _write_feedback(report: ImportReport, job: _Job, path: Path, progress: ProgressHook | None) -> list[Path]:
+def _write_feedback(
+    report: ImportReport, job: _Job, path: Path, progress: ProgressHook | None, files: OutputGroup
+) -> None:
     """反馈 (per row) and 汇总 (counts); the full list also as CSV when it is too long for a workbook.
 
-    Written under temporary names (`<name>.part`); returns the final paths for :func:`_publish`, so that a
-    batch whose commit fails leaves no feedback claiming it was imported."""
+    Written as temporaries of `files` (canbao.outputs), which the caller publishes after the commit, so that
+    a batch whose commit fails leaves no feedback claiming it was imported; no cell can run as a formula."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from canbao.reports.xlsx import text_cells
+
+    _remove_old_parts(path)
     table = _feedback_frame(report.rows, job.kind)
     csv_path: Path | None = None
     shown = table
     if table.height > FEEDBACK_XLSX_MAX_ROWS:
         csv_path = path.with_suffix(".csv")
-        table.write_csv(_partial(csv_path), include_bom=True)
+        csv_safe(table).write_csv(files.temporary(csv_path), include_bom=True)
         notable = (pl.col("结果") != "接收") | pl.col("原因").is_not_null()
         shown = table.filter(notable).head(FEEDBACK_XLSX_MAX_ROWS)
     workbook = Workbook(write_only=True)
@@ -1200,8 +1198,10 @@ def _write_feedback(report: ImportReport, job: _Job, path: Path, progress: Progr
 
     sheet.append([cell(h) for h in table.columns])
     step = max(shown.height // 100, 1000)
-    for i, row in enumerate(shown.iter_rows()):
-        sheet.append(list(row))
+    text = [c for c, t in shown.schema.items() if t == pl.String]
+    risky = shown.select(pl.any_horizontal(formula_like(pl.col(c)) for c in text).fill_null(False)).to_series()
+    for i, (row, quote) in enumerate(zip(shown.iter_rows(), risky, strict=True)):
+        sheet.append(text_cells(sheet, row) if quote else list(row))
         if progress is not None and i % step == 0:
             progress(PHASE_FEEDBACK, i, shown.height)
     summary = workbook.create_sheet("汇总")
@@ -1244,13 +1244,12 @@ def _write_feedback(report: ImportReport, job: _Job, path: Path, progress: Progr
     lines.append(("生成时间", now().astimezone().strftime("%Y-%m-%d %H:%M:%S")))
     summary.append([cell("项目"), cell("内容")])
     for key, value in lines:
-        summary.append([key, value])
-    workbook.save(_partial(path))
+        summary.append(text_cells(summary, [key, value]))  # the file's name is the sender's
+    workbook.save(files.temporary(path))
     if progress is not None:
         progress(PHASE_FEEDBACK, shown.height, shown.height)
     report.feedback_path = path
     report.feedback_csv_path = csv_path
-    return [path] if csv_path is None else [path, csv_path]
 
 
 # ---------------------------------------------------------------------------------------------------- the use case
@@ -1362,7 +1361,7 @@ def _run(
 
     committed = False
     report: ImportReport
-    written: list[Path] = []  # feedback files written beside the database write, published after commit
+    feedback = OutputGroup()  # feedback files written beside the database write, published after commit
     try:
         with UnitOfWork(engine, actor) as uow:
             connection = uow.connection
@@ -1416,19 +1415,18 @@ def _run(
                 report.rows = _report_rows(frame, job)
                 timer.lap("validate")
             else:
-                written = _write(connection, frame, existing, job, report, actor, feedback_path, progress, timer)
+                _write(connection, frame, existing, job, report, actor, feedback_path, feedback, progress, timer)
                 uow.commit()
                 committed = True
                 timer.lap("write.commit", into="write")
-                _publish(written)
     except IntegrityError:
-        _discard(written)
+        feedback.discard()
         audit(engine, actor, job.action, _subject(sha), "failed", f"{job.source_text()} {path.name}：写入冲突，已回滚")
         raise InputError(
             "--file", f"文件 {path.name} 写入时与另一次导入冲突（可能是同一文件正在导入），已回滚，请稍后重试"
         ) from None
     except BaseException as exc:
-        _discard(written)
+        feedback.discard()
         audit(
             engine,
             actor,
@@ -1439,10 +1437,13 @@ def _run(
         )
         raise
 
-    if not committed:
+    if committed:
+        feedback.publish()  # after the commit: a failure here is not the batch's (its audit line says done)
+    else:
         audit(engine, actor, job.action, _subject(sha), "refused", _refusal_detail(job, path, report))
         if feedback_path is not None:
-            _publish(_write_feedback(report, job, Path(feedback_path), progress))
+            with OutputGroup() as files:
+                _write_feedback(report, job, Path(feedback_path), progress, files)
             timer.lap("feedback")
     report.timings = timer.timings
     return report
@@ -1496,15 +1497,16 @@ def _write(
     report: ImportReport,
     actor: str,
     feedback_path: Path | None,
+    feedback: OutputGroup,
     progress: ProgressHook | None,
     timer: _Timer,
-) -> list[Path]:
+) -> None:
     """Everything of one batch, in the caller's transaction; the caller commits.
 
     Once person ids are known, the resolution, the report rows and the feedback files (under temporary names)
     are computed on a second thread while the rows are written: the database does its share of the work
-    (PostgreSQL's per-row foreign-key triggers, SQLite's b-trees with the GIL released) meanwhile. Returns the
-    feedback files to publish after the commit.
+    (PostgreSQL's per-row foreign-key triggers, SQLite's b-trees with the GIL released) meanwhile, into
+    `feedback`, which the caller publishes after the commit.
     """
     kept = pl.col("outcome") == "accepted"
     new_people = (
@@ -1564,9 +1566,8 @@ def _write(
     timer.lap("write")
 
     side_timer = _Timer()
-    possible = [] if feedback_path is None else [Path(feedback_path), Path(feedback_path).with_suffix(".csv")]
 
-    def beside() -> list[Path]:
+    def beside() -> None:
         side_timer.lap("write")  # not counted: waiting to start
         rows = frame
         if job.kind == KIND_DEPARTMENT:
@@ -1574,9 +1575,9 @@ def _write(
             rows = _with_resolution(frame, everything, job, report)
         report.rows = _report_rows(rows, job)
         side_timer.lap("resolve")
-        files = _write_feedback(report, job, Path(feedback_path), progress) if feedback_path is not None else []
+        if feedback_path is not None:
+            _write_feedback(report, job, Path(feedback_path), progress, feedback)
         side_timer.lap("feedback")
-        return files
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="canbao-feedback") as pool:
         side = pool.submit(beside)
@@ -1616,12 +1617,12 @@ def _write(
             timer.lap("write")
         except BaseException:
             wait([side])
-            _discard(possible)
+            feedback.discard()
             raise
         try:
-            files = side.result()
+            side.result()
         except BaseException:
-            _discard(possible)
+            feedback.discard()
             raise
         timer.lap("write.wait_for_feedback")
     for phase in ("resolve", "feedback"):
@@ -1645,9 +1646,8 @@ def _write(
             )
         )
     except BaseException:
-        _discard(files)
+        feedback.discard()
         raise
-    return files
 
 
 def _with_resolution(frame: pl.DataFrame, memberships: pl.DataFrame, job: _Job, report: ImportReport) -> pl.DataFrame:
@@ -1762,7 +1762,8 @@ def _replay(
     )
     timer.lap("validate")
     if feedback_path is not None:
-        _publish(_write_feedback(report, job, Path(feedback_path), progress))
+        with OutputGroup() as files:
+            _write_feedback(report, job, Path(feedback_path), progress, files)
         timer.lap("feedback")
     report.timings = timer.timings
     return report

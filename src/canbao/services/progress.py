@@ -31,6 +31,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from canbao.errors import InputError
 from canbao.money import yuan_text
+from canbao.outputs import OutputGroup, unique_file_names
 from canbao.reports import bar_chart, write_workbook
 from canbao.services.season import due_columns, last_year_select
 from canbao.services.targets import read_targets
@@ -363,23 +364,30 @@ def write_not_renewed(frame: pl.DataFrame, out: Path, benefit_year: int, as_of: 
         pl.lit(None, dtype=pl.String).alias("核查情况（已外出/已死亡/参加职工医保/外地参保/拒绝参保/其他）"),
         pl.lit(None, dtype=pl.String).alias("备注"),
     )  # fmt: skip
-    files: list[Path] = []
-    for township_frame in readable.partition_by("township", maintain_order=True):
-        township = township_frame["township"][0]
-        summary = _village_summary(frame.filter(pl.col("township") == township))
-        sheets: dict[str, pl.DataFrame] = {"汇总": summary}
-        used: set[str] = {"汇总"}
-        for village_frame in township_frame.partition_by("village", maintain_order=True):
-            name = village_frame["village"][0].translate(SHEET_FORBIDDEN)[:31]
-            suffix = 2
-            while name in used:
-                name = f"{name[:28]}_{suffix}"
-                suffix += 1
-            used.add(name)
-            sheets[name] = village_frame.drop("township", "village").with_row_index("序号", offset=1)
-        path = out / f"未续保名单-{benefit_year}年度-{township}-截至{as_of.isoformat()}.xlsx"
-        files.append(write_workbook(path, sheets))
+    parts = readable.partition_by("township", maintain_order=True)
+    stems = [f"未续保名单-{benefit_year}年度-{p['township'][0]}-截至{as_of.isoformat()}" for p in parts]
+    files = [out / f"{stem}.xlsx" for stem in unique_file_names(stems)]  # a `/` in a name makes no folder
+    with OutputGroup() as group:  # every township's workbook or none
+        for path, township_frame in zip(files, parts, strict=True):
+            write_workbook(path, _not_renewed_sheets(frame, township_frame), group)
     return files
+
+
+def _not_renewed_sheets(frame: pl.DataFrame, township_frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The 汇总 sheet (per village) and one sheet per village of one township's workbook."""
+    township = township_frame["township"][0]
+    summary = _village_summary(frame.filter(pl.col("township") == township))
+    sheets: dict[str, pl.DataFrame] = {"汇总": summary}
+    used: set[str] = {"汇总"}
+    for village_frame in township_frame.partition_by("village", maintain_order=True):
+        name = village_frame["village"][0].translate(SHEET_FORBIDDEN)[:31]
+        suffix = 2
+        while name in used:
+            name = f"{name[:28]}_{suffix}"
+            suffix += 1
+        used.add(name)
+        sheets[name] = village_frame.drop("township", "village").with_row_index("序号", offset=1)
+    return sheets
 
 
 def _village_summary(frame: pl.DataFrame) -> pl.DataFrame:

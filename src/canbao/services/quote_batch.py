@@ -8,6 +8,7 @@ import polars as pl
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from canbao.errors import InputError
+from canbao.outputs import atomic_outputs, csv_safe
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
 
@@ -46,12 +47,12 @@ def run(policy_id: str, source: Path, output: Path, rejects: Path | None = None)
             progress.advance(task, chunk.height)
     quoted = pl.concat(good) if good else pl.DataFrame()
     rejected = pl.concat(bad, how="diagonal_relaxed") if bad else pl.DataFrame()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    quoted.write_parquet(output)
     csv_ready = rejected.with_columns(
         pl.col(c).cast(pl.List(pl.String)).list.join(";") for c, t in rejected.schema.items() if t == pl.List
     ).with_columns(pl.col(c).cast(pl.String) for c, t in rejected.schema.items() if t != pl.List)
-    csv_ready.write_csv(rejects)
+    with atomic_outputs([output, rejects]) as (quoted_file, rejects_file):  # both or neither
+        quoted.write_parquet(quoted_file)
+        csv_safe(csv_ready).write_csv(rejects_file)
     eligible = int(quoted["eligible"].sum()) if quoted.height else 0
     return (
         f"测算 {persons.height} 人：可参保 {eligible} 人，不符合参保条件 {quoted.height - eligible} 人，"

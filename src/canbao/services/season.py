@@ -21,7 +21,9 @@ from sqlalchemy import Connection, Engine, Select, delete, func, or_, select, un
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
+from canbao.outputs import OutputGroup, unique_file_names
 from canbao.policy import load_policy
+from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import bulk_insert
@@ -255,8 +257,10 @@ def due_columns() -> list[pl.Expr]:
 
 
 def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title: str = "催缴清单") -> list[Path]:
-    """One workbook per township (or village) in Chinese, as officials use them; returns the files."""
-    out.mkdir(parents=True, exist_ok=True)
+    """One workbook per township (or village) in Chinese, as officials use them; returns the files.
+
+    File names come from the place names made safe (canbao.outputs: a `/` in a name does not make a folder;
+    two places whose names come to the same file name get `-2`, …); the lists appear all together or not at all."""
     readable = frame.select(
         pl.col("township").fill_null("（未填）").alias("乡镇"),
         pl.col("village").fill_null("（未填）").alias("村（社区）"),
@@ -266,11 +270,13 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title:
         yuan_text(pl.col("amount_due_fen")).alias("应缴金额（元）"),
         *due_columns(),
     )  # fmt: skip
-    key = "乡镇" if by == "township" else "村（社区）"
-    files: list[Path] = []
-    for part in readable.partition_by(key, maintain_order=True):
-        name = part[key][0] if by == "township" else f"{part['乡镇'][0]}-{part[key][0]}"
-        path = out / f"{title}-{name}.xlsx"
-        part.write_excel(path, worksheet=title, autofit=part.height < 5_000, freeze_panes=(1, 0))
-        files.append(path)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = ["乡镇"] if by == "township" else ["乡镇", "村（社区）"]
+    parts = readable.partition_by(keys, maintain_order=True, as_dict=True)
+    names = unique_file_names([f"{title}-{'-'.join(str(k) for k in key)}" for key in parts])
+    files = [out / f"{name}.xlsx" for name in names]
+    with OutputGroup() as group:  # all the lists or none
+        for path, part in zip(files, parts.values(), strict=True):
+            with safe_workbook(group.temporary(path)) as workbook:
+                write_sheet(workbook, title, part, autofit=part.height < AUTOFIT_ROWS, freeze_panes=(1, 0))
     return files
