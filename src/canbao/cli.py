@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 import click
 
 from canbao.errors import CanbaoError, InputError
+from canbao.ids import redact_id_numbers
 
 
 def _read_json(source: str) -> Any:
@@ -149,25 +151,39 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
+def _one_line(text: str) -> str:
+    return redact_id_numbers(" ".join(text.split("\n")).strip())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (`argv`, default sys.argv); always ends in SystemExit: 0, 1 (a bug), 2 (refused).
+
+    Nothing a user sees is a traceback, an exception's text or a full ID number: a refusal is one line
+    `错误：…`; a bug is one line with a reference, its frames go to the error log (canbao.errorlog).
+    """
     try:
-        cli(standalone_mode=False)
+        code = cli.main(args=argv, prog_name="canbao", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("已取消", err=True)
         raise SystemExit(130) from None
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # click's usage and message, as it prints them, with any ID number masked
+        click.echo(redact_id_numbers(shown.getvalue().rstrip("\n")), err=True)
         raise SystemExit(2) from None
     except CanbaoError as exc:
-        click.echo(f"错误：{exc}", err=True)
+        click.echo(f"错误：{_one_line(str(exc))}", err=True)
         raise SystemExit(2) from None
     except SystemExit:
         raise
-    except Exception as exc:  # a bug: still one line, unless debugging
-        if os.environ.get("CANBAO_DEBUG"):
+    except Exception as exc:  # a bug: one short line and a log entry, never its text
+        if os.environ.get("CANBAO_DEBUG", "") not in ("", "0"):
             raise
-        click.echo(f"内部错误：{type(exc).__name__}: {exc}（设置 CANBAO_DEBUG=1 查看详情）", err=True)
+        from canbao.errorlog import record
+
+        click.echo(f"内部错误（编号 {record(exc)}），已记录；请联系管理员", err=True)
         raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""Uploaded CSV files as Polars can read them, or a refusal naming the file, row and column.
+
+Offices send what Excel saves: UTF-8 with or without BOM, GBK/GB18030, UTF-16 with BOM ("Unicode text"),
+line ends CRLF, LF or CR alone (Excel for Mac). Nothing else gets through: an empty file, a binary file, a
+workbook with a .csv name, a NUL character (PostgreSQL text cannot hold it) or a row longer than the header is
+refused with a one-line Chinese message. The whole-file checks are byte scans; the slow, exact location of a
+problem (Python's csv module) runs only once a problem is known to exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import polars as pl
+
+from canbao.errors import InputError
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_BLANK = re.compile(rb"(?:\s|\xef\xbb\xbf)*")
+_MAGIC = {b"PK\x03\x04": "XLSX（ZIP）", b"\xd0\xcf\x11\xe0": "旧版 .xls", b"%PDF": "PDF"}
+
+
+def separator_of(first_line: str) -> str:
+    """Tab if the header has tabs and no comma (Excel's "Unicode text" and "tab-delimited"), else comma."""
+    return "\t" if "\t" in first_line and "," not in first_line else ","
+
+
+def _first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+def _nul_position(text: str) -> tuple[int, int]:
+    """Row (the header is row 1) and column of the first NUL in `text`."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator_of(_first_line(text)))
+    try:
+        for row, record in enumerate(reader, start=1):
+            for column, cell in enumerate(record, start=1):
+                if "\x00" in cell:
+                    return row, column
+    except csv.Error:
+        pass
+    before = text[: text.index("\x00")]  # the csv module gave up: count lines and separators instead
+    line = before.rsplit("\n", 1)[-1]
+    return before.count("\n") + 1, line.count(separator_of(_first_line(text))) + 1
+
+
+def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
+    """`data` as UTF-8 with LF or CRLF line ends; refuses what is not a CSV table of text (see module doc)."""
+    if _BLANK.fullmatch(data):
+        raise InputError(option, f"文件 {name} 是空的")
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            raise InputError(option, f"文件 {name} 是 {kind} 文件，不是 CSV 文本；请另存为 CSV 或使用正确的扩展名")
+    text: str | None = None
+    try:
+        if data.startswith(_UTF16_BOMS):
+            text = data.decode("utf-16")
+        else:
+            data.decode("utf-8")  # validation only: Polars reads the bytes themselves
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise InputError(
+                option, f"文件 {name} 的编码无法识别（应为 UTF-8、GBK/GB18030 或带 BOM 的 UTF-16）"
+            ) from None
+    if text is None and b"\x00" in data:
+        text = data.decode("utf-8")
+    if text is not None and "\x00" in text:
+        if text.count("\x00") * 4 > len(text):
+            raise InputError(option, f"文件 {name} 不是文本文件（可能是二进制文件，或没有 BOM 的 UTF-16）")
+        row, column = _nul_position(text)
+        raise InputError(option, f"文件 {name} 第 {row} 行第 {column} 列含有空字符（NUL），请删除后重新导出")
+    if text is not None:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text.encode("utf-8")
+    if data.count(b"\r") != data.count(b"\r\n"):  # CR alone ends lines (Excel for Mac)
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def _problem_row(data: bytes, separator: str) -> str:
+    """Where the csv module, reading strictly, finds a row longer than the header or broken quoting."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=separator, strict=True)
+    try:
+        header = next(reader, [])
+        for row, record in enumerate(reader, start=2):
+            if len(record) > len(header):
+                return f"第 {row} 行有 {len(record)} 列，多于表头的 {len(header)} 列"
+    except csv.Error:
+        return f"第 {reader.line_num} 行附近的引号不成对"
+    return "格式有误"
+
+
+def read_csv_text(data: bytes, name: str, option: str = "--file") -> pl.DataFrame:
+    """Every column as text, headers as written; `data` as returned by :func:`csv_bytes`."""
+    separator = separator_of(data.split(b"\n", 1)[0].decode("utf-8", "replace"))
+    try:
+        return pl.read_csv(io.BytesIO(data), infer_schema=False, separator=separator, has_header=True)
+    except pl.exceptions.NoDataError:
+        raise InputError(option, f"文件 {name} 是空的") from None
+    except (pl.exceptions.PolarsError, OSError):
+        # Polars's own message quotes the offending data: locate the problem ourselves instead.
+        raise InputError(option, f"文件 {name} 无法按 CSV 读取：{_problem_row(data, separator)}") from None
