@@ -16,14 +16,41 @@ from canbao.ids import redact_id_numbers
 
 
 def _read_json(source: str) -> Any:
+    """The JSON value in `source` (a file, or - for stdin): UTF-8 (with or without BOM), no NUL, not absurdly
+    nested or long; any other input is one refusal naming --input."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise InputError("--input", f"无法读取文件 {source}：{exc.strerror}") from None
     try:
-        return json.loads(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("--input", "不是 UTF-8 编码的 JSON（请另存为 UTF-8）") from None
+    try:
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError("--input", f"不是有效的 JSON（第{exc.lineno}行第{exc.colno}列：{exc.msg}）") from None
+    except RecursionError:
+        raise InputError("--input", "JSON 嵌套层次过深") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise InputError("--input", "JSON 中的数字过长") from None
+    if _has_nul(value):
+        raise InputError("--input", "JSON 中含有空字符（NUL）")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]  # a loop, not recursion: the value may be nested as deep as json.loads allows
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _print_json(obj: Any) -> None:

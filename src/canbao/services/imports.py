@@ -148,7 +148,7 @@ from canbao.rules.contribution import (
     household_roles,
     not_covered_category,
 )
-from canbao.services.textfiles import csv_bytes, read_csv_text
+from canbao.services.textfiles import CONTROL, control_text, csv_bytes, read_csv_text
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics, table_size
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
@@ -505,10 +505,9 @@ def _read_xlsx(data: bytes, name: str, mark_excel_numbers: bool = False) -> pl.D
             cells = list(row[:width]) + [None] * (width - len(row))
             for i, value in enumerate(cells):
                 text = _cell_text(value, mark_excel_numbers)
-                if text is not None and "\x00" in text and not text.startswith(_EXCEL_FLOAT):
-                    raise InputError(
-                        "--file", f"文件 {name} 第 {number} 行第 {i + 1} 列含有空字符（NUL），请删除后重新保存"
-                    )
+                if isinstance(value, str) and (control := CONTROL.search(value)):
+                    what = control_text(control.group())
+                    raise InputError("--file", f"文件 {name} 第 {number} 行第 {i + 1} 列含有{what}，请删除")
                 columns[i].append(text)
     except InputError:
         raise
@@ -518,8 +517,8 @@ def _read_xlsx(data: bytes, name: str, mark_excel_numbers: bool = False) -> pl.D
         workbook.close()
     texts = [_cell_text(h) or "" for h in header]
     for i, text in enumerate(texts):
-        if "\x00" in text:
-            raise InputError("--file", f"文件 {name} 第 1 行第 {i + 1} 列含有空字符（NUL），请删除")
+        if control := CONTROL.search(text):
+            raise InputError("--file", f"文件 {name} 第 1 行第 {i + 1} 列含有{control_text(control.group())}，请删除")
     headers = _unique_headers(texts)
     return pl.DataFrame({h: pl.Series(h, c, dtype=TEXT) for h, c in zip(headers, columns, strict=True)})
 

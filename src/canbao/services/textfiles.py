@@ -3,7 +3,8 @@
 Offices send what Excel saves: UTF-8 with or without BOM, GBK/GB18030, UTF-16 with BOM ("Unicode text"),
 line ends CRLF, LF or CR alone (Excel for Mac). Nothing else gets through: an empty file, a binary file, a
 workbook with a .csv name, a NUL character (PostgreSQL text cannot hold it) or a row longer than the header is
-refused with a one-line Chinese message. The whole-file checks are byte scans; the slow, exact location of a
+refused with a one-line Chinese message; so is any other C0 control character but tab, LF and
+CR. The whole-file checks are byte scans; the slow, exact location of a
 problem (Python's csv module) runs only once a problem is known to exist.
 """
 
@@ -31,19 +32,32 @@ def _first_line(text: str) -> str:
     return text.split("\n", 1)[0]
 
 
-def _nul_position(text: str) -> tuple[int, int]:
-    """Row (the header is row 1) and column of the first NUL in `text`."""
+# C0 control characters but tab, LF and CR: PostgreSQL text refuses NUL, XLSX (XML 1.0) refuses all of them, and
+# none belongs in a name or an address. In UTF-8 and GBK these bytes stand only for themselves.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_text(character: str) -> str:
+    """How a refusal names a control character."""
+    return "空字符（NUL）" if character == "\x00" else f"控制字符（U+{ord(character):04X}）"
+
+
+def _control_position(text: str) -> tuple[int, int, str]:
+    """Row (the header is row 1), column and character of the first control character in `text`."""
     reader = csv.reader(io.StringIO(text), delimiter=separator_of(_first_line(text)))
     try:
         for row, record in enumerate(reader, start=1):
             for column, cell in enumerate(record, start=1):
-                if "\x00" in cell:
-                    return row, column
+                if found := CONTROL.search(cell):
+                    return row, column, found.group()
     except csv.Error:
         pass
-    before = text[: text.index("\x00")]  # the csv module gave up: count lines and separators instead
-    line = before.rsplit("\n", 1)[-1]
-    return before.count("\n") + 1, line.count(separator_of(_first_line(text))) + 1
+    found = CONTROL.search(text)  # the csv module gave up: count lines and separators instead
+    assert found is not None
+    line = text[: found.start()].rsplit("\n", 1)[-1]
+    row = text.count("\n", 0, found.start()) + 1
+    return row, line.count(separator_of(_first_line(text))) + 1, found.group()
 
 
 def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
@@ -66,13 +80,15 @@ def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
             raise InputError(
                 option, f"文件 {name} 的编码无法识别（应为 UTF-8、GBK/GB18030 或带 BOM 的 UTF-16）"
             ) from None
-    if text is None and b"\x00" in data:
+    if text is None and _CONTROL_BYTES.search(data):
         text = data.decode("utf-8")
-    if text is not None and "\x00" in text:
+    if text is not None and CONTROL.search(text):
         if text.count("\x00") * 4 > len(text):
             raise InputError(option, f"文件 {name} 不是文本文件（可能是二进制文件，或没有 BOM 的 UTF-16）")
-        row, column = _nul_position(text)
-        raise InputError(option, f"文件 {name} 第 {row} 行第 {column} 列含有空字符（NUL），请删除后重新导出")
+        row, column, character = _control_position(text)
+        raise InputError(
+            option, f"文件 {name} 第 {row} 行第 {column} 列含有{control_text(character)}，请删除后重新导出"
+        )
     if text is not None:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
