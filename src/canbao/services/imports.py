@@ -476,8 +476,11 @@ def _cell_text(value: Any, mark_excel_numbers: bool = False) -> str | None:
     mark = _EXCEL_FLOAT if mark_excel_numbers and isinstance(value, int | float) and abs(value) >= 1e15 else ""
     if isinstance(value, int):
         return mark + str(value)
+    if isinstance(value, float) and value.is_integer():
+        # Below 1e15 a double is an exact integer; above, its shortest digits are what the spreadsheet shows.
+        return mark + (str(int(value)) if abs(value) < 1e15 else format(Decimal(repr(value)), "f"))
     if isinstance(value, float):
-        return mark + (str(int(value)) if value.is_integer() else repr(value))
+        return repr(value)
     return str(value)
 
 

@@ -85,7 +85,7 @@ def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
     if text is not None and CONTROL.search(text):
         if text.count("\x00") * 4 > len(text):
             raise InputError(option, f"文件 {name} 不是文本文件（可能是二进制文件，或没有 BOM 的 UTF-16）")
-        row, column, character = _control_position(text)
+        row, column, character = _control_position(text.replace("\r\n", "\n").replace("\r", "\n"))
         raise InputError(
             option, f"文件 {name} 第 {row} 行第 {column} 列含有{control_text(character)}，请删除后重新导出"
         )
