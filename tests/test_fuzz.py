@@ -360,13 +360,13 @@ def test_imports_refuse_any_file_plainly(kind: str, registry: int, tmp_path: Pat
     header, options = IMPORTS[kind]
 
     @fuzz(registry)
-    @given(table_files(header), st.booleans())
-    def one(file: tuple[str, bytes], accept_valid: bool) -> None:
+    @given(table_files(header), st.booleans(), mostly(st.just("fuzz")), mostly(st.just(COUNTY)))
+    def one(file: tuple[str, bytes], accept_valid: bool, actor: str, county: str) -> None:
         suffix, data = file
         folder = _folder(tmp_path)
         source = folder / f"名单{suffix}"
         source.write_bytes(data)
-        argv = ["import", kind, *options, "--county", COUNTY, "--file", str(source), "--actor", "fuzz"]
+        argv = ["import", kind, *options, "--county", county, "--file", str(source), f"--actor={actor}"]
         check(invoke(argv + (["--accept-valid"] if accept_valid else [])), data, folder, {source})
 
     one()
@@ -406,12 +406,12 @@ def payment_files(draw: st.DrawFn) -> bytes:
 
 def test_apply_payments_refuses_any_file_plainly(registry: int, tmp_path: Path, log_file: Path) -> None:
     @fuzz(registry)
-    @given(payment_files())
-    def one(data: bytes) -> None:
+    @given(payment_files(), mostly(st.just("fuzz")))
+    def one(data: bytes, actor: str) -> None:
         folder = _folder(tmp_path)
         source = folder / "payments.csv"
         source.write_bytes(data)
-        argv = ["season", "apply-payments", "--policy", POLICY, "--file", str(source), "--actor", "fuzz"]
+        argv = ["season", "apply-payments", "--policy", POLICY, "--file", str(source), f"--actor={actor}"]
         check(invoke(argv), data, folder, {source})
 
     one()

@@ -292,3 +292,26 @@ def test_apply_payments_refuses_a_payment_file_with_a_nul(
     path.write_bytes(f"{header}\r{WANG},王大山,{COUNTY},local_hukou,regular,2021-10-15,online,t1,32000\r".encode("gbk"))
     code, out, err = invoke(["season", "apply-payments", "--policy", POLICY, "--file", str(path)])
     assert code == 0 and "入账 1 笔" in out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["import", "list", "--actor", "a\x00b"], "--actor"),
+        (["import", "school", "--school=实验\x1f小学"], "--school"),
+        (["season", "apply-payments", "--policy", POLICY, "--actor", "\x00"], "--actor"),
+    ],
+)
+def test_a_control_character_in_an_option_is_refused_naming_it(argv: list[str], option: str) -> None:
+    assert refused_line(argv).startswith(f"错误：{option}: 含有控制字符")
+
+
+def test_the_services_refuse_a_control_character_in_the_actor_or_school(engine: Engine, tmp_path: Path) -> None:
+    from canbao.services.imports import import_school_roster
+
+    path = tmp_path / "名单.csv"
+    path.write_bytes(f"姓名,身份证号码,身份类别\n王大山,{WANG},低保对象\n".encode())
+    with pytest.raises(InputError, match="--actor"):
+        import_department_list(engine, path, "civil_affairs", COUNTY, POLICY, "clerk\x00", today=TODAY)
+    with pytest.raises(InputError, match="--school"):
+        import_school_roster(engine, path, "实验\x00小学", COUNTY, "clerk", today=TODAY)

@@ -182,6 +182,18 @@ def _one_line(text: str) -> str:
     return redact_id_numbers(" ".join(text.split("\n")).strip())
 
 
+def _check_arguments(argv: list[str]) -> None:
+    """No control character in an option's value (an actor, a school, a county …): PostgreSQL text refuses NUL,
+    and none belongs in a name."""
+    from canbao.services.textfiles import CONTROL
+
+    for i, arg in enumerate(argv):
+        if CONTROL.search(arg):
+            named = arg if arg.startswith("-") else (argv[i - 1] if i and argv[i - 1].startswith("-") else "")
+            option = CONTROL.sub("?", named.split("=", 1)[0])
+            raise InputError(option or f"第 {i + 1} 个参数", "含有控制字符（如 NUL），请删除")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (`argv`, default sys.argv); always ends in SystemExit: 0, 1 (a bug), 2 (refused).
 
@@ -189,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     `错误：…`; a bug is one line with a reference, its frames go to the error log (canbao.errorlog).
     """
     try:
+        _check_arguments(sys.argv[1:] if argv is None else argv)
         code = cli.main(args=argv, prog_name="canbao", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("已取消", err=True)

@@ -1801,6 +1801,8 @@ def _check_actor(actor: str | None) -> str:
     actor = (actor or "").strip() or _login()
     if len(actor) > 64:
         raise InputError("--actor", "操作人不能超过64个字符")
+    if CONTROL.search(actor):
+        raise InputError("--actor", "操作人含有控制字符（如 NUL）")
     return actor
 
 
@@ -1894,8 +1896,8 @@ def import_school_roster(
     ``student``; known persons' residency becomes ``student``."""
     county = _check_county(county)
     school = (school or "").strip()
-    if not school or len(school) > 40:
-        raise InputError("--school", "须填写学校名称（不超过40个字）")
+    if not school or len(school) > 40 or CONTROL.search(school):
+        raise InputError("--school", "须填写学校名称（不超过40个字，不含控制字符）")
     job = _Job(
         kind=KIND_SCHOOL,
         action="import_school",
