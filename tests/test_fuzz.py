@@ -229,7 +229,11 @@ def table_files(draw: st.DrawFn, header: list[str]) -> tuple[str, bytes]:
     title = draw(st.booleans()) and draw(st.booleans())
     kind = draw(st.sampled_from(["csv"] * 4 + ["xlsx"] * 3 + ["wrong suffix"]))
     if kind == "xlsx":
-        return ".xlsx", table.xlsx_bytes(draw(st.booleans()), title)
+        data = table.xlsx_bytes(draw(st.booleans()), title)
+        if draw(st.integers(0, 9)) == 0:  # a damaged workbook
+            at = draw(st.integers(0, len(data) - 1))
+            data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at + 8 :]
+        return ".xlsx", data
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16"]))
     data = table.csv_bytes(encoding, draw(st.sampled_from(["\n", "\r\n", "\r"])), title)
     if draw(st.integers(0, 9)) == 0:  # a few bytes of damage somewhere
