@@ -315,3 +315,18 @@ def test_the_services_refuse_a_control_character_in_the_actor_or_school(engine: 
         import_department_list(engine, path, "civil_affairs", COUNTY, POLICY, "clerk\x00", today=TODAY)
     with pytest.raises(InputError, match="--school"):
         import_school_roster(engine, path, "实验\x00小学", COUNTY, "clerk", today=TODAY)
+
+
+def test_a_parquet_payment_file_with_a_nested_column_is_refused(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    monkeypatch.setenv("CANBAO_DATABASE_URL", database_url)
+    path = tmp_path / "pay.parquet"
+    row = {"id_number": WANG, "name": "王大山", "county": COUNTY, "residency": "local_hukou", "situation": "regular"}
+    pl.DataFrame(
+        [{**row, "paid_on": "2021-10-15", "channel": "online", "txn_id": "t1", "amount_fen": {"x": 1}}]
+    ).write_parquet(path)
+    line = refused_line(["season", "apply-payments", "--policy", POLICY, "--file", str(path)])
+    assert "“amount_fen”列是 Struct" in line and "应为文本或数字" in line

@@ -35,6 +35,10 @@ def read_persons(path: Path, option: str = "--input") -> pl.DataFrame:
         frame = pl.read_parquet(io.BytesIO(data))
     except (pl.exceptions.PolarsError, OSError, ValueError):
         raise InputError(option, f"文件 {path.name} 不是有效的 Parquet 文件") from None
+    for name, dtype in frame.schema.items():  # one value a cell, as in a CSV file; categories may be a list
+        scalar = not dtype.is_nested() and dtype not in (pl.Binary, pl.Object)
+        if not (scalar or (name == "categories" and dtype == pl.List(pl.String))):
+            raise InputError(option, f"文件 {path.name} 的“{CONTROL.sub('?', name)}”列是 {dtype} 类型，应为文本或数字")
     for name in frame.columns:  # as CSV files are checked while decoded (PostgreSQL text cannot hold NUL)
         if CONTROL.search(name):
             raise InputError(option, f"文件 {path.name} 的列名“{CONTROL.sub('?', name)}”含有控制字符")
