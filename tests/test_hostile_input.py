@@ -330,3 +330,15 @@ def test_a_parquet_payment_file_with_a_nested_column_is_refused(
     ).write_parquet(path)
     line = refused_line(["season", "apply-payments", "--policy", POLICY, "--file", str(path)])
     assert "“amount_fen”列是 Struct" in line and "应为文本或数字" in line
+
+
+def test_utf8_is_checked_in_pieces_split_anywhere() -> None:
+    from canbao.services.textfiles import _check_utf8
+
+    text = ("姓名,身份证号码\n张三," + WANG + "\n").encode()
+    for chunk in (1, 2, 3, 5, 7):
+        _check_utf8(text, chunk)
+        with pytest.raises(UnicodeDecodeError):
+            _check_utf8(text[:-2] + "张".encode("gbk"), chunk)
+        with pytest.raises(UnicodeDecodeError):
+            _check_utf8(text + "张".encode()[:2], chunk)  # cut in the middle of the last character

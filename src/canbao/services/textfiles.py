@@ -10,6 +10,7 @@ problem (Python's csv module) runs only once a problem is known to exist.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -60,6 +61,15 @@ def _control_position(text: str) -> tuple[int, int, str]:
     return row, line.count(separator_of(_first_line(text))) + 1, found.group()
 
 
+def _check_utf8(data: bytes, chunk: int = 1 << 23) -> None:
+    """Raise UnicodeDecodeError unless `data` is UTF-8; in pieces, so a large file is never held twice."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), chunk):
+        decoder.decode(view[start : start + chunk])
+    decoder.decode(b"", final=True)
+
+
 def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
     """`data` as UTF-8 with LF or CRLF line ends; refuses what is not a CSV table of text (see module doc)."""
     if _BLANK.fullmatch(data):
@@ -72,7 +82,7 @@ def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
         if data.startswith(_UTF16_BOMS):
             text = data.decode("utf-16")
         else:
-            data.decode("utf-8")  # validation only: Polars reads the bytes themselves
+            _check_utf8(data)
     except UnicodeDecodeError:
         try:
             text = data.decode("gb18030")
