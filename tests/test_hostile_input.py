@@ -342,3 +342,44 @@ def test_utf8_is_checked_in_pieces_split_anywhere() -> None:
             _check_utf8(text[:-2] + "张".encode("gbk"), chunk)
         with pytest.raises(UnicodeDecodeError):
             _check_utf8(text + "张".encode()[:2], chunk)  # cut in the middle of the last character
+
+
+def test_exceptions_outside_the_command_flow_go_to_the_log_not_the_screen(
+    log_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+
+    from canbao.cli import _quiet_stray_exceptions
+
+    class Failing:
+        def __del__(self) -> None:
+            raise ValueError(WANG)  # Python prints "Exception ignored in …" and a traceback
+
+    restore = _quiet_stray_exceptions()
+    try:
+        Failing()
+        worker = threading.Thread(target=lambda: 1 / 0)
+        worker.start()
+        worker.join()
+    finally:
+        restore()
+    assert capsys.readouterr().err == ""
+    text = log_file.read_text(encoding="utf-8")
+    assert "builtins.ValueError" in text and "builtins.ZeroDivisionError" in text and WANG not in text
+
+
+def test_an_unwritable_feedback_path_is_refused_and_nothing_is_imported(
+    engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANBAO_DATABASE_URL", database_url)
+    path = tmp_path / "名单.csv"
+    path.write_bytes(f"姓名,身份证号码,身份类别\n王大山,{WANG},低保对象\n".encode())
+    base = ["import", "list", "--department", "civil_affairs", "--policy", POLICY, "--county", COUNTY]
+    line = refused_line([*base, "--file", str(path), "--feedback", str(tmp_path)])
+    assert line.startswith("错误：--feedback: ") and "是一个文件夹" in line
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    line = refused_line([*base, "--file", str(path), "--feedback", str(blocker / "sub" / "fb.xlsx")])
+    assert line.startswith("错误：--feedback: 无法写入反馈文件") and "本次未导入" in line
+    with engine.connect() as connection:
+        assert connection.execute(select(persons.c.id)).first() is None

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,12 +195,44 @@ def _check_arguments(argv: list[str]) -> None:
             raise InputError(option or f"第 {i + 1} 个参数", "含有控制字符（如 NUL），请删除")
 
 
+def _quiet_stray_exceptions() -> Callable[[], None]:
+    """Exceptions Python would print with their traceback outside the command's own flow — in a thread, or
+    "ignored" while an object is collected (a library's half-written file, often at exit) — go to the error
+    log instead. Returns what puts the previous hooks back."""
+    import threading
+
+    from canbao.errorlog import record
+
+    previous = sys.unraisablehook, threading.excepthook
+
+    def restore() -> None:
+        sys.unraisablehook, threading.excepthook = previous
+
+    def unraisable(info: Any) -> None:
+        if info.exc_value is not None:
+            record(info.exc_value)
+
+    def in_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            record(args.exc_value)
+
+    sys.unraisablehook = unraisable
+    threading.excepthook = in_thread
+    return restore
+
+
+def _keep_hooks() -> None:
+    pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (`argv`, default sys.argv); always ends in SystemExit: 0, 1 (a bug), 2 (refused).
 
     Nothing a user sees is a traceback, an exception's text or a full ID number: a refusal is one line
     `错误：…`; a bug is one line with a reference, its frames go to the error log (canbao.errorlog).
     """
+    debugging = os.environ.get("CANBAO_DEBUG", "") not in ("", "0")
+    restore = _keep_hooks if debugging else _quiet_stray_exceptions()
     try:
         _check_arguments(sys.argv[1:] if argv is None else argv)
         code = cli.main(args=argv, prog_name="canbao", standalone_mode=False)
@@ -217,12 +250,15 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # a bug: one short line and a log entry, never its text
-        if os.environ.get("CANBAO_DEBUG", "") not in ("", "0"):
+        if debugging:
             raise
         from canbao.errorlog import record
 
         click.echo(f"内部错误（编号 {record(exc)}），已记录；请联系管理员", err=True)
         raise SystemExit(1) from None
+    finally:
+        if argv is not None:  # called in-process: leave the caller's hooks as they were; a process keeps ours
+            restore()
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
