@@ -100,7 +100,8 @@ def assert_no_formula(path: Path) -> None:
 
 
 # TODO(issue 12): every writer escaping formula-like text (=, +, -, @, tab, CR) is another helper's part, not
-# merged into this branch yet: the import feedback workbook still stores '=0' as a formula. Set this to True
+# merged into this branch yet: the import feedback workbook still stores a cell such as '=1+1' as a formula
+# (the fuzz finds it in the list and roster imports). Set this to True
 # when it lands; the fuzz must pass with it.
 CHECK_WRITTEN_FILES_FOR_FORMULAS = False
 

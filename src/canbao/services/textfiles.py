@@ -118,6 +118,11 @@ def _problem_row(data: bytes, separator: str) -> str:
                 return f"第 {row} 行有 {len(record)} 列，多于表头的 {len(header)} 列"
     except csv.Error:
         return f"第 {reader.line_num} 行附近的引号不成对"
+    # Polars, unlike the csv module, refuses a quote inside a cell that does not start with one.
+    for row, line in enumerate(data.decode("utf-8-sig").split("\n"), start=1):
+        for column, cell in enumerate(line.split(separator), start=1):
+            if '"' in cell and not cell.startswith('"'):
+                return f"第 {row} 行第 {column} 列的引号用法有误（引号应括住整个单元格，或写作两个引号）"
     return "格式有误"
 
 
