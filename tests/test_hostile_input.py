@@ -215,7 +215,7 @@ def test_a_file_without_its_header_row_is_refused_without_showing_anyone(engine:
             "第 3 行有 5 列，多于表头的 3 列",
         ),
         (f'姓名,身份证号码,身份类别\n"王大山,{WANG},低保\n'.encode(), "引号不成对"),
-        (f"姓名,身份证号码,身份类别\n王\"大山,{WANG},低保\n".encode(), "第 2 行第 1 列的引号用法有误"),
+        (f'姓名,身份证号码,身份类别\n王"大山,{WANG},低保\n'.encode(), "第 2 行第 1 列的引号用法有误"),
         (b"", "是空的"),
         (b"\xef\xbb\xbf\r\n \r\n", "是空的"),
         (bytes(range(256)) * 8, "编码无法识别"),
