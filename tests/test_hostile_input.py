@@ -384,3 +384,18 @@ def test_an_unwritable_feedback_path_is_refused_and_nothing_is_imported(
     assert line.startswith("错误：--feedback: 无法写入反馈文件") and "本次未导入" in line
     with engine.connect() as connection:
         assert connection.execute(select(persons.c.id)).first() is None
+
+
+def test_an_accepted_batch_with_empty_and_short_id_numbers_reports_them_masked(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The crash came after the commit: printing the refused rows padded a short ID to ~4e9 stars.
+    monkeypatch.setenv("CANBAO_DATABASE_URL", database_url)
+    path = tmp_path / "名单.csv"
+    path.write_bytes(
+        f"姓名,身份证号码,身份类别\n王大山,{WANG},低保对象\n李二,,低保对象\n赵六,12345,低保对象\n".encode()
+    )
+    argv = ["import", "list", "--department", "civil_affairs", "--policy", POLICY, "--county", COUNTY]
+    code, out, err = invoke([*argv, "--file", str(path), "--accept-valid"])
+    assert code == 0, err
+    assert "第3行 李二 （无身份证号码）：身份证号码为空" in out and "第4行 赵六 *****：" in out
