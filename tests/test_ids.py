@@ -5,6 +5,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import random
+import resource
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -22,6 +25,7 @@ from canbao.ids import (
     mask_id_number,
     mask_id_numbers,
     parse_id_numbers,
+    redact_id_numbers,
 )
 
 TODAY = dt.date(2025, 6, 1)
@@ -370,6 +374,82 @@ def test_vectorized_masking_examples() -> None:
 def test_vectorized_masking_agrees_with_scalar(values: list[str]) -> None:
     out = pl.DataFrame({"id": values}, schema={"id": pl.String}).select(mask_id_numbers(pl.col("id")))
     assert out["id"].to_list() == [mask_id_number(v) for v in values]
+
+
+LENGTHS = [0, 1, 5, 9, 10, 11, 15, 17, 18, 40]
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_masking_any_length_keeps_the_length_and_stars_the_middle(length: int) -> None:
+    value = ("34032219850615121X" * 3)[:length]
+    cjk = ("张三李四王五赵六" * 6)[:length]
+    for text in (value, cjk):
+        expected = "*" * length if length < 10 else text[:6] + "*" * (length - 10) + text[-4:]
+        assert mask_id_number(text) == expected
+        frame = pl.DataFrame({"id": [text, None]})
+        assert frame.select(mask_id_numbers(pl.col("id")))["id"].to_list() == [expected, None]
+        assert frame.select(mask_id_numbers(pl.col("id").fill_null("")))["id"].to_list() == [expected, ""]
+
+
+def test_masking_an_empty_or_short_number_next_to_a_full_one_does_not_blow_up() -> None:
+    # The shape of an import's refused rows (issue 12): `len - 10` on the unsigned length wrapped and padded to
+    # ~4e9 stars. Run in a child with 2 GB of address space so a regression fails instead of eating the machine.
+    code = (
+        "import polars as pl; from canbao.ids import mask_id_numbers;"
+        "f = pl.DataFrame({'id': ['', '1', '123456789', None, '34032219850615121X']});"
+        "print(f.with_columns(m=mask_id_numbers(pl.col('id').fill_null('')))['m'].to_list())"
+    )
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=limit, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == str(["", "*", "*********", "", "340322********121X"])
+
+
+@settings(deadline=None, derandomize=True)
+@given(st.lists(st.text(alphabet=no_surrogates, max_size=45), min_size=1, max_size=8))
+def test_masked_text_has_the_input_length_and_none_of_its_middle(values: list[str]) -> None:
+    vectorized = pl.DataFrame({"id": values}, schema={"id": pl.String}).select(mask_id_numbers(pl.col("id")))["id"]
+    for value, masked in zip(values, vectorized.to_list(), strict=True):
+        assert masked == mask_id_number(value)
+        assert len(masked) == len(value)
+        if len(value) < 10:
+            assert masked == "*" * len(value)
+            continue
+        middle = value[6:-4]
+        assert masked[6 : len(value) - 4] == "*" * len(middle)
+        if middle.strip("*"):
+            assert middle not in masked
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("第2行 34032219850615121X：姓名未填写", "第2行 340322********121X：姓名未填写"),
+        ("身份证号码340322850615121有误", "身份证号码340322*****5121有误"),
+        ("id=34032219850615121x,", "id=340322********121x,"),
+        ("３４０３２２１９８５０６１５１２１Ｘ", "３４０３２２********１２１Ｘ"),
+        ("交易号 12345678901234567890 sha256:0123456789abcdef", "交易号 12345678901234567890 sha256:0123456789abcdef"),
+        ("金额 1234567890 元", "金额 1234567890 元"),
+    ],
+)
+def test_redact_id_numbers_masks_id_like_runs_only(text: str, expected: str) -> None:
+    assert redact_id_numbers(text) == expected
+
+
+@settings(deadline=None, derandomize=True)
+@given(valid_ids, st.text(alphabet=no_surrogates, max_size=10), st.text(alphabet=no_surrogates, max_size=10))
+def test_redaction_leaves_no_full_id_number_in_free_text(id_number: str, before: str, after: str) -> None:
+    # Digits around the number make a longer number (left alone); anything else must not protect it.
+    joined = before[-1:].isdigit() or after[:1].isdigit()
+    redacted = redact_id_numbers(before + id_number + after)
+    if not joined:
+        assert id_number not in redacted
+        assert mask_id_number(id_number) in redacted
 
 
 # --- volume --------------------------------------------------------------------------------

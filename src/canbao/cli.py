@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from canbao.errors import CanbaoError, InputError
+from canbao.ids import redact_id_numbers
 
 
 def _read_json(source: str) -> Any:
+    """The JSON value in `source` (a file, or - for stdin): UTF-8 (with or without BOM), no NUL, not absurdly
+    nested or long; any other input is one refusal naming --input."""
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise InputError("--input", f"无法读取文件 {source}：{exc.strerror}") from None
     try:
-        return json.loads(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("--input", "不是 UTF-8 编码的 JSON（请另存为 UTF-8）") from None
+    try:
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError("--input", f"不是有效的 JSON（第{exc.lineno}行第{exc.colno}列：{exc.msg}）") from None
+    except RecursionError:
+        raise InputError("--input", "JSON 嵌套层次过深") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise InputError("--input", "JSON 中的数字过长") from None
+    if _has_nul(value):
+        raise InputError("--input", "JSON 中含有空字符（NUL）")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]  # a loop, not recursion: the value may be nested as deep as json.loads allows
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _print_json(obj: Any) -> None:
@@ -149,25 +179,87 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
+def _one_line(text: str) -> str:
+    return redact_id_numbers(" ".join(text.split("\n")).strip())
+
+
+def _check_arguments(argv: list[str]) -> None:
+    """No control character in an option's value (an actor, a school, a county …): PostgreSQL text refuses NUL,
+    and none belongs in a name."""
+    from canbao.services.textfiles import CONTROL
+
+    for i, arg in enumerate(argv):
+        if CONTROL.search(arg):
+            named = arg if arg.startswith("-") else (argv[i - 1] if i and argv[i - 1].startswith("-") else "")
+            option = CONTROL.sub("?", named.split("=", 1)[0])
+            raise InputError(option or f"第 {i + 1} 个参数", "含有控制字符（如 NUL），请删除")
+
+
+def _quiet_stray_exceptions() -> Callable[[], None]:
+    """Exceptions Python would print with their traceback outside the command's own flow — in a thread, or
+    "ignored" while an object is collected (a library's half-written file, often at exit) — go to the error
+    log instead. Returns what puts the previous hooks back."""
+    import threading
+
+    from canbao.errorlog import record
+
+    previous = sys.unraisablehook, threading.excepthook
+
+    def restore() -> None:
+        sys.unraisablehook, threading.excepthook = previous
+
+    def unraisable(info: Any) -> None:
+        if info.exc_value is not None:
+            record(info.exc_value)
+
+    def in_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            record(args.exc_value)
+
+    sys.unraisablehook = unraisable
+    threading.excepthook = in_thread
+    return restore
+
+
+def _keep_hooks() -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (`argv`, default sys.argv); always ends in SystemExit: 0, 1 (a bug), 2 (refused).
+
+    Nothing a user sees is a traceback, an exception's text or a full ID number: a refusal is one line
+    `错误：…`; a bug is one line with a reference, its frames go to the error log (canbao.errorlog).
+    """
+    debugging = os.environ.get("CANBAO_DEBUG", "") not in ("", "0")
+    restore = _keep_hooks if debugging else _quiet_stray_exceptions()
     try:
-        cli(standalone_mode=False)
+        _check_arguments(sys.argv[1:] if argv is None else argv)
+        code = cli.main(args=argv, prog_name="canbao", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("已取消", err=True)
         raise SystemExit(130) from None
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # click's usage and message, as it prints them, with any ID number masked
+        click.echo(redact_id_numbers(shown.getvalue().rstrip("\n")), err=True)
         raise SystemExit(2) from None
     except CanbaoError as exc:
-        click.echo(f"错误：{exc}", err=True)
+        click.echo(f"错误：{_one_line(str(exc))}", err=True)
         raise SystemExit(2) from None
     except SystemExit:
         raise
-    except Exception as exc:  # a bug: still one line, unless debugging
-        if os.environ.get("CANBAO_DEBUG"):
+    except Exception as exc:  # a bug: one short line and a log entry, never its text
+        if debugging:
             raise
-        click.echo(f"内部错误：{type(exc).__name__}: {exc}（设置 CANBAO_DEBUG=1 查看详情）", err=True)
+        from canbao.errorlog import record
+
+        click.echo(f"内部错误（编号 {record(exc)}），已记录；请联系管理员", err=True)
         raise SystemExit(1) from None
+    finally:
+        if argv is not None:  # called in-process: leave the caller's hooks as they were; a process keeps ours
+            restore()
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

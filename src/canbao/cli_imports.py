@@ -45,12 +45,20 @@ def _progress() -> Iterator[ProgressHook]:
 def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
     from canbao.store.db import database_url, make_engine, upgrade
 
+    feedback = Path(kwargs["feedback_path"])
+    if feedback.is_dir():
+        raise InputError("--feedback", f"{feedback} 是一个文件夹，应为反馈工作簿的文件名（.xlsx）")
     url = database_url()
     upgrade(url)
     engine = make_engine(url)
     try:
         with _progress() as hook:
             report = call(engine, progress=hook, **kwargs)
+    except OSError as exc:
+        # The feedback workbook (or the folder for it) cannot be written: the import was rolled back.
+        if exc.filename is None or not str(exc.filename).startswith(str(feedback.parent)):
+            raise
+        raise InputError("--feedback", f"无法写入反馈文件 {feedback}：{exc.strerror}，本次未导入") from None
     finally:
         engine.dispose()
     click.echo(report.summary())

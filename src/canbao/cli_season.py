@@ -71,7 +71,7 @@ def season_apply_payments(policy_id: str, source: Path, report: Path | None, act
 
     if not source.is_file():
         raise InputError("--file", f"文件不存在：{source}")
-    frame = read_persons(source)
+    frame = read_persons(source, "--file")
     if "amount_fen" in frame.columns:
         frame = frame.with_columns(pl.col("amount_fen").cast(pl.Int64, strict=False))
     result = apply_payments(_engine(), policy_id, frame, actor)

@@ -24,6 +24,7 @@ is below 2^63, so a single ``str.to_integer(base=13)`` does the work.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 
@@ -38,6 +39,7 @@ __all__ = [
     "mask_id_number",
     "mask_id_numbers",
     "parse_id_numbers",
+    "redact_id_numbers",
 ]
 
 WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -147,13 +149,27 @@ def check_digits(first17: pl.Expr) -> pl.Expr:
 def mask_id_numbers(ids: pl.Expr) -> pl.Expr:
     """Vectorized :func:`mask_id_number`; nulls stay null."""
     text = ids.cast(pl.String)
-    length = text.str.len_chars()
-    stars = pl.lit("").str.pad_start((length - 10).clip(lower_bound=0), "*")
-    return (
-        pl.when(length >= 10)
-        .then(pl.concat_str([text.str.head(6), stars, text.str.tail(4)]))
-        .otherwise(pl.lit("").str.pad_start(length, "*"))
-    )
+    # Signed: `len_chars` is unsigned, and `length - 10` would wrap for a short value (to ~4e9 stars).
+    length = text.str.len_chars().cast(pl.Int64)
+    keep = length >= 10
+    stars = pl.when(keep).then(length - 10).otherwise(length).clip(lower_bound=0)
+    return pl.concat_str(
+        [
+            text.str.head(pl.when(keep).then(6).otherwise(0)),
+            pl.lit("").str.pad_start(stars, "*"),
+            text.str.tail(pl.when(keep).then(4).otherwise(0)),
+        ]
+    ).alias(ids.meta.output_name(raise_if_undetermined=False) or "id_number")
+
+
+# A run of 18 (17 digits and a check character) or 15 digits, not part of a longer number: what an ID number
+# looks like in free text (full-width digits too). A letter beside it does not protect it.
+_ID_IN_TEXT = re.compile(r"(?<![0-9０-９])(?:[0-9０-９]{17}[0-9Xx０-９Ｘｘ]|[0-9０-９]{15})(?![0-9０-９])")
+
+
+def redact_id_numbers(text: str) -> str:
+    """`text` with every ID-number-like run masked: the last line of defence for messages, logs and audit."""
+    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group()), text)
 
 
 def parse_id_numbers(ids: pl.Expr, today: dt.date) -> pl.Expr:

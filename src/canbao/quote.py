@@ -27,6 +27,7 @@ _PERSON_FIELDS: dict[str, type] = {
     "repaid_years": int,
     "household_role": str,
 }
+_MAX_COUNT = 2**31 - 1  # the engine's Int32 columns (years, months)
 _TYPE_WORDS = {str: "文本", list: "列表", bool: "true 或 false", int: "整数"}
 
 
@@ -57,6 +58,8 @@ def _row(application: Any) -> dict[str, Any]:
             raise InputError(f"person.{key}", f"应为{_TYPE_WORDS[kind]}")
         if kind is int and value is not None and value < 0:
             raise InputError(f"person.{key}", "不能为负数")
+        if kind is int and value is not None and value > _MAX_COUNT:
+            raise InputError(f"person.{key}", f"数值过大（不能超过 {_MAX_COUNT}）")
         row[key] = value
     categories = row["categories"] or []
     if not all(isinstance(c, str) for c in categories):

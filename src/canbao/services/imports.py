@@ -118,6 +118,7 @@ import datetime as dt
 import getpass
 import hashlib
 import io
+import math
 import re
 import time
 import unicodedata
@@ -135,7 +136,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
 from canbao.errors import CanbaoError, InputError
-from canbao.ids import mask_id_numbers, parse_id_numbers
+from canbao.ids import mask_id_numbers, parse_id_numbers, redact_id_numbers
 from canbao.money import to_fen, to_yuan
 from canbao.outputs import OutputGroup, csv_safe, formula_like
 from canbao.policy import Policy, load_policy
@@ -148,6 +149,7 @@ from canbao.rules.contribution import (
     household_roles,
     not_covered_category,
 )
+from canbao.services.textfiles import CONTROL, control_text, csv_bytes, read_csv_text
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics, table_size
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
@@ -457,7 +459,9 @@ class ImportReport:
 # ---------------------------------------------------------------------------------------------------- reading
 
 
-def _cell_text(value: Any) -> str | None:
+def _cell_text(value: Any, mark_excel_numbers: bool = False) -> str | None:
+    """A cell as text; a number as its exact digits (`mark_excel_numbers`: those of 1e15 and above, whose digits
+    beyond the 15th Excel has lost, marked with the `_EXCEL_FLOAT` prefix for the ID number's check)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -468,22 +472,30 @@ def _cell_text(value: Any) -> str | None:
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, int | float) and abs(value) >= 1e15:
-        return _EXCEL_FLOAT + str(int(value))  # a spreadsheet number keeps 15 significant digits only
-    if isinstance(value, int):
+    if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    mark = _EXCEL_FLOAT if mark_excel_numbers and isinstance(value, int | float) and abs(value) >= 1e15 else ""
+    if isinstance(value, int):
+        return mark + str(value)
+    if isinstance(value, float) and value.is_integer():
+        # Below 1e15 a double is an exact integer; above, its shortest digits are what the spreadsheet shows.
+        return mark + (str(int(value)) if abs(value) < 1e15 else format(Decimal(repr(value)), "f"))
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return repr(value)
     return str(value)
 
 
-def _read_xlsx(data: bytes, name: str) -> pl.DataFrame:
+def _read_xlsx(data: bytes, name: str, mark_excel_numbers: bool = False) -> pl.DataFrame:
     from openpyxl import load_workbook
 
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError("--file", f"文件 {name} 是旧版 .xls 工作簿，请在 Excel 中另存为 .xlsx")
+    if not data.startswith(b"PK\x03\x04"):
+        raise InputError("--file", f"文件 {name} 不是 XLSX 工作簿（可能是改了扩展名的 CSV 或其他文件）")
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise InputError("--file", f"文件 {name} 不是有效的 XLSX 工作簿：{exc}") from None
+    except Exception:  # openpyxl raises many kinds for a damaged file; their text may quote the file
+        raise InputError("--file", f"文件 {name} 不是有效的 XLSX 工作簿（文件已损坏或不是 Excel 保存的）") from None
     try:
         if not workbook.worksheets:
             raise InputError("--file", f"文件 {name} 没有工作表")
@@ -493,13 +505,25 @@ def _read_xlsx(data: bytes, name: str) -> pl.DataFrame:
             raise InputError("--file", f"文件 {name} 的第一个工作表是空的")
         width = len(header)
         columns: list[list[str | None]] = [[] for _ in range(width)]
-        for row in rows:
+        for number, row in enumerate(rows, start=2):
             cells = list(row[:width]) + [None] * (width - len(row))
             for i, value in enumerate(cells):
-                columns[i].append(_cell_text(value))
+                text = _cell_text(value, mark_excel_numbers)
+                if isinstance(value, str) and (control := CONTROL.search(value)):
+                    what = control_text(control.group())
+                    raise InputError("--file", f"文件 {name} 第 {number} 行第 {i + 1} 列含有{what}，请删除")
+                columns[i].append(text)
+    except InputError:
+        raise
+    except Exception:  # a damaged sheet fails while it is read, not when it is opened
+        raise InputError("--file", f"文件 {name} 不是有效的 XLSX 工作簿（文件已损坏或不是 Excel 保存的）") from None
     finally:
         workbook.close()
-    headers = _unique_headers([_cell_text(h) or "" for h in header])
+    texts = [_cell_text(h) or "" for h in header]
+    for i, text in enumerate(texts):
+        if control := CONTROL.search(text):
+            raise InputError("--file", f"文件 {name} 第 1 行第 {i + 1} 列含有{control_text(control.group())}，请删除")
+    headers = _unique_headers(texts)
     return pl.DataFrame({h: pl.Series(h, c, dtype=TEXT) for h, c in zip(headers, columns, strict=True)})
 
 
@@ -515,37 +539,14 @@ def _unique_headers(headers: list[str]) -> list[str]:
 
 
 def _read_csv(data: bytes, name: str) -> pl.DataFrame:
-    # UTF-8 as Polars reads it (it checks every byte itself); otherwise GBK/GB18030, as Excel saves in China.
-    try:
-        return _parse_csv(data, name)
-    except _NotUtf8:
-        pass
-    try:
-        utf8 = data.decode("gb18030").encode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("--file", f"文件 {name} 的编码无法识别（应为 UTF-8 或 GBK/GB18030）") from None
-    return _parse_csv(utf8, name)
-
-
-class _NotUtf8(Exception):
-    pass
-
-
-def _parse_csv(data: bytes, name: str) -> pl.DataFrame:
-    first_line = data.split(b"\n", 1)[0]
-    separator = "\t" if b"\t" in first_line and b"," not in first_line else ","
-    try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, separator=separator, has_header=True)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        if "invalid utf-8" in str(exc).lower():
-            raise _NotUtf8 from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError("--file", f"文件 {name} 无法读取：{first}") from None
+    # UTF-8, GBK/GB18030 or UTF-16, any line ends; see canbao.services.textfiles.
+    frame = read_csv_text(csv_bytes(data, name), name)
     return frame.rename(dict(zip(frame.columns, _unique_headers(frame.columns), strict=True)))
 
 
-def read_table(path: Path) -> tuple[bytes, pl.DataFrame]:
-    """The file's bytes and its rows, every column as text, headers as written (stripped)."""
+def read_table(path: Path, mark_excel_numbers: bool = False) -> tuple[bytes, pl.DataFrame]:
+    """The file's bytes and its rows, every column as text, headers as written (stripped); see _cell_text for
+    `mark_excel_numbers`."""
     if not path.is_file():
         raise InputError("--file", f"文件不存在：{path}")
     try:
@@ -554,12 +555,20 @@ def read_table(path: Path) -> tuple[bytes, pl.DataFrame]:
         raise InputError("--file", f"无法读取文件 {path}：{exc.strerror}") from None
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return data, _read_xlsx(data, path.name)
+        return data, _read_xlsx(data, path.name, mark_excel_numbers)
     if suffix in (".csv", ".txt"):
         return data, _read_csv(data, path.name)
     if suffix == ".xls":
         raise InputError("--file", f"不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx：{path.name}")
     raise InputError("--file", f"只支持 .csv 或 .xlsx 文件：{path.name}")
+
+
+def _header_text(headers: list[str], most: int = 20, width: int = 20) -> str:
+    """The header cells for a message: at most `most` of them, each cut at `width` characters, ID-like runs
+    masked (a file without its header row would otherwise show a person)."""
+    cut = [h if len(h) <= width else h[:width] + "…" for h in headers[:most]]
+    more = f" 等 {len(headers)} 列" if len(headers) > most else ""
+    return redact_id_numbers("、".join(cut)) + more if cut else "（无）"
 
 
 def _map_columns(raw: pl.DataFrame, name: str, required: tuple[str, ...], optional: tuple[str, ...]) -> pl.DataFrame:
@@ -585,11 +594,16 @@ def _map_columns(raw: pl.DataFrame, name: str, required: tuple[str, ...], option
     missing = [ident for ident in required if ident not in found]
     if missing:
         parts = "；".join(f"{FIELD_LABELS[m]}（{m}，可用列名：{'、'.join(COLUMN_ALIASES[m])}）" for m in missing)
-        present = "、".join(raw.columns) or "（无）"
-        raise InputError("--file", f"文件 {name} 缺少必需的列：{parts}。文件中的列：{present}")
+        raise InputError("--file", f"文件 {name} 缺少必需的列：{parts}。文件第 1 行的列：{_header_text(raw.columns)}")
     frame = raw.select(
         pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("row_number"),
-        *[pl.col(header).cast(TEXT).alias(ident) for ident, header in found.items()],
+        *[
+            # The Excel-number mark matters for the ID number only; elsewhere the number's digits are the text.
+            pl.col(header).cast(TEXT).alias(ident)
+            if ident == "id_number"
+            else pl.col(header).cast(TEXT).str.strip_chars_start(_EXCEL_FLOAT).alias(ident)
+            for ident, header in found.items()
+        ],
     ).with_columns(pl.lit(None, dtype=TEXT).alias(ident) for ident in wanted if ident not in found)
     blank = {
         ident: pl.when(pl.col(ident).str.strip_chars() != "").then(pl.col(ident).str.strip_chars()).otherwise(None)
@@ -1335,7 +1349,7 @@ def _run(
     if progress is not None:
         progress(PHASE_READ, 0, 1)
     try:
-        data, raw = read_table(path)
+        data, raw = read_table(path, mark_excel_numbers=True)
         sha = hashlib.sha256(data).hexdigest()
         frame = _map_columns(raw, path.name, job.required, job.optional)
         if job.department and "category" not in job.required:
@@ -1433,7 +1447,8 @@ def _run(
             job.action,
             _subject(sha),
             "failed",
-            f"{job.source_text()} {path.name}：{type(exc).__name__}: {exc}"[:2000],
+            # The type only: an exception's text may quote rows or a driver's SQL parameters.
+            f"{job.source_text()} {path.name}：{type(exc).__name__}"[:2000],
         )
         raise
 
@@ -1787,6 +1802,8 @@ def _check_actor(actor: str | None) -> str:
     actor = (actor or "").strip() or _login()
     if len(actor) > 64:
         raise InputError("--actor", "操作人不能超过64个字符")
+    if CONTROL.search(actor):
+        raise InputError("--actor", "操作人含有控制字符（如 NUL）")
     return actor
 
 
@@ -1880,8 +1897,8 @@ def import_school_roster(
     ``student``; known persons' residency becomes ``student``."""
     county = _check_county(county)
     school = (school or "").strip()
-    if not school or len(school) > 40:
-        raise InputError("--school", "须填写学校名称（不超过40个字）")
+    if not school or len(school) > 40 or CONTROL.search(school):
+        raise InputError("--school", "须填写学校名称（不超过40个字，不含控制字符）")
     job = _Job(
         kind=KIND_SCHOOL,
         action="import_school",

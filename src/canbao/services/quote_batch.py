@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import polars as pl
@@ -11,23 +12,43 @@ from canbao.errors import InputError
 from canbao.outputs import atomic_outputs, csv_safe
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
+from canbao.services.textfiles import CONTROL, csv_bytes, read_csv_text
 
 CHUNK_ROWS = 250_000
 
 
-def read_persons(path: Path) -> pl.DataFrame:
-    """Persons from CSV (every column read as text, parsed by the engine) or Parquet."""
+def read_persons(path: Path, option: str = "--input") -> pl.DataFrame:
+    """Persons from CSV (every column read as text, parsed by the engine; see canbao.services.textfiles) or
+    Parquet. A refusal names `option`, the file and, where it can, the row and column."""
     if not path.is_file():
-        raise InputError("--input", f"文件不存在：{path}")
+        raise InputError(option, f"文件不存在：{path}")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InputError(option, f"只支持 .csv 或 .parquet 文件：{path.name}")
     try:
-        if path.suffix.lower() == ".parquet":
-            return pl.read_parquet(path)
-        if path.suffix.lower() == ".csv":
-            return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError("--input", f"文件 {path} 无法读取：{first}") from None
-    raise InputError("--input", f"只支持 .csv 或 .parquet 文件：{path}")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(option, f"无法读取文件 {path.name}：{exc.strerror}") from None
+    if suffix == ".csv":
+        frame = read_csv_text(csv_bytes(data, path.name, option), path.name, option)
+        return frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        raise InputError(option, f"文件 {path.name} 不是有效的 Parquet 文件") from None
+    for name, dtype in frame.schema.items():  # one value a cell, as in a CSV file; categories may be a list
+        scalar = not dtype.is_nested() and dtype not in (pl.Binary, pl.Object)
+        if not (scalar or (name == "categories" and dtype == pl.List(pl.String))):
+            raise InputError(option, f"文件 {path.name} 的“{CONTROL.sub('?', name)}”列是 {dtype} 类型，应为文本或数字")
+    for name in frame.columns:  # as CSV files are checked while decoded (PostgreSQL text cannot hold NUL)
+        if CONTROL.search(name):
+            raise InputError(option, f"文件 {path.name} 的列名“{CONTROL.sub('?', name)}”含有控制字符")
+        if frame.schema[name] == pl.String:
+            bad = frame[name].str.contains(CONTROL.pattern)
+            if bad.any():
+                row = int(bad.arg_max() or 0) + 1
+                raise InputError(option, f"文件 {path.name} 第 {row} 行“{name}”列含有控制字符（如 NUL），请删除")
+    return frame
 
 
 def run(policy_id: str, source: Path, output: Path, rejects: Path | None = None) -> str:

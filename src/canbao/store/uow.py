@@ -8,6 +8,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, insert
 
+from canbao.ids import redact_id_numbers
 from canbao.store.tables import audit_log
 
 
@@ -41,8 +42,14 @@ class UnitOfWork:
         self.connection.close()
 
 
+def _safe(text: str | None) -> str | None:
+    # The last line of defence: no full ID number in the audit log, and no NUL (PostgreSQL text refuses it).
+    return None if text is None else redact_id_numbers(text).replace("\x00", "\ufffd")
+
+
 def audit(engine: Engine, actor: str, action: str, subject: str | None, outcome: str, detail: str | None) -> None:
     """An audit line in its own transaction, so that a refused use case leaves it and nothing else."""
+    subject, detail = _safe(subject), _safe(detail)
     with engine.begin() as connection:
         connection.execute(
             insert(audit_log).values(
