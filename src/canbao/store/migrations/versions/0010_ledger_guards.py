@@ -11,6 +11,7 @@ Create Date: 2026-12-01
 - PostgreSQL: TRUNCATE fires no row trigger; a statement trigger refuses it.  ANALYZE needs the tables'
   owner: `canbao_analyze(text[])` runs it with the owner's rights (SECURITY DEFINER, search_path pinned) for
   the application role that `store.db.upgrade` grants EXECUTE to.
+- The audit log is append-only as the ledger is (UPDATE, DELETE and on PostgreSQL TRUNCATE refused).
 - SQLite: INSERT OR REPLACE deletes the row it replaces without the delete trigger (unless
   recursive_triggers is on, which canbao's connections set); a BEFORE INSERT trigger refuses any insert that
   would replace an entry, so no other client can rewrite one that way either.
@@ -40,6 +41,7 @@ def upgrade() -> None:
             name, "ledger_entries", ["enrollment_id"], unique=True,
             sqlite_where=sa.text(where), postgresql_where=sa.text(where),
         )  # fmt: skip
+    _append_only_audit_log()
     if op.get_bind().dialect.name == "sqlite":
         once = " OR ".join(
             f"({where.replace('kind', 'NEW.kind').replace('amount_fen', 'NEW.amount_fen')} AND EXISTS "
@@ -77,11 +79,42 @@ def upgrade() -> None:
     op.execute("REVOKE ALL ON FUNCTION canbao_analyze(text[]) FROM PUBLIC")
 
 
+AUDIT_MESSAGE = "audit_log is append-only"
+
+
+def _append_only_audit_log() -> None:
+    """The audit log, like the ledger, is only ever appended to."""
+    if op.get_bind().dialect.name == "sqlite":
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{action.lower()} BEFORE {action} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, '{AUDIT_MESSAGE}'); END"
+            )
+        return
+    op.execute(
+        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{AUDIT_MESSAGE}'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+    )
+
+
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER ledger_entries_no_replace")
+        op.execute("DROP TRIGGER audit_log_no_update")
+        op.execute("DROP TRIGGER audit_log_no_delete")
     else:
         op.execute("DROP FUNCTION canbao_analyze(text[])")
         op.execute("DROP TRIGGER ledger_entries_no_truncate ON ledger_entries")
+        op.execute("DROP TRIGGER audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION audit_log_append_only()")
     for name in ONCE:
         op.drop_index(name, "ledger_entries")
