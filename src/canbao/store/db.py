@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from canbao.errors import CanbaoError
 
@@ -141,11 +142,30 @@ def grant_app_role(url: str) -> None:
     engine = make_engine(url, app_role=False)
     try:
         with engine.begin() as c:
-            c.exec_driver_sql(
-                "DO $$ BEGIN "
-                f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE \"{role}\" NOLOGIN; "
-                "END IF; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-            )
+            owner = c.execute(
+                text(
+                    "SELECT pg_has_role(current_user, tableowner, 'USAGE') FROM pg_tables "
+                    "WHERE schemaname = current_schema() AND tablename = 'ledger_entries'"
+                )
+            ).scalar()
+            if not owner:  # the application's own login (not the owner): the owner grants at `canbao db upgrade`
+                return
+            # Concurrent GRANTs on one object fail ("tuple concurrently updated"): one upgrade at a time.
+            c.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('canbao.grant_app_role'))")
+            try:
+                with c.begin_nested():
+                    c.exec_driver_sql(
+                        "DO $$ BEGIN "
+                        f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
+                        f'CREATE ROLE "{role}" NOLOGIN; END IF; '
+                        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+                    )
+            except DBAPIError as exc:
+                raise CanbaoError(
+                    f"无法创建数据库角色 {role}（{type(exc.orig).__name__}）：请由数据库管理员创建该角色"
+                    f"（CREATE ROLE {role} NOLOGIN）并授予表的所有者（GRANT {role} TO 所有者），"
+                    "再运行 canbao db upgrade"
+                ) from exc
             member = c.execute(
                 text(
                     "SELECT rolsuper OR pg_has_role(current_user, :role, 'MEMBER') FROM pg_roles "
