@@ -55,7 +55,8 @@ _CHUNK = 5_000  # keys per lookup query
 CHUNK_ROWS = 5_000  # payments per transaction: a single payment waits behind at most one such chunk
 RETRIES = 3  # a chunk that lost a race to a concurrent writer is judged again this many times at most
 RETRY_SQLSTATES = ("23505", "40P01", "40001")  # PostgreSQL unique violation, deadlock, serialization failure
-SQLITE_PAUSE_S = 0.12  # between chunks on SQLite: longer than the busy handler's longest sleep (100 ms)
+SQLITE_HOLD_S = 1.0  # SQLite: after holding the write lock this long (over its chunks), a file steps aside for
+SQLITE_PAUSE_S = 0.12  # this long: more than the busy handler's longest sleep (100 ms), so a waiter gets in
 
 
 def _fetch_in(c: Connection, query: Callable[[list[Any]], Select[Any]], values: list[Any]) -> list[dict[str, Any]]:
@@ -414,11 +415,15 @@ def apply_payments(
     chunks = prepared.with_columns(_chunk_of(prepared)).partition_by("_chunk", maintain_order=True, include_key=False)
     chunks = chunks or [prepared]  # an empty frame still answers with its (empty) result
     results: list[pl.DataFrame] = []
+    held = 0.0  # seconds this file has held SQLite's write lock since it last stepped aside
     try:
-        for number, chunk in enumerate(chunks):
-            if number and engine.dialect.name == "sqlite":
-                time.sleep(SQLITE_PAUSE_S)  # let a waiting writer in (SQLite's busy handler polls)
+        for chunk in chunks:
+            if held >= SQLITE_HOLD_S and engine.dialect.name == "sqlite":
+                time.sleep(SQLITE_PAUSE_S)  # let a waiting writer in: SQLite's busy handler polls, it does not queue
+                held = 0.0
+            started = time.perf_counter()
             results.append(_apply_chunk(engine, policy_id, benefit_year, chunk, actor))
+            held += time.perf_counter() - started
             if on_chunk is not None:
                 on_chunk(sum(r.height for r in results))
     except CanbaoError as exc:
