@@ -199,3 +199,27 @@ def test_a_write_lock_held_too_long_is_a_clear_refusal(tmp_path: Path, monkeypat
     finally:
         holder.close()
         engine.dispose()
+
+
+def test_postgresql_upgrade_grants_the_app_role_exactly_its_rights_again_and_again(tmp_path: Path) -> None:
+    with fresh_database("postgresql", tmp_path) as url:
+        db.upgrade(url)  # again: idempotent, and it covers every table of the schema
+        owner = make_engine(url, app_role=False)
+        try:
+            with owner.connect() as c:
+                grants = c.execute(
+                    text(
+                        "SELECT table_name, string_agg(privilege_type, ',' ORDER BY privilege_type) "
+                        "FROM information_schema.role_table_grants WHERE grantee = :role "
+                        "AND table_schema = current_schema() GROUP BY table_name"
+                    ),
+                    {"role": db.app_role_name()},
+                ).all()
+        finally:
+            owner.dispose()
+    rights = dict(grants)
+    assert rights.pop("ledger_entries") == rights.pop("audit_log") == "INSERT,SELECT"
+    assert rights.pop("alembic_version") == "SELECT"
+    assert set(rights) == {"persons", "enrollments", "import_batches", "import_rows", "identity_memberships",
+                           "dues", "targets", "e_voucher_activations"}  # fmt: skip
+    assert set(rights.values()) == {"DELETE,INSERT,SELECT,UPDATE"}

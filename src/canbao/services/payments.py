@@ -5,9 +5,11 @@ is appended to the ledger, never updated: a payment, the assistance subsidy dedu
 county subsidy paid back; a correction is a new entry with the opposite sign.
 
 Concurrency: the database holds the rules that must never break — one live enrollment per person and
-benefit year (a partial unique index) and one ledger entry per channel transaction id (another).  A use
-case checks first to give a clear answer, and if a concurrent one wins the race in between, the unique
-index refuses the second and the use case answers as if it had come second.
+benefit year, one ledger entry per channel transaction id, one refund, one county subsidy paid back and one
+reversal of the upfront assistance per enrollment (partial unique indexes).  A use case that reads a person's
+state before writing takes the person's row lock first on PostgreSQL (SQLite serializes writers at BEGIN
+IMMEDIATE) and ends an enrollment only if it is still live; should a unique index refuse it all the same,
+it runs again and answers as if it had come second.
 """
 
 from __future__ import annotations
