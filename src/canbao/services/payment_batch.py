@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import ARRAY, BigInteger, Connection, Engine, Select, String, any_, bindparam, cast, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from canbao.errors import CanbaoError
 from canbao.ids import mask_id_numbers
@@ -431,7 +431,7 @@ def apply_payments(
             done = sum(r.height for r in results)
             audit(engine, actor, "apply_payments", f"{frame.height} rows", "failed", f"{done} 行已入账后中止：{exc}")
         raise
-    result = pl.concat(results).sort("payment_row")
+    result = pl.concat(results, how="vertical_relaxed").sort("payment_row")
     if audit_batch:
         counts = dict(result["outcome"].value_counts().sort("outcome").rows())
         audit(engine, actor, "apply_payments", f"{frame.height} rows", "done", str(counts))
@@ -498,10 +498,10 @@ def _apply_chunk(engine: Engine, policy_id: str, benefit_year: int, chunk: pl.Da
 
 def _lost_race(exc: BaseException) -> bool:
     """A unique index refused a row, or PostgreSQL broke a deadlock: from SQLAlchemy, or from the driver's
-    own cursor (store.bulk's COPY and executemany)."""
+    own cursor (store.bulk's COPY and executemany).  Other integrity errors are faults, not races."""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(exc, IntegrityError) or isinstance(orig, sqlite3.IntegrityError):
-        return True
+    if isinstance(orig, sqlite3.IntegrityError):  # a unique index, or the ledger's guard (migration 0010)
+        return "UNIQUE constraint failed" in str(orig) or "append-only" in str(orig)
     return getattr(orig, "sqlstate", None) in RETRY_SQLSTATES
 
 
