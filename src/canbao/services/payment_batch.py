@@ -417,12 +417,12 @@ def apply_payments(
     results: list[pl.DataFrame] = []
     held = 0.0  # seconds this file has held SQLite's write lock since it last stepped aside
     try:
-        for chunk in chunks:
+        for number, chunk in enumerate(chunks):
             if held >= SQLITE_HOLD_S and engine.dialect.name == "sqlite":
                 time.sleep(SQLITE_PAUSE_S)  # let a waiting writer in: SQLite's busy handler polls, it does not queue
                 held = 0.0
             started = time.perf_counter()
-            results.append(_apply_chunk(engine, policy_id, benefit_year, chunk, actor))
+            results.append(_apply_chunk(engine, policy_id, benefit_year, chunk, actor, refresh=number == 0))
             held += time.perf_counter() - started
             if on_chunk is not None:
                 on_chunk(sum(r.height for r in results))
@@ -463,10 +463,15 @@ def _chunk_of(prepared: pl.DataFrame) -> pl.Series:
     return pl.DataFrame({"label": label}).join(groups, on="label", how="left", maintain_order="left")["_chunk"]
 
 
-def _apply_chunk(engine: Engine, policy_id: str, benefit_year: int, chunk: pl.DataFrame, actor: str) -> pl.DataFrame:
-    """One chunk in one transaction.  A concurrent writer may win a race the checks cannot see (a new person,
-    a transaction id, a live enrollment: the unique indexes refuse the loser) or deadlock with this one on
-    them: the chunk is then judged again, answering as the second comer."""
+def _apply_chunk(
+    engine: Engine, policy_id: str, benefit_year: int, chunk: pl.DataFrame, actor: str, refresh: bool
+) -> pl.DataFrame:
+    """One chunk in one transaction (`refresh`: first bring the planner's statistics up to date, once per file
+    as before chunking: not again after every chunk of a file into a small registry).
+
+    A concurrent writer may win a race the checks cannot see (a new person, a transaction id, a live
+    enrollment: the unique indexes refuse the loser) or deadlock with this one on them: the chunk is then
+    judged again, answering as the second comer."""
     for attempt in range(1, RETRIES + 1):
         o = _Outcomes(chunk)
         _quote_rules(o)
@@ -476,7 +481,8 @@ def _apply_chunk(engine: Engine, policy_id: str, benefit_year: int, chunk: pl.Da
                 c = uow.connection
                 locked = None
                 if c.dialect.name == "postgresql":
-                    refresh_statistics(c, "persons", "enrollments", "ledger_entries")
+                    if refresh:
+                        refresh_statistics(c, "persons", "enrollments", "ledger_entries")
                     locked = _lock_persons(c, o)
                 _replays(c, o)
                 _payment_rules(o)
