@@ -188,3 +188,34 @@ def test_a_refunded_person_paying_again_concurrently_enrolls_once(
     # every enrollment paid once; each refunded one refunded once; never two live at once
     assert kinds.count("payment") == len(statuses) and kinds.count("refund") == statuses.count("refunded")
     assert live_enrollments(engine) <= 1 and statuses.count("active") + statuses.count("refunded") == len(statuses)
+
+
+def test_a_row_lock_held_too_long_on_postgresql_is_a_clear_refusal(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session holds the person's row: a refund and a payment for them wait lock_timeout, then are
+    refused with the busy message (nothing written); a payment for someone else does not wait at all."""
+    from canbao.store import db
+    from canbao.store.tables import persons
+    from conftest import fresh_database
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
+    with fresh_database("postgresql", tmp_path) as url:
+        engine = db.make_engine(url)
+        app = application("340322", "1985-06-15", "regular", "2021-10-15")
+        other = application("340322", "1986-06-15", "regular", "2021-10-15")
+        pay(engine, _payment(app, "lock-1", "320"), "clerk")
+        try:
+            with engine.connect() as holder, holder.begin():
+                holder.execute(select(persons.c.id).with_for_update())  # e.g. a long import updating persons
+                for attempt in (
+                    lambda: refund(engine, app["person"]["id_number"], 2022, "death", dt.date(2021, 12, 1), "clerk"),
+                    lambda: pay(engine, _payment(app, "lock-2", "320"), "clerk"),
+                ):
+                    with pytest.raises(CanbaoError, match="数据库正忙"):
+                        attempt()
+                pay(engine, _payment(other, "lock-3", "320"), "clerk")
+            assert ledger(engine) == [("payment", 32000), ("payment", 32000)]
+            assert refund(engine, app["person"]["id_number"], 2022, "death", dt.date(2021, 12, 1), "clerk").refundable
+        finally:
+            engine.dispose()

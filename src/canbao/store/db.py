@@ -22,7 +22,7 @@ def database_url() -> str:
     return os.environ.get("CANBAO_DATABASE_URL", DEFAULT_URL)
 
 
-BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another's lock; chunked writers hold it far shorter
+BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for a lock (SQLite busy_timeout, PostgreSQL lock_timeout)
 APP_ROLE = "canbao_app"
 
 
@@ -94,7 +94,8 @@ FROM pg_roles r WHERE r.rolname = %s
 
 def _use_app_role(engine: Engine, role: str) -> None:
     """`SET ROLE` on every new connection: the application then has the app role's rights only (no UPDATE,
-    DELETE or TRUNCATE of the ledger, no DDL), even when it logs in as the owner or a superuser."""
+    DELETE or TRUNCATE of the ledger, no DDL), even when it logs in as the owner or a superuser.  And a
+    lock_timeout as SQLite's busy timeout: a row lock not had in that time is a clear refusal (uow.py)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -105,6 +106,7 @@ def _use_app_role(engine: Engine, role: str) -> None:
             row = cursor.fetchone()
             if row is not None and row[0]:
                 cursor.execute(f'SET ROLE "{role}"')
+            cursor.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS)}")
         dbapi_connection.autocommit = autocommit
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine, insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from canbao.errors import CanbaoError
 from canbao.store.tables import audit_log
@@ -18,16 +19,25 @@ BUSY = "数据库正忙（另一个写入仍在进行），请稍后重试"
 
 
 class DatabaseBusy(CanbaoError):
-    """Another writer held the database's write lock longer than the busy timeout (SQLite)."""
+    """Another writer held a lock longer than the busy timeout (SQLite's write lock; a PostgreSQL row lock)."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's `database is locked` (its busy timeout ran out) or PostgreSQL's lock_not_available (the
+    lock_timeout of canbao's sessions ran out), from SQLAlchemy or from the driver's own cursor."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.OperationalError):
+        return "database is locked" in str(orig) or "database is busy" in str(orig)
+    return getattr(orig, "sqlstate", None) == "55P03"
 
 
 @contextmanager
 def busy_is_refusal() -> Iterator[None]:
-    """SQLite's `database is locked` (the busy timeout ran out behind another writer) as a clear refusal."""
+    """A lock waited for too long, as a clear refusal."""
     try:
         yield
-    except OperationalError as exc:
-        if "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig):
+    except Exception as exc:
+        if is_busy(exc):
             raise DatabaseBusy(BUSY) from exc
         raise
 
@@ -66,6 +76,8 @@ class UnitOfWork:
         if not self._committed and self._transaction.is_active:
             self._transaction.rollback()
         self.connection.close()
+        if exc is not None and is_busy(exc):  # every use case's one place for a lock that did not come
+            raise DatabaseBusy(BUSY) from exc
 
 
 def audit(engine: Engine, actor: str, action: str, subject: str | None, outcome: str, detail: str | None) -> None:
