@@ -146,11 +146,38 @@ def test_a_second_refund_entry_for_an_enrollment_is_refused_by_the_database(engi
     refund(engine, app["person"]["id_number"], 2022, "death", dt.date(2021, 12, 1), "clerk")
     with engine.connect() as c:
         entry = c.execute(select(ledger_entries).where(ledger_entries.c.kind == "refund")).mappings().one()
-    for kind, amount in (("refund", 4000), ("assistance_subsidy", -28000)):
-        again = {k: v for k, v in entry.items() if k != "id"} | {"kind": kind, "amount_fen": amount}
+    same = {k: v for k, v in entry.items() if k != "id"}
+    for kind, amount in (("refund", 4000), ("refund", 0), ("assistance_subsidy", -28000)):
         with pytest.raises(DBAPIError), engine.begin() as c:
-            c.execute(ledger_entries.insert().values(**again))
-    assert amounts(engine) == [4000, 28000, 4000, -28000]
+            c.execute(ledger_entries.insert().values(**same | {"kind": kind, "amount_fen": amount}))
+    # a correction (the same kind, the opposite sign) stays possible
+    with engine.begin() as c:
+        c.execute(ledger_entries.insert().values(**same | {"amount_fen": -4000, "note": "冲正"}))
+    assert amounts(engine) == [4000, 28000, 4000, -28000, -4000]
+
+
+def test_upgrading_a_ledger_with_duplicate_refunds_is_refused_naming_the_enrollment(database_url: str) -> None:
+    from alembic import command
+
+    engine = make_engine(database_url)
+    app = paid(engine)
+    refund(engine, app["person"]["id_number"], 2022, "death", dt.date(2021, 12, 1), "clerk")
+    engine.dispose()
+    command.downgrade(db._alembic_config(database_url), "0009")
+    owner = make_engine(database_url, app_role=False)
+    try:
+        with owner.begin() as c:  # what the concurrency fault left behind
+            c.exec_driver_sql(
+                "INSERT INTO ledger_entries (enrollment_id, person_id, kind, amount_fen, recorded_at, actor) "
+                "SELECT enrollment_id, person_id, kind, amount_fen, recorded_at, actor FROM ledger_entries "
+                "WHERE kind = 'refund'"
+            )
+            enrollment = c.exec_driver_sql("SELECT max(enrollment_id) FROM ledger_entries").scalar_one()
+    finally:
+        owner.dispose()
+    with pytest.raises(CanbaoError, match=f"参保记录 {enrollment} 有重复的 refund 分录"):
+        db.upgrade(database_url)
+    assert db.current_revision(database_url) == "0009"
 
 
 def test_the_normal_paths_still_work_as_the_app(engine: Engine) -> None:

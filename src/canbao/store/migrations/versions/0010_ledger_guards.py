@@ -22,14 +22,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from canbao.errors import CanbaoError
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+# Money going out (or a reversal) once per enrollment; its correction, an entry of the same kind with the
+# opposite sign, stays possible.
 ONCE = {
-    "uq_ledger_entries_refund": "kind = 'refund'",
-    "uq_ledger_entries_county_subsidy_refund": "kind = 'county_subsidy_refund'",
+    "uq_ledger_entries_refund": "kind = 'refund' AND amount_fen >= 0",
+    "uq_ledger_entries_county_subsidy_refund": "kind = 'county_subsidy_refund' AND amount_fen >= 0",
     "uq_ledger_entries_subsidy_reversal": "kind = 'assistance_subsidy' AND amount_fen < 0",
 }
 MESSAGE = "ledger_entries is append-only: an entry with this id, transaction or kind exists already"
@@ -37,6 +41,21 @@ MESSAGE = "ledger_entries is append-only: an entry with this id, transaction or 
 
 def upgrade() -> None:
     for name, where in ONCE.items():
+        twice = (
+            op.get_bind()
+            .exec_driver_sql(
+                f"SELECT enrollment_id FROM ledger_entries WHERE {where} GROUP BY enrollment_id HAVING count(*) > 1 "
+                "ORDER BY enrollment_id LIMIT 20"
+            )
+            .scalars()
+            .all()
+        )
+        if twice:  # left by the concurrency fault this migration closes: to be reconciled by hand first
+            kind = where.split("'")[1]
+            raise CanbaoError(
+                f"台账中参保记录 {', '.join(map(str, twice))} 有重复的 {kind} 分录，"
+                "无法建立唯一索引：请先核对并处理这些分录，再升级数据库"
+            )
         op.create_index(
             name, "ledger_entries", ["enrollment_id"], unique=True,
             sqlite_where=sa.text(where), postgresql_where=sa.text(where),
