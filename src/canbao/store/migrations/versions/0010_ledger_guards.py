@@ -7,7 +7,7 @@ Create Date: 2026-12-01
 - One refund, one county subsidy paid back (先缴后补) and one reversal of the upfront assistance per
   enrollment: partial unique indexes, the last line behind the use cases' row locks.  (A payment and its
   upfront assistance are written with their enrollment, whose id is drawn in the same transaction: nothing to
-  race for.)
+  race for.)  A ledger that already holds such duplicates is refused, naming the enrollments.
 - PostgreSQL: TRUNCATE fires no row trigger; a statement trigger refuses it.  ANALYZE needs the tables'
   owner: `canbao_analyze(text[])` runs it with the owner's rights (SECURITY DEFINER, search_path pinned) for
   the application role that `store.db.upgrade` grants EXECUTE to.
