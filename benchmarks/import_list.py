@@ -137,7 +137,7 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         yield url
         return
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(PG_URL, app_role=False)
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:

@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_rate = run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.payments)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(PG_URL, app_role=False)
     with admin.begin() as c:
         c.exec_driver_sql(f"CREATE SCHEMA {schema}")
     try:

@@ -37,7 +37,7 @@ AS_OF = dt.date(2021, 12, 24)
 
 def fill(url: str, county: Path) -> dict[str, float]:
     """Load the synthetic county into the registry; returns seconds per table."""
-    engine = make_engine(url)
+    engine = make_engine(url, app_role=False)  # the owner: it moves sequences and runs ANALYZE
     stamp = now()
     seconds: dict[str, float] = {}
     population = pl.read_parquet(county / "population.parquet").with_row_index("id", offset=1)
@@ -151,7 +151,7 @@ def main() -> None:
             if database == "sqlite":
                 url = f"sqlite:///{folder}/canbao.db"
             else:
-                admin = make_engine(PG_URL)
+                admin = make_engine(PG_URL, app_role=False)
                 with admin.begin() as c:
                     c.exec_driver_sql(f"CREATE SCHEMA {schema}")
                 url = f"{PG_URL}?options=-csearch_path%3D{schema}"

@@ -38,7 +38,7 @@ def one(database: str, persons: int, seed: int, part_size: int, keep: bool) -> d
         admin = None
         schema = f"season_{uuid.uuid4().hex[:8]}"
         if database == "postgresql":
-            admin = make_engine(PG_URL)
+            admin = make_engine(PG_URL, app_role=False)
             with admin.begin() as c:
                 c.exec_driver_sql(f"CREATE SCHEMA {schema}")
             url = f"{PG_URL}?options=-csearch_path%3D{schema}"

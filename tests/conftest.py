@@ -69,7 +69,7 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
         yield url
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(PG_URL, app_role=False)
     try:
         with admin.begin() as connection:
             connection.exec_driver_sql(f"CREATE SCHEMA {schema}")

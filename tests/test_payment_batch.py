@@ -99,3 +99,101 @@ def test_a_person_registered_without_a_township_takes_the_one_their_payment_name
     with engine.connect() as c:
         places = {i: t for i, t in c.execute(select(persons.c.id_number, persons.c.township))}
     assert places == {a["person"]["id_number"]: "新马桥镇", b["person"]["id_number"]: "新马桥镇"}
+
+
+def _file_with_repeats_far_apart() -> pl.DataFrame:
+    """Twenty payments in which the rows judged together lie far apart: a person paying twice (rows 1 and 18),
+    a notification repeated (3, 15), a transaction id reused for someone else (5, 19) who pays again (17, 20):
+    rows 5, 17, 19 and 20 are linked through a transaction and an ID number."""
+    people = [application("340322", f"19{60 + i}-03-02", "regular", "2021-10-15") for i in range(16)]
+    rows = [row(p, f"c{i}", 32000) for i, p in enumerate(people)]
+    rows.insert(16, row(people[0], "c-again", 32000))  # row 17: people[0] again, another txn
+    rows.insert(14, row(people[2], "c2", 32000))  # row 15: the notification of row 3 again
+    rows.insert(18, row(people[15], "c4", 32000))  # row 19: row 5's txn for someone else
+    rows.append(row(people[15], "c15b", 32000))  # people[15] again, linked to row 5 through c4
+    return pl.DataFrame(rows)
+
+
+def test_a_file_applied_in_chunks_gives_every_row_the_whole_files_answer(
+    database_url: str, tmp_path: Any, monkeypatch: Any
+) -> None:
+    import canbao.services.payment_batch as batch
+    from canbao.store.db import make_engine
+    from conftest import fresh_database
+
+    frame = _file_with_repeats_far_apart()
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    answers = []
+    for chunk_rows in (10_000, 3):
+        monkeypatch.setattr(batch, "CHUNK_ROWS", chunk_rows)
+        monkeypatch.setattr(batch, "SQLITE_PAUSE_S", 0)
+        (tmp_path / str(chunk_rows)).mkdir()
+        with fresh_database(kind, tmp_path / str(chunk_rows)) as url:
+            engine = make_engine(url)
+            chunks: list[int] = []
+            out = apply_payments(engine, P, frame, "clerk", on_chunk=chunks.append)
+            again = apply_payments(engine, P, frame, "clerk")
+            answers.append((out.drop("enrollment_id", "person_id"), again["outcome"], totals(engine), len(chunks)))
+            # a repeat names the same enrollment as the row it repeats
+            assert out["enrollment_id"][14] == out["enrollment_id"][2]
+            engine.dispose()
+    (whole, whole_again, whole_totals, one), (chunked, chunked_again, chunked_totals, many) = answers
+    assert one == 1 and many > 3
+    assert chunked.equals(whole) and chunked_again.equals(whole_again) and chunked_totals == whole_totals
+    assert whole["outcome"].to_list()[14:] == ["replayed", "enrolled", "enrolled", "refused", "refused", "refused"]
+    assert whole["outcome"].to_list()[:14] == ["enrolled"] * 14
+    assert "第 1 行" in whole["reason"][17] and "第 5 行" in whole["reason"][18] and "第 17 行" in whole["reason"][19]
+
+
+def test_a_single_payment_goes_through_while_a_large_file_is_being_applied(engine: Engine, monkeypatch: Any) -> None:
+    """The file holds the write lock only for a chunk at a time: a payment from another clerk, started after
+    the file's first chunk, is done before the file is."""
+    import threading
+    from decimal import Decimal
+
+    import canbao.services.payment_batch as batch
+    from canbao.services.payments import Payment, pay
+
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(batch, "SQLITE_PAUSE_S", 0)  # the clerk gets its turn in on_chunk below
+    file = pl.DataFrame([row(application("340322", "1970-01-01", "regular", "2021-10-15"), f"f{i}", 32000)
+                         for i in range(200)])  # fmt: skip
+    single = application("340322", "1999-09-09", "regular", "2021-10-15")
+    events: list[str] = []
+    single_done = threading.Event()
+
+    def clerk() -> None:
+        pay(engine, Payment(P, single, "online", "single", Decimal("320")), "clerk-2")
+        events.append("single payment done")
+        single_done.set()
+
+    thread = threading.Thread(target=clerk)
+
+    def on_chunk(applied: int) -> None:
+        events.append(f"chunk {applied}")
+        if applied == 20:
+            thread.start()
+        else:  # give the clerk its chance; a file holding its lock throughout would make this wait in vain
+            single_done.wait(timeout=0.5)
+
+    out = apply_payments(engine, P, file, "clerk", on_chunk=on_chunk)
+    events.append("file done")
+    thread.join()
+    assert out["outcome"].value_counts().rows() == [("enrolled", 200)]
+    assert events.index("single payment done") < events.index("file done")
+    assert events.index("single payment done") < events.index("chunk 200")
+
+
+def test_texts_longer_than_their_columns_are_refused_naming_the_field(engine: Engine) -> None:
+    a = application("340322", "1985-06-15", "regular", "2021-10-16")
+    b = application("340322", "1986-06-15", "regular", "2021-10-16")
+    c_ = application("340322", "1987-06-15", "regular", "2021-10-16")
+    frame = pl.DataFrame([row(a, "x" * 65, 32000), row(b, "ok-b", 32000, village="村" * 65),
+                          row(c_, "ok-c", 32000, phone="1" * 21)])  # fmt: skip
+    out = apply_payments(engine, P, frame, "clerk")
+    assert out["outcome"].to_list() == ["refused"] * 3
+    assert out["error_field"].to_list() == ["txn_id", "village", "phone"]
+    assert out["reason"][0] == "交易流水号超过64个字符"
+    assert totals(engine) == (0, 0, 0, 0)
+    ok = apply_payments(engine, P, pl.DataFrame([row(a, "y" * 64, 32000, village="村" * 64)]), "clerk")
+    assert ok["outcome"].to_list() == ["enrolled"]

@@ -226,3 +226,13 @@ def test_bad_input_is_refused_naming_the_field(engine: Engine) -> None:
         pay(engine, payment(app, "wx-bad", "320"), "clerk")
     assert err.value.field == "person.id_number" and "校验位" in err.value.message
     assert count(engine, persons) == 0
+
+
+def test_a_transaction_id_longer_than_the_ledger_keeps_is_refused(engine: Engine) -> None:
+    app = application("340322", "1985-06-15", "regular", "2021-10-15")
+    with pytest.raises(InputError) as err:
+        pay(engine, payment(app, "t" * 65, "320"), "clerk")
+    assert (err.value.field, err.value.message) == ("txn_id", "交易流水号超过64个字符")
+    assert count(engine, persons) == 0
+    with engine.connect() as c:
+        assert c.execute(select(audit_log.c.outcome)).scalars().all() == ["refused"]

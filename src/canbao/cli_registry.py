@@ -53,11 +53,18 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Create or migrate the database (CANBAO_DATABASE_URL, default sqlite:///canbao.db)."""
-    from canbao.store.db import current_revision, database_url, upgrade
+    """Create or migrate the database (CANBAO_DATABASE_URL, default sqlite:///canbao.db).
+
+    Runs as the login of the URL, which must own the tables.  PostgreSQL: then creates the application role
+    (canbao_app, or CANBAO_DB_ROLE) if missing and grants it what canbao needs: the registry tables, but only
+    SELECT and INSERT on the ledger and the audit log; canbao's connections switch to that role."""
+    from canbao.store.db import app_role_name, current_revision, database_url, upgrade
 
     upgrade()
-    click.echo(f"数据库已是最新版本 {current_revision()}：{database_url().split('@')[-1]}")
+    where = database_url().split("@")[-1]
+    click.echo(f"数据库已是最新版本 {current_revision()}：{where}")
+    if database_url().startswith("postgresql"):
+        click.echo(f"已按表的所有者完成迁移，并授予应用角色 {app_role_name()}：台账和审计日志只可查询和追加")
 
 
 @click.group()

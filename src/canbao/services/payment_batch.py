@@ -8,20 +8,24 @@ and the reason).  A single payment (`payments.pay`) is a frame of one.
 The rules, in order: the quote must succeed and the person be eligible; the channel must be known; the
 amount must be what is due; a transaction id already recorded is a replay for the same person and a
 refusal for another; name and ID number must agree with the registry; one live enrollment per person and
-benefit year (across channels, collecting units and rows of the same file).  Everything is written in one
-transaction; writers are serialized (SQLite: BEGIN IMMEDIATE; PostgreSQL: a table lock), and the unique
-indexes stay as the last guard.
+benefit year (across channels, collecting units and rows of the same file).  A file is written in chunks,
+each one transaction; writers are serialized per database (SQLite: BEGIN IMMEDIATE) or per person
+(PostgreSQL: row locks on the persons a chunk pays for), and the unique indexes stay as the last guard.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 from sqlalchemy import ARRAY, BigInteger, Connection, Engine, Select, String, any_, bindparam, cast, select, update
+from sqlalchemy.exc import DBAPIError
 
+from canbao.errors import CanbaoError
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
 from canbao.policy import load_policy
@@ -29,7 +33,7 @@ from canbao.rules.engine import quote_frame
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics
 from canbao.store.tables import enrollments, ledger_entries, persons
-from canbao.store.uow import UnitOfWork, audit, now
+from canbao.store.uow import BUSY, DatabaseBusy, UnitOfWork, audit, now
 
 CHANNELS: tuple[str, ...] = ("online", "collecting_unit", "school", "bank_debit")
 CHANNEL_LABELS = {"online": "线上自助缴费", "collecting_unit": "代收单位", "school": "学校", "bank_debit": "银行批扣"}
@@ -47,7 +51,12 @@ RESULT_COLUMNS = [
     "payment_row", "outcome", "error_field", "reason", "enrollment_id", "person_id", "amount_fen",
     "benefit_start", "benefit_end",
 ]  # fmt: skip
-_CHUNK = 5_000
+_CHUNK = 5_000  # keys per lookup query
+CHUNK_ROWS = 5_000  # payments per transaction: a single payment waits behind at most one such chunk
+RETRIES = 3  # a chunk that lost a race to a concurrent writer is judged again this many times at most
+RETRY_SQLSTATES = ("23505", "40P01", "40001")  # PostgreSQL unique violation, deadlock, serialization failure
+SQLITE_HOLD_S = 1.0  # SQLite: after holding the write lock this long (over its chunks), a file steps aside for
+SQLITE_PAUSE_S = 0.12  # this long: more than the busy handler's longest sleep (100 ms), so a waiter gets in
 
 
 def _fetch_in(c: Connection, query: Callable[[list[Any]], Select[Any]], values: list[Any]) -> list[dict[str, Any]]:
@@ -104,6 +113,23 @@ def _prepare(policy_id: str, frame: pl.DataFrame, today: dt.date | None) -> pl.D
 
 def _quote_rules(o: _Outcomes) -> None:
     o.refuse(pl.col("quote_error").is_not_null(), pl.col("quote_error_field"), pl.col("quote_error"))
+
+
+# Texts stored in columns of bounded length (tables.py); a longer one is the row's refusal, not a database error.
+TEXT_LIMITS: dict[str, tuple[str, str, int]] = {
+    "txn_id": ("txn_id", "交易流水号", 64),
+    "channel_name": ("channel_name", "缴费渠道名称", 40),
+    "collecting_unit": ("collecting_unit", "代收单位", 64),
+    "township": ("township", "乡镇", 64),
+    "village": ("village", "村（社区）", 64),
+    "phone": ("phone", "联系电话", 20),
+    "name": ("person.name", "姓名", 64),
+}
+
+
+def _length_rules(o: _Outcomes) -> None:
+    for column, (field, label, limit) in TEXT_LIMITS.items():
+        o.refuse(pl.col(column).str.len_chars() > limit, field, pl.lit(f"{label}超过{limit}个字符"))
 
 
 def _payment_rules(o: _Outcomes) -> None:
@@ -192,18 +218,24 @@ def _in_file_duplicates(o: _Outcomes) -> pl.DataFrame:
     return repeats.select("payment_row", "first_row", "id_number")
 
 
-def _persons(c: Connection, o: _Outcomes) -> None:
-    """Registered persons by ID number; a name that disagrees is refused."""
-    found = _fetch_in(
-        c,
-        lambda chunk: select(
-            persons.c.id_number,
-            persons.c.id.label("known_person"),
-            persons.c.name.label("known_name"),
-            persons.c.township.is_(None).label("placeless"),
-        ).where(_one_of(c, persons.c.id_number, chunk, String())),
-        o.pending()["id_number"].unique().to_list(),
-    )
+def _person_query(c: Connection, id_numbers: list[Any]) -> Select[Any]:
+    return select(
+        persons.c.id_number,
+        persons.c.id.label("known_person"),
+        persons.c.name.label("known_name"),
+        persons.c.township.is_(None).label("placeless"),
+    ).where(_one_of(c, persons.c.id_number, id_numbers, String()))
+
+
+def _persons(c: Connection, o: _Outcomes, locked: list[dict[str, Any]] | None = None) -> None:
+    """Registered persons by ID number (those `locked` at the start of the transaction, on PostgreSQL); a name
+    that disagrees is refused."""
+    pending = o.pending()["id_number"].unique().to_list()
+    if locked is None:
+        found = _fetch_in(c, lambda chunk: _person_query(c, chunk), pending)
+    else:
+        wanted = set(pending)
+        found = [r for r in locked if r["id_number"] in wanted]
     known = pl.DataFrame(
         found,
         schema={"id_number": pl.String, "known_person": pl.Int64, "known_name": pl.String, "placeless": pl.Boolean},
@@ -369,32 +401,124 @@ def apply_payments(
     actor: str,
     today: dt.date | None = None,
     audit_batch: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> pl.DataFrame:
     """Apply a frame of payments; returns one result row per input row (RESULT_COLUMNS), in input order.
 
+    The whole frame is quoted first (pure), then applied in chunks of about CHUNK_ROWS rows, each in its own
+    transaction, so that a single payment waits at most one chunk behind a day's file.  Rows judged together
+    (the same ID number, or the same channel transaction) always share a chunk, so every row gets the answer
+    the whole file would have given it.  `on_chunk(rows applied so far)` is called after each chunk commits.
     `audit_batch` writes one audit line for the batch (a single payment writes its own instead)."""
     benefit_year = load_policy(policy_id).benefit_year
-    o = _Outcomes(_prepare(policy_id, frame, today))
-    _quote_rules(o)
-    with UnitOfWork(engine, actor) as uow:
-        c = uow.connection
-        if c.dialect.name == "postgresql":
-            # Serialize writers of enrollments and the ledger: the checks below then see a stable registry.
-            c.exec_driver_sql("LOCK TABLE enrollments, ledger_entries IN SHARE ROW EXCLUSIVE MODE")
-            refresh_statistics(c, "persons", "enrollments", "ledger_entries")
-        _replays(c, o)
-        _payment_rules(o)
-        repeats = _in_file_duplicates(o)
-        _persons(c, o)
-        _one_enrollment_per_year(c, o, benefit_year)
-        _write(c, o, policy_id, actor)
-        _place_the_placeless(c, o)
-        uow.commit()
-    result = _answer_repeats(o.frame, repeats)
+    prepared = _prepare(policy_id, frame, today)
+    chunks = prepared.with_columns(_chunk_of(prepared)).partition_by("_chunk", maintain_order=True, include_key=False)
+    chunks = chunks or [prepared]  # an empty frame still answers with its (empty) result
+    results: list[pl.DataFrame] = []
+    held = 0.0  # seconds this file has held SQLite's write lock since it last stepped aside
+    try:
+        for number, chunk in enumerate(chunks):
+            if held >= SQLITE_HOLD_S and engine.dialect.name == "sqlite":
+                time.sleep(SQLITE_PAUSE_S)  # let a waiting writer in: SQLite's busy handler polls, it does not queue
+                held = 0.0
+            started = time.perf_counter()
+            results.append(_apply_chunk(engine, policy_id, benefit_year, chunk, actor, refresh=number == 0))
+            held += time.perf_counter() - started
+            if on_chunk is not None:
+                on_chunk(sum(r.height for r in results))
+    except CanbaoError as exc:
+        if audit_batch:
+            done = sum(r.height for r in results)
+            audit(engine, actor, "apply_payments", f"{frame.height} rows", "failed", f"{done} 行已入账后中止：{exc}")
+        raise
+    result = pl.concat(results, how="vertical_relaxed").sort("payment_row")
     if audit_batch:
         counts = dict(result["outcome"].value_counts().sort("outcome").rows())
         audit(engine, actor, "apply_payments", f"{frame.height} rows", "done", str(counts))
     return result.select(RESULT_COLUMNS)
+
+
+def _chunk_of(prepared: pl.DataFrame) -> pl.Series:
+    """Each row's chunk: rows linked by an ID number or a channel transaction form a group (labelled with
+    its first row, by propagating the smallest row number over both keys until stable), and whole groups
+    are packed into chunks of about CHUNK_ROWS in the order of their first rows."""
+    txn = pl.when(pl.col("txn_id").is_not_null()).then(
+        pl.concat_str([pl.col("channel").fill_null(""), pl.col("txn_id")], separator="\x1f")
+    )
+    keys = prepared.select("payment_row", "id_number", txn.alias("txn"))
+    label = keys["payment_row"]
+    while True:
+        linked = keys.with_columns(label=label).with_columns(
+            pl.when(pl.col("id_number").is_null()).then("label").otherwise(pl.col("label").min().over("id_number"))
+        ).with_columns(
+            pl.when(pl.col("txn").is_null()).then("label").otherwise(pl.col("label").min().over("txn"))
+        )["label"]  # fmt: skip
+        if linked.equals(label):
+            break
+        label = linked
+    groups = (
+        pl.DataFrame({"label": label}).group_by("label").len().sort("label")
+        .with_columns(_chunk=((pl.col("len").cum_sum() - pl.col("len")) // CHUNK_ROWS))
+    )  # fmt: skip
+    return pl.DataFrame({"label": label}).join(groups, on="label", how="left", maintain_order="left")["_chunk"]
+
+
+def _apply_chunk(
+    engine: Engine, policy_id: str, benefit_year: int, chunk: pl.DataFrame, actor: str, refresh: bool
+) -> pl.DataFrame:
+    """One chunk in one transaction (`refresh`: first bring the planner's statistics up to date, once per file
+    as before chunking: not again after every chunk of a file into a small registry).
+
+    A concurrent writer may win a race the checks cannot see (a new person, a transaction id, a live
+    enrollment: the unique indexes refuse the loser) or deadlock with this one on them: the chunk is then
+    judged again, answering as the second comer."""
+    for attempt in range(1, RETRIES + 1):
+        o = _Outcomes(chunk)
+        _quote_rules(o)
+        _length_rules(o)
+        try:
+            with UnitOfWork(engine, actor) as uow:
+                c = uow.connection
+                locked = None
+                if c.dialect.name == "postgresql":
+                    if refresh:
+                        refresh_statistics(c, "persons", "enrollments", "ledger_entries")
+                    locked = _lock_persons(c, o)
+                _replays(c, o)
+                _payment_rules(o)
+                repeats = _in_file_duplicates(o)
+                _persons(c, o, locked)
+                _one_enrollment_per_year(c, o, benefit_year)
+                _write(c, o, policy_id, actor)
+                _place_the_placeless(c, o)
+                uow.commit()
+        except Exception as exc:
+            if not _lost_race(exc):
+                raise
+            if attempt == RETRIES:
+                raise DatabaseBusy(BUSY) from exc
+            continue
+        return _answer_repeats(o.frame, repeats).select(RESULT_COLUMNS)
+    raise AssertionError("unreachable")
+
+
+def _lost_race(exc: BaseException) -> bool:
+    """A unique index refused a row, or PostgreSQL broke a deadlock: from SQLAlchemy, or from the driver's
+    own cursor (store.bulk's COPY and executemany).  Other integrity errors are faults, not races."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.IntegrityError):  # a unique index, or the ledger's guard (migration 0010)
+        return "UNIQUE constraint failed" in str(orig) or "append-only" in str(orig)
+    return getattr(orig, "sqlstate", None) in RETRY_SQLSTATES
+
+
+def _lock_persons(c: Connection, o: _Outcomes) -> list[dict[str, Any]]:
+    """PostgreSQL: lock the chunk's registered persons (in id order, as every locker does, so that lockers
+    never deadlock on them) before any check reads their enrollments and money, and return them.  The chunk
+    takes only these for registered: a person registered by a concurrent writer after this is new to it,
+    and the unique index on ID numbers refuses it (the chunk is then judged again).  Writers of other persons
+    go on beside the file."""
+    ids = o.frame["id_number"].drop_nulls().unique().to_list()
+    return _fetch_in(c, lambda chunk: _person_query(c, chunk).order_by(persons.c.id).with_for_update(), ids)
 
 
 def _answer_repeats(frame: pl.DataFrame, repeats: pl.DataFrame) -> pl.DataFrame:

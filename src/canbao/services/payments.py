@@ -5,17 +5,20 @@ is appended to the ledger, never updated: a payment, the assistance subsidy dedu
 county subsidy paid back; a correction is a new entry with the opposite sign.
 
 Concurrency: the database holds the rules that must never break — one live enrollment per person and
-benefit year (a partial unique index) and one ledger entry per channel transaction id (another).  A use
-case checks first to give a clear answer, and if a concurrent one wins the race in between, the unique
-index refuses the second and the use case answers as if it had come second.
+benefit year, one ledger entry per channel transaction id, one refund, one county subsidy paid back and one
+reversal of the upfront assistance per enrollment (partial unique indexes).  A use case that reads a person's
+state before writing takes the person's row lock first on PostgreSQL (SQLite serializes writers at BEGIN
+IMMEDIATE) and ends an enrollment only if it is still live; should a unique index refuse it all the same,
+it runs again and answers as if it had come second.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, insert, select, update
@@ -29,6 +32,8 @@ from canbao.services.payment_batch import apply_payments
 from canbao.services.registry import find_person
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -71,15 +76,8 @@ def pay(engine: Engine, payment: Payment, actor: str) -> PaymentResult:
     Idempotent on (channel, transaction id); a refusal raises InputError naming the field and the rule."""
     row = _application_row(payment)
     try:
-        for attempt in (1, 2):
-            try:
-                result = apply_payments(engine, payment.policy_id, row, actor, audit_batch=False).row(0, named=True)
-                break
-            except IntegrityError:
-                # A concurrent writer outside the payment lock (an import registering the same person) won
-                # the race: answer again, now as the second comer.
-                if attempt == 2:
-                    raise
+        # apply_payments judges again a payment that lost a race to a concurrent writer (a unique index)
+        result = apply_payments(engine, payment.policy_id, row, actor, audit_batch=False).row(0, named=True)
         if result["outcome"] == "refused":
             raise InputError(result["error_field"], result["reason"])
     except InputError as refusal:
@@ -127,14 +125,32 @@ class RefundResult:
     why: str
 
 
+def _no_live(id_number: str, benefit_year: int) -> InputError:
+    return InputError("benefit_year", f"{mask_id_number(id_number)} 没有 {benefit_year} 年度的有效参保记录")
+
+
 def _find_live(c: Connection, id_number: str, benefit_year: int) -> Any:
+    """The person's live enrollment for the year, read under the person's row lock on PostgreSQL: every writer
+    of a person's enrollments and money (payments and payment files too) takes it first, so concurrent ones
+    queue and each reads what the one before committed.  SQLite serializes writers at BEGIN IMMEDIATE."""
     person = find_person(c, id_number)
     if person is None:
         raise InputError("id_number", f"没有身份证号码为 {mask_id_number(id_number)} 的参保人")
+    if c.dialect.name == "postgresql":
+        c.execute(select(persons.c.id).where(persons.c.id == person["id"]).with_for_update())
     row = _live_enrollment(c, person["id"], benefit_year)
     if row is None:
-        raise InputError("benefit_year", f"{mask_id_number(id_number)} 没有 {benefit_year} 年度的有效参保记录")
+        raise _no_live(id_number, benefit_year)
     return row
+
+
+def _second_comer(run: Callable[[], _T]) -> _T:
+    """Run a use case; should a unique index refuse it all the same (a writer that took no lock won the race),
+    run it once more: it then answers as the second comer, never with the database's error."""
+    try:
+        return run()
+    except IntegrityError:
+        return run()
 
 
 def _county_subsidy_paid_back(c: Connection, enrollment_id: int) -> int:
@@ -154,7 +170,8 @@ def refund(
     When the policy refuses (the benefit period has begun), nothing changes and the answer says why.
     """
     masked = mask_id_number(id_number)
-    try:
+
+    def once() -> RefundResult:
         with UnitOfWork(engine, actor) as uow:
             c = uow.connection
             row = _find_live(c, id_number, benefit_year)
@@ -182,7 +199,7 @@ def refund(
                 raise InputError(decided["refund_error_field"], decided["refund_error"])
             result = RefundResult(row.id, decided["refundable"], decided["refund_fen"], decided["refund_why"])
             if result.refundable:
-                _end(c, row.id, "refunded", requested_on, reason)
+                _end(c, row.id, "refunded", requested_on, reason, id_number, benefit_year)
                 entry = {"enrollment_id": row.id, "person_id": row.person_id, "recorded_at": now(), "actor": actor}
                 c.execute(
                     insert(ledger_entries).values(**entry, kind="refund", amount_fen=result.amount_fen, note=reason)
@@ -195,6 +212,10 @@ def refund(
                         )
                     )
                 uow.commit()
+            return result
+
+    try:
+        result = _second_comer(once)
     except InputError as refusal:
         audit(engine, actor, "refund", masked, "refused", str(refusal))
         raise
@@ -202,12 +223,18 @@ def refund(
     return result
 
 
-def _end(c: Connection, enrollment_id: int, status: str, on: dt.date, reason: str) -> None:
-    c.execute(
+def _end(
+    c: Connection, enrollment_id: int, status: str, on: dt.date, reason: str, id_number: str, benefit_year: int
+) -> None:
+    """End (or suspend) the enrollment if it is still live: a conditional update, so that of two callers that
+    both found it live only the first changes it and the second is refused as if it had come after."""
+    done = c.execute(
         update(enrollments)
-        .where(enrollments.c.id == enrollment_id)
+        .where(enrollments.c.id == enrollment_id, enrollments.c.live)
         .values(status=status, live=status == "suspended", ended_on=on, end_reason=reason)
     )
+    if done.rowcount != 1:
+        raise _no_live(id_number, benefit_year)
 
 
 END_REASONS = {"death": "死亡", "joined_employee_insurance": "参加职工医保", "moved_away": "迁出本地", "other": "其他"}
@@ -227,16 +254,21 @@ def end_enrollment(
     if reason not in END_REASONS:
         raise InputError("reason", f"未知的原因 {reason}（可选：{'、'.join(END_REASONS)}）")
     masked = mask_id_number(id_number)
-    try:
+
+    def once() -> int:
         with UnitOfWork(engine, actor) as uow:
             row = _find_live(uow.connection, id_number, benefit_year)
-            _end(uow.connection, row.id, status, on, reason)
+            _end(uow.connection, row.id, status, on, reason, id_number, benefit_year)
             uow.commit()
+            return int(row.id)
+
+    try:
+        enrollment_id = _second_comer(once)
     except InputError as refusal:
         audit(engine, actor, status, masked, "refused", str(refusal))
         raise
     audit(engine, actor, status, masked, "done", reason)
-    return int(row.id)
+    return enrollment_id
 
 
 # --- county subsidy refunds (先缴后补, 004 二(三)) ------------------------------------------------------
@@ -284,9 +316,11 @@ def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str
 
 
 def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: int, township: str, actor: str) -> int:
-    """The township paid the person their county subsidy back: append it once (a second call is refused)."""
+    """The township paid the person their county subsidy back: append it once (a second call is refused;
+    concurrent ones queue on the person's row, and a unique index stands behind)."""
     masked = mask_id_number(id_number)
-    try:
+
+    def once() -> int:
         with UnitOfWork(engine, actor) as uow:
             c = uow.connection
             row = _find_live(c, id_number, benefit_year)
@@ -308,11 +342,15 @@ def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: i
                 )
             )
             uow.commit()
+            return int(row.subsidy_fen)
+
+    try:
+        paid_fen = _second_comer(once)
     except InputError as refusal:
         audit(engine, actor, "county_subsidy_refund", masked, "refused", str(refusal))
         raise
-    audit(engine, actor, "county_subsidy_refund", masked, "done", str(to_yuan(row.subsidy_fen)))
-    return int(row.subsidy_fen)
+    audit(engine, actor, "county_subsidy_refund", masked, "done", str(to_yuan(paid_fen)))
+    return paid_fen
 
 
 # --- the ledger, derived ----------------------------------------------------------------------------------
@@ -339,4 +377,3 @@ def ledger_of(engine: Engine, id_number: str) -> pl.DataFrame:
     with engine.connect() as c:
         rows = c.execute(query).mappings().all()
     return pl.DataFrame([dict(r) for r in rows]) if rows else pl.DataFrame()
-

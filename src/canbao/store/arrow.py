@@ -81,7 +81,12 @@ def read_arrow_many(engine: Engine, queries: list[tuple[str, Schema | None]]) ->
         import adbc_driver_postgresql.dbapi
 
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with engine.connect() as c:  # the role the engine's connections run as (store.db: the app role)
+            role = c.exec_driver_sql("SELECT current_user <> session_user, quote_ident(current_user)").one()
         with adbc_driver_postgresql.dbapi.connect(uri) as connection:
+            if role[0]:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET ROLE {role[1]}")  # for the connection's transaction, where the reads run
             frames = [pl.read_database(sql, connection) for sql in sqls]
     return [_typed(frame, schema) for frame, (_, schema) in zip(frames, queries, strict=True)]
 

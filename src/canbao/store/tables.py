@@ -161,6 +161,16 @@ ledger_entries = Table(
         sqlite_where=text("channel_txn_id IS NOT NULL"),
         postgresql_where=text("channel_txn_id IS NOT NULL"),
     ),
+    # once per enrollment: its refund, its county subsidy paid back, the reversal of its upfront assistance
+    # (a correction, the same kind with the opposite sign, is not limited: migration 0010)
+    *(
+        Index(name, "enrollment_id", unique=True, sqlite_where=text(where), postgresql_where=text(where))
+        for name, where in (
+            ("uq_ledger_entries_refund", "kind = 'refund' AND amount_fen >= 0"),
+            ("uq_ledger_entries_county_subsidy_refund", "kind = 'county_subsidy_refund' AND amount_fen >= 0"),
+            ("uq_ledger_entries_subsidy_reversal", "kind = 'assistance_subsidy' AND amount_fen < 0"),
+        )
+    ),
 )
 
 audit_log = Table(
