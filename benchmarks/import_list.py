@@ -21,16 +21,14 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
 from canbao.ids import check_digits
 from canbao.services.imports import ImportReport, import_department_list
-from canbao.store.db import make_engine, upgrade
+from canbao.store.db import make_engine
+from canbao.store.scratch import scratch_database
 
 PG_URL = os.environ.get("CANBAO_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 POLICY = "anhui/bengbu/2022"
@@ -129,27 +127,6 @@ def monitored_list(path: Path, first: Path, rows: int, seed: int = 9) -> None:
     both.write_csv(path, include_bom=True)
 
 
-@contextmanager
-def database(kind: str, workdir: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir}/bench-{uuid.uuid4().hex[:8]}.db"
-        upgrade(url)
-        yield url
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL, app_role=False)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 def show(label: str, report: ImportReport, wall: float) -> None:
     """Phases as the service times them. Resolution and the feedback files are computed on a second thread
     while the rows are written, so they overlap `write DB`; a refused or replayed batch writes them after."""
@@ -195,7 +172,7 @@ def main() -> None:
         )
         for kind in kinds:
             print(f"{kind}:")
-            with database(kind, workdir) as url:
+            with scratch_database(kind, workdir, PG_URL, prefix="bench") as url:
                 engine = make_engine(url)
                 try:
                     start = time.perf_counter()

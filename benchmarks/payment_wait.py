@@ -16,7 +16,6 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -30,8 +29,8 @@ from canbao.ids import make_id_number
 from canbao.services.payment_batch import apply_payments
 from canbao.services.payments import Payment, pay
 from canbao.store.db import make_engine, upgrade
+from canbao.store.scratch import scratch_database
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY = "anhui/bengbu/2022"
 
 
@@ -63,24 +62,8 @@ def _database(url: str | None, kind: str) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            upgrade(url)
-            yield url
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL, app_role=False)
-    with admin.begin() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(kind, Path(tmp), prefix="bench") as fresh:
+        yield fresh
 
 
 def _alone_rate(url: str, frame: pl.DataFrame, chunk_rows: int) -> float:

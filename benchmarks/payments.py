@@ -10,13 +10,13 @@ import argparse
 import datetime as dt
 import tempfile
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 from canbao.ids import make_id_number
 from canbao.services.payments import Payment, pay
-from canbao.store.db import make_engine, upgrade
+from canbao.store.db import make_engine
+from canbao.store.scratch import scratch_database
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY = "anhui/bengbu/2022"
@@ -41,7 +41,6 @@ def _applications(n: int) -> list[dict[str, object]]:
 
 
 def run(url: str, n: int) -> float:
-    upgrade(url)
     engine = make_engine(url)
     apps = _applications(n)
     started = time.perf_counter()
@@ -58,17 +57,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--payments", type=int, default=1000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite_rate = run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.payments)
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL, app_role=False)
-    with admin.begin() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        pg_rate = run(f"{PG_URL}?options=-csearch_path%3D{schema}", args.payments)
-    finally:
-        with admin.begin() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    rates = {}
+    for kind in ("sqlite", "postgresql"):
+        with tempfile.TemporaryDirectory() as tmp, scratch_database(kind, Path(tmp), PG_URL, "bench") as url:
+            rates[kind] = run(url, args.payments)
+    sqlite_rate, pg_rate = rates["sqlite"], rates["postgresql"]
     print(f"sequential payments through the service layer ({args.payments} each):")
     print(f"  SQLite (WAL):  {sqlite_rate:,.0f} payments/s")
     print(f"  PostgreSQL:    {pg_rate:,.0f} payments/s")

@@ -17,7 +17,6 @@ import datetime as dt
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +24,8 @@ import polars as pl
 from canbao.services.progress import not_renewed, progress, write_not_renewed, write_progress
 from canbao.services.targets import import_targets
 from canbao.store.bulk import bulk_insert
-from canbao.store.db import make_engine, upgrade
+from canbao.store.db import make_engine
+from canbao.store.scratch import scratch_database
 from canbao.store.tables import e_voucher_activations, enrollments, import_batches, import_rows, persons
 from canbao.store.uow import now
 from canbao.synth import build_county
@@ -146,25 +146,10 @@ def main() -> None:
         build_county("341323", args.persons, args.seed, folder / "county")
         print(f"progress benchmark: {args.persons:,} persons (synth {time.perf_counter() - started:.1f} s)")
         for database in args.databases.split(","):
-            admin = None
-            schema = f"progress_{uuid.uuid4().hex[:8]}"
-            if database == "sqlite":
-                url = f"sqlite:///{folder}/canbao.db"
-            else:
-                admin = make_engine(PG_URL, app_role=False)
-                with admin.begin() as c:
-                    c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-                url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-            try:
-                upgrade(url)
+            with scratch_database(database, folder, PG_URL, "progress") as url:
                 loaded = fill(url, folder / "county")
                 print(f"{database}: registry filled ({', '.join(f'{k} {v:.1f} s' for k, v in loaded.items())})")
                 measure(url, args.repeat, folder / database)
-            finally:
-                if admin is not None:
-                    with admin.begin() as c:
-                        c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-                    admin.dispose()
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ city: `--persons 10000000 --databases postgresql`) is generated, imported and op
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from canbao.synth import PART_SIZE
@@ -30,25 +30,17 @@ def one(database: str, persons: int, seed: int, part_size: int, keep: bool) -> d
     from rich.console import Console
 
     from canbao.season_demo import run
-    from canbao.store.db import make_engine
+    from canbao.store.scratch import scratch_database
 
     quiet = Console(file=open("/dev/null", "w"), width=140)  # noqa: SIM115 - the summary is not the figure
-    with tempfile.TemporaryDirectory() as tmp:
-        url = None
-        admin = None
-        schema = f"season_{uuid.uuid4().hex[:8]}"
+    schema = ""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        url = None  # SQLite: the demo's own new file in its folder
         if database == "postgresql":
-            admin = make_engine(PG_URL, app_role=False)
-            with admin.begin() as c:
-                c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+            url = stack.enter_context(scratch_database(database, Path(tmp), PG_URL, "season", keep=keep))
+            schema = url.rsplit("%3D", 1)[1]
         started = time.perf_counter()
-        try:
-            timings = run(persons, seed, Path(tmp), console=quiet, url=url, part_size=part_size)
-        finally:
-            if admin is not None and not keep:
-                with admin.begin() as c:
-                    c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        timings = run(persons, seed, Path(tmp), console=quiet, url=url, part_size=part_size)
         total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"database": database, "timings": timings, "total": total, "peak_mib": peak_mib, "schema": schema}

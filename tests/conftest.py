@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import itertools
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from canbao.ids import make_id_number
 from canbao.quote import quote, refund_quote
-from canbao.store.db import make_engine, upgrade
+from canbao.store.db import make_engine
+from canbao.store.scratch import scratch_database, scratch_pg_url
 
 TODAY = dt.date(2026, 11, 23)
 _seq = itertools.count(1)
@@ -47,6 +47,29 @@ def application(
     }
 
 
+class Run(NamedTuple):
+    """What `canbao …` did, run in this process: its exit code, stdout and stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def invoke(argv: list[str]) -> Run:
+    """`canbao.cli.main(argv)` in this process (fast enough for thousands of fuzz cases); SystemExit's code as
+    the shell would see it (None is 0, a message is 1)."""
+    from canbao.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: Any = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            code = exc.code
+    return Run(0 if code is None else code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
+
+
 def q(policy_id: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return quote(policy_id, application(*args, **kwargs), today=TODAY)
 
@@ -55,34 +78,15 @@ def rq(policy_id: str, app: dict[str, Any], requested_on: str, reason: str, **ex
     return refund_quote(policy_id, {**app, "requested_on": requested_on, "reason": reason, **extra}, today=TODAY)
 
 
-# Databases: every registry test runs on SQLite and on PostgreSQL (never skipped: CI starts PostgreSQL).
-PG_URL = os.environ.get("CANBAO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Databases: every registry test runs on SQLite and on PostgreSQL (never skipped: CI starts PostgreSQL; an
+# unreachable server is an error naming it).
+PG_URL = scratch_pg_url()
 
 
-@contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+def fresh_database(kind: str, folder: Path) -> AbstractContextManager[str]:
     """A freshly migrated database: a SQLite file in `folder`, or a PostgreSQL schema of its own dropped
     afterwards."""
-    if kind == "sqlite":
-        url = f"sqlite:///{folder}/canbao.db"
-        upgrade(url)
-        yield url
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL, app_role=False)
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_URL} (start it: see .ci/run): {exc}")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    return scratch_database(kind, folder)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,7 +9,6 @@ cases every run; the registry commands run on SQLite and, with fewer cases, on P
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
@@ -27,9 +26,8 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from canbao.cli import main
 from canbao.ids import make_id_number
-from conftest import fresh_database
+from conftest import Run, fresh_database, invoke
 
 COUNTY = "340322"
 POLICY = "anhui/bengbu/2022"
@@ -51,24 +49,6 @@ def fuzz(examples: int) -> settings:
 
 
 # ---------------------------------------------------------------------------------------------------- checks
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-def invoke(argv: list[str]) -> Run:
-    out, err = io.StringIO(), io.StringIO()
-    code: Any = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code
-    return Run(code if isinstance(code, int) else 1, out.getvalue(), err.getvalue())
 
 
 def ids_in(data: bytes) -> set[str]:
@@ -97,8 +77,6 @@ def assert_no_formula(path: Path) -> None:
                         assert cell.data_type != "f", f"{path.name} {sheet.title}!{cell.coordinate}: {cell.value!r}"
         finally:
             workbook.close()
-
-
 
 
 def check(run: Run, given_bytes: bytes, folder: Path, inputs: set[Path]) -> None:

@@ -3,9 +3,7 @@ row and column; a bug is exit 1, a reference and a log entry without data; no fu
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import json
 import stat
 from pathlib import Path
@@ -23,7 +21,7 @@ from canbao.ids import make_id_number, mask_id_number
 from canbao.services.imports import import_department_list, import_roster
 from canbao.store.tables import audit_log, persons
 from canbao.store.uow import audit
-from conftest import TODAY
+from conftest import TODAY, invoke
 
 COUNTY = "340322"
 POLICY = "anhui/bengbu/2022"
@@ -34,17 +32,6 @@ EXAMPLE: dict[str, Any] = {
     "situation": "regular",
     "paid_on": "2021-10-15",
 }
-
-
-def invoke(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code: Any = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-        except SystemExit as exc:
-            code = exc.code
-    return int(code or 0), out.getvalue(), err.getvalue()
 
 
 def refused_line(argv: list[str]) -> str:
@@ -334,7 +321,7 @@ def test_a_parquet_payment_file_with_a_nested_column_is_refused(
 
 
 def test_utf8_is_checked_in_pieces_split_anywhere() -> None:
-    from canbao.services.textfiles import _check_utf8
+    from canbao.tabular.textfiles import _check_utf8
 
     text = ("姓名,身份证号码\n张三," + WANG + "\n").encode()
     for chunk in (1, 2, 3, 5, 7):
