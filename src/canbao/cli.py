@@ -186,7 +186,7 @@ def _one_line(text: str) -> str:
 def _check_arguments(argv: list[str]) -> None:
     """No control character in an option's value (an actor, a school, a county …): PostgreSQL text refuses NUL,
     and none belongs in a name."""
-    from canbao.services.textfiles import CONTROL
+    from canbao.tabular.textfiles import CONTROL
 
     for i, arg in enumerate(argv):
         if CONTROL.search(arg):

@@ -149,11 +149,11 @@ from canbao.rules.contribution import (
     household_roles,
     not_covered_category,
 )
-from canbao.services.textfiles import CONTROL, control_text, csv_bytes, read_csv_text
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics, table_size
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
+from canbao.tabular.textfiles import CONTROL, control_text, csv_bytes, read_csv_text
 from canbao.vocabulary import (
     CATEGORIES,
     CATEGORY_LABELS,
@@ -539,7 +539,7 @@ def _unique_headers(headers: list[str]) -> list[str]:
 
 
 def _read_csv(data: bytes, name: str) -> pl.DataFrame:
-    # UTF-8, GBK/GB18030 or UTF-16, any line ends; see canbao.services.textfiles.
+    # UTF-8, GBK/GB18030 or UTF-16, any line ends; see canbao.tabular.textfiles.
     frame = read_csv_text(csv_bytes(data, name), name)
     return frame.rename(dict(zip(frame.columns, _unique_headers(frame.columns), strict=True)))
 

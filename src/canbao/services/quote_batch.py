@@ -12,13 +12,13 @@ from canbao.errors import InputError
 from canbao.outputs import atomic_outputs, csv_safe
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
-from canbao.services.textfiles import CONTROL, csv_bytes, read_csv_text
+from canbao.tabular.textfiles import CONTROL, csv_bytes, read_csv_text
 
 CHUNK_ROWS = 250_000
 
 
 def read_persons(path: Path, option: str = "--input") -> pl.DataFrame:
-    """Persons from CSV (every column read as text, parsed by the engine; see canbao.services.textfiles) or
+    """Persons from CSV (every column read as text, parsed by the engine; see canbao.tabular.textfiles) or
     Parquet. A refusal names `option`, the file and, where it can, the row and column."""
     if not path.is_file():
         raise InputError(option, f"文件不存在：{path}")
