@@ -128,8 +128,16 @@ TEXT_LIMITS: dict[str, tuple[str, str, int]] = {
 
 
 def _length_rules(o: _Outcomes) -> None:
-    for column, (field, label, limit) in TEXT_LIMITS.items():
-        o.refuse(pl.col(column).str.len_chars() > limit, field, pl.lit(f"{label}超过{limit}个字符"))
+    """The first over-long text of a row is its refusal (one pass over the frame for every limit)."""
+    checks = [
+        (pl.col(column).str.len_chars() > limit, field, f"{label}超过{limit}个字符")
+        for column, (field, label, limit) in TEXT_LIMITS.items()
+    ]
+    o.refuse(
+        pl.any_horizontal(c for c, _, _ in checks),
+        pl.coalesce(pl.when(c).then(pl.lit(f)) for c, f, _ in checks),
+        pl.coalesce(pl.when(c).then(pl.lit(r)) for c, _, r in checks),
+    )
 
 
 def _payment_rules(o: _Outcomes) -> None:
@@ -442,6 +450,8 @@ def _chunk_of(prepared: pl.DataFrame) -> pl.Series:
     """Each row's chunk: rows linked by an ID number or a channel transaction form a group (labelled with
     its first row, by propagating the smallest row number over both keys until stable), and whole groups
     are packed into chunks of about CHUNK_ROWS in the order of their first rows."""
+    if prepared.height <= CHUNK_ROWS:  # one chunk holds them all: nothing to group
+        return pl.Series("_chunk", [0] * prepared.height, dtype=pl.Int64)
     txn = pl.when(pl.col("txn_id").is_not_null()).then(
         pl.concat_str([pl.col("channel").fill_null(""), pl.col("txn_id")], separator="\x1f")
     )
