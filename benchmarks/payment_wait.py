@@ -69,7 +69,7 @@ def _database(url: str | None, kind: str) -> Iterator[str]:
 def _alone_rate(url: str, frame: pl.DataFrame, chunk_rows: int) -> float:
     """The file's rate with no other writer, in chunks of `chunk_rows`."""
     saved = batch.CHUNK_ROWS
-    batch.CHUNK_ROWS = chunk_rows
+    batch.CHUNK_ROWS = dict.fromkeys(saved, chunk_rows)
     engine = make_engine(url)
     try:
         started = time.perf_counter()
@@ -130,14 +130,15 @@ def main() -> None:
         with _database(url, kind) as fresh:
             whole = _alone_rate(fresh, others[0], args.payments + 1)
         with _database(url, kind) as fresh:
-            chunked = _alone_rate(fresh, others[1], batch.CHUNK_ROWS)
+            chunked = _alone_rate(fresh, others[1], batch.CHUNK_ROWS[kind])
         with _database(url, kind) as fresh:
             rate, waits, busy = _with_single_payer(fresh, frame)
         ms = sorted(w * 1000 for w in waits)
         p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))] if ms else float("nan")
         print(f"{kind}: a file of {args.payments:,} payments")
         print(f"  alone, in one transaction (before chunking): {whole:,.0f} payments/s")
-        print(f"  alone, in chunks of {batch.CHUNK_ROWS:,}:              {chunked:,.0f} payments/s")
+        chunks = f"alone, in chunks of {batch.CHUNK_ROWS[kind]:,}:"
+        print(f"  {chunks:<45}{chunked:,.0f} payments/s")
         print(f"  in chunks, beside the single payer:         {rate:,.0f} payments/s")
         print(f"  single payments meanwhile: {len(ms)} ({busy} refused as busy), wait p50 "
               f"{statistics.median(ms) if ms else float('nan'):,.0f} ms, p95 {p95:,.0f} ms, "

@@ -125,7 +125,7 @@ def test_a_file_applied_in_chunks_gives_every_row_the_whole_files_answer(
     kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     answers = []
     for chunk_rows in (10_000, 3):
-        monkeypatch.setattr(batch, "CHUNK_ROWS", chunk_rows)
+        monkeypatch.setattr(batch, "CHUNK_ROWS", dict.fromkeys(("sqlite", "postgresql"), chunk_rows))
         monkeypatch.setattr(batch, "SQLITE_PAUSE_S", 0)
         (tmp_path / str(chunk_rows)).mkdir()
         with fresh_database(kind, tmp_path / str(chunk_rows)) as url:
@@ -154,7 +154,7 @@ def test_a_single_payment_goes_through_while_a_large_file_is_being_applied(engin
     import canbao.services.payment_batch as batch
     from canbao.services.payments import Payment, pay
 
-    monkeypatch.setattr(batch, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(batch, "CHUNK_ROWS", dict.fromkeys(("sqlite", "postgresql"), 20))
     monkeypatch.setattr(batch, "SQLITE_PAUSE_S", 0)  # the clerk gets its turn in on_chunk below
     file = pl.DataFrame([row(application("340322", "1970-01-01", "regular", "2021-10-15"), f"f{i}", 32000)
                          for i in range(200)])  # fmt: skip

@@ -52,7 +52,11 @@ RESULT_COLUMNS = [
     "benefit_start", "benefit_end",
 ]  # fmt: skip
 _CHUNK = 5_000  # keys per lookup query
-CHUNK_ROWS = 5_000  # payments per transaction: a single payment waits behind at most one such chunk
+# Payments per transaction, per database: a single payment waits behind at most one chunk.  SQLite queues
+# every writer behind the chunk in progress, and each commit costs it tens of milliseconds at county size
+# (5,000 made a season's payments 1.6× as long as one transaction a day); a chunk of 20,000 is about a second
+# there.  PostgreSQL locks only a chunk's persons, so its chunks stay small.
+CHUNK_ROWS: dict[str, int] = {"sqlite": 20_000, "postgresql": 5_000}
 RETRIES = 3  # a chunk that lost a race to a concurrent writer is judged again this many times at most
 RETRY_SQLSTATES = ("23505", "40P01", "40001")  # PostgreSQL unique violation, deadlock, serialization failure
 SQLITE_HOLD_S = 1.0  # SQLite: after holding the write lock this long (over its chunks), a file steps aside for
@@ -413,14 +417,18 @@ def apply_payments(
 ) -> pl.DataFrame:
     """Apply a frame of payments; returns one result row per input row (RESULT_COLUMNS), in input order.
 
-    The whole frame is quoted first (pure), then applied in chunks of about CHUNK_ROWS rows, each in its own
-    transaction, so that a single payment waits at most one chunk behind a day's file.  Rows judged together
-    (the same ID number, or the same channel transaction) always share a chunk, so every row gets the answer
-    the whole file would have given it.  `on_chunk(rows applied so far)` is called after each chunk commits.
+    The whole frame is quoted first (pure), then applied in chunks of about CHUNK_ROWS rows (per database),
+    each in its own transaction, so that a single payment waits at most one chunk behind a day's file.  Rows
+    judged together (the same ID number, or the same channel transaction) always share a chunk, so every row
+    gets the answer the whole file would have given it.  `on_chunk(rows applied so far)` is called after each
+    chunk commits.
     `audit_batch` writes one audit line for the batch (a single payment writes its own instead)."""
     benefit_year = load_policy(policy_id).benefit_year
     prepared = _prepare(policy_id, frame, today)
-    chunks = prepared.with_columns(_chunk_of(prepared)).partition_by("_chunk", maintain_order=True, include_key=False)
+    size = CHUNK_ROWS.get(engine.dialect.name, CHUNK_ROWS["postgresql"])
+    chunks = prepared.with_columns(_chunk_of(prepared, size)).partition_by(
+        "_chunk", maintain_order=True, include_key=False
+    )
     chunks = chunks or [prepared]  # an empty frame still answers with its (empty) result
     results: list[pl.DataFrame] = []
     held = 0.0  # seconds this file has held SQLite's write lock since it last stepped aside
@@ -446,11 +454,11 @@ def apply_payments(
     return result.select(RESULT_COLUMNS)
 
 
-def _chunk_of(prepared: pl.DataFrame) -> pl.Series:
+def _chunk_of(prepared: pl.DataFrame, size: int) -> pl.Series:
     """Each row's chunk: rows linked by an ID number or a channel transaction form a group (labelled with
     its first row, by propagating the smallest row number over both keys until stable), and whole groups
-    are packed into chunks of about CHUNK_ROWS in the order of their first rows."""
-    if prepared.height <= CHUNK_ROWS:  # one chunk holds them all: nothing to group
+    are packed into chunks of about `size` rows in the order of their first rows."""
+    if prepared.height <= size:  # one chunk holds them all: nothing to group
         return pl.Series("_chunk", [0] * prepared.height, dtype=pl.Int64)
     txn = pl.when(pl.col("txn_id").is_not_null()).then(
         pl.concat_str([pl.col("channel").fill_null(""), pl.col("txn_id")], separator="\x1f")
@@ -468,7 +476,7 @@ def _chunk_of(prepared: pl.DataFrame) -> pl.Series:
         label = linked
     groups = (
         pl.DataFrame({"label": label}).group_by("label").len().sort("label")
-        .with_columns(_chunk=((pl.col("len").cum_sum() - pl.col("len")) // CHUNK_ROWS))
+        .with_columns(_chunk=((pl.col("len").cum_sum() - pl.col("len")) // size))
     )  # fmt: skip
     return pl.DataFrame({"label": label}).join(groups, on="label", how="left", maintain_order="left")["_chunk"]
 
