@@ -153,7 +153,7 @@ from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics, table_size
 from canbao.store.tables import audit_log, identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import UnitOfWork, audit, now
-from canbao.tabular.textfiles import CONTROL, control_text, csv_bytes, read_csv_text
+from canbao.tabular.textfiles import CONTROL, control_refusal, csv_bytes, read_csv_text
 from canbao.vocabulary import (
     CATEGORIES,
     CATEGORY_LABELS,
@@ -510,8 +510,7 @@ def _read_xlsx(data: bytes, name: str, mark_excel_numbers: bool = False) -> pl.D
             for i, value in enumerate(cells):
                 text = _cell_text(value, mark_excel_numbers)
                 if isinstance(value, str) and (control := CONTROL.search(value)):
-                    what = control_text(control.group())
-                    raise InputError("--file", f"文件 {name} 第 {number} 行第 {i + 1} 列含有{what}，请删除")
+                    raise control_refusal(name, number, i + 1, control.group())
                 columns[i].append(text)
     except InputError:
         raise
@@ -522,7 +521,7 @@ def _read_xlsx(data: bytes, name: str, mark_excel_numbers: bool = False) -> pl.D
     texts = [_cell_text(h) or "" for h in header]
     for i, text in enumerate(texts):
         if control := CONTROL.search(text):
-            raise InputError("--file", f"文件 {name} 第 1 行第 {i + 1} 列含有{control_text(control.group())}，请删除")
+            raise control_refusal(name, 1, i + 1, control.group())
     headers = _unique_headers(texts)
     return pl.DataFrame({h: pl.Series(h, c, dtype=TEXT) for h, c in zip(headers, columns, strict=True)})
 

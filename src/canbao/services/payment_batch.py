@@ -29,6 +29,7 @@ from canbao.errors import CanbaoError
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
 from canbao.policy import load_policy
+from canbao.rules.columns import first_match
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics
@@ -139,8 +140,8 @@ def _length_rules(o: _Outcomes) -> None:
     ]
     o.refuse(
         pl.any_horizontal(c for c, _, _ in checks),
-        pl.coalesce(pl.when(c).then(pl.lit(f)) for c, f, _ in checks),
-        pl.coalesce(pl.when(c).then(pl.lit(r)) for c, _, r in checks),
+        first_match([(c, pl.lit(f)) for c, f, _ in checks]),
+        first_match([(c, pl.lit(r)) for c, _, r in checks]),
     )
 
 

@@ -44,6 +44,11 @@ def control_text(character: str) -> str:
     return "空字符（NUL）" if character == "\x00" else f"控制字符（U+{ord(character):04X}）"
 
 
+def control_refusal(name: str, row: int, column: int, character: str, option: str = "--file") -> InputError:
+    """The refusal of file `name` for a control character at `row` (the header is row 1) and `column`."""
+    return InputError(option, f"文件 {name} 第 {row} 行第 {column} 列含有{control_text(character)}，请删除后重新导出")
+
+
 def _control_position(text: str) -> tuple[int, int, str]:
     """Row (the header is row 1), column and character of the first control character in `text`."""
     reader = csv.reader(io.StringIO(text), delimiter=separator_of(_first_line(text)))
@@ -96,9 +101,7 @@ def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
         if text.count("\x00") * 4 > len(text):
             raise InputError(option, f"文件 {name} 不是文本文件（可能是二进制文件，或没有 BOM 的 UTF-16）")
         row, column, character = _control_position(text.replace("\r\n", "\n").replace("\r", "\n"))
-        raise InputError(
-            option, f"文件 {name} 第 {row} 行第 {column} 列含有{control_text(character)}，请删除后重新导出"
-        )
+        raise control_refusal(name, row, column, character, option)
     if text is not None:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
