@@ -36,10 +36,10 @@ from canbao.synth.targets import apportion, village_population, write_e_voucher_
 def _prepare_out(out: Path) -> None:
     """Create DIR; a previous synth output in it is replaced, anything else refuses."""
     if out.exists() and not out.is_dir():
-        raise InputError("--out", f"{out} 不是目录")
+        raise InputError("out", f"{out} 不是目录")
     if out.exists() and any(out.iterdir()):
         if not (out / "manifest.json").is_file():
-            raise InputError("--out", f"目录 {out} 不为空，且不是 canbao synth 的输出（没有 manifest.json）")
+            raise InputError("out", f"目录 {out} 不为空，且不是 canbao synth 的输出（没有 manifest.json）")
         for name in OWN_DIRS:
             if (out / name).is_dir():
                 shutil.rmtree(out / name)
@@ -73,19 +73,19 @@ def build_county(
     county is written in parts (see :data:`PART_SIZE`).
     """
     if not (len(county) == 6 and county.isascii() and county.isdigit()) or county[:2] == "00":
-        raise InputError("--county", f"县区代码 {county!r} 应为6位数字（GB/T 2260）")
+        raise InputError("county", f"县区代码 {county!r} 应为6位数字（GB/T 2260）")
     if persons < MIN_PERSONS:
-        raise InputError("--persons", f"人数至少为 {MIN_PERSONS}")
+        raise InputError("persons", f"人数至少为 {MIN_PERSONS}")
     if part_size < MIN_PERSONS:
-        raise InputError("--part-size", f"每片人数至少为 {MIN_PERSONS}")
+        raise InputError("part_size", f"每片人数至少为 {MIN_PERSONS}")
     if policy_id is None:
         policy_id, chosen_last = choose_policies(county)
         last_policy_id = last_policy_id or chosen_last
     policy = load_policy(policy_id)
     if county not in policy.region.counties:
-        raise InputError("--policy", f"政策 {policy_id} 不覆盖县区代码 {county}")
+        raise InputError("policy_id", f"政策 {policy_id} 不覆盖县区代码 {county}")
     if last_policy_id is not None and county not in load_policy(last_policy_id).region.counties:
-        raise InputError("--last-policy", f"政策 {last_policy_id} 不覆盖县区代码 {county}")
+        raise InputError("last_policy_id", f"政策 {last_policy_id} 不覆盖县区代码 {county}")
     enrollment = target if target is not None else round(NOTICE_TARGET * persons / NOTICE_POPULATION)
     e_voucher = (
         e_voucher_target if e_voucher_target is not None else round(NOTICE_E_VOUCHER * persons / NOTICE_POPULATION)

@@ -15,7 +15,7 @@ def choose_policies(county: str) -> tuple[str, str | None]:
         if county in policy.region.counties:
             covering.append((policy.benefit_year, policy_id.count("/"), policy_id))
     if not covering:
-        raise InputError("--county", f"没有覆盖县区代码 {county} 的政策文件，无法生成缴费金额（可用 --policy 指定）")
+        raise InputError("county", f"没有覆盖县区代码 {county} 的政策文件，无法生成缴费金额（可另行指定政策）")
     year, _, current = max(covering)
     previous = [c for c in covering if c[0] == year - 1]
     return current, (max(previous)[2] if previous else None)
