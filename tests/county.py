@@ -6,6 +6,7 @@ runs stay quick."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from canbao.store.db import make_engine
 from canbao.synth import Manifest, build_county
 
 ACTOR = "test"
+TODAY = dt.date(2026, 12, 1)
+"""The date the services are told is today (they never read the clock)."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,8 @@ def run_season(out: Path, persons: int, seed: int, url: str, county: str = "3413
     manifest = build_county(county, persons, seed, out / "county")
     policy_id: str = manifest.data["policy"]
     engine = make_engine(url)
-    import_county(engine, manifest.directory, county, policy_id)
-    open_season(engine, policy_id, ACTOR)
+    import_county(engine, manifest.directory, county, policy_id, ACTOR, TODAY, feedback=False)
+    open_season(engine, policy_id, ACTOR, today=TODAY)
     payments = pl.concat([pl.read_parquet(day) for day in sorted((manifest.directory / "payments").glob("*.parquet"))])
-    outcomes = apply_payments(engine, policy_id, payments, ACTOR)
+    outcomes = apply_payments(engine, policy_id, payments, ACTOR, today=TODAY)
     return Season(manifest, engine, outcomes)

@@ -4,12 +4,21 @@ Builds a synthetic county (canbao synth), imports last year's roster, the school
 department's identity list (with their feedback workbooks), opens the season, applies the season's payment
 files day by day, writes the due lists of those who still owe (催缴清单, per township), prints a Chinese
 summary, and ends in the control room: reconciliation, progress, the assessment and the funds, as workbooks
-and charts in reports/.  Everything it makes stays
-in one output folder.
+and charts in reports/.  Everything it makes stays in one output folder.
+
+The database is a new SQLite file ``canbao.db`` in that folder (or the one ``url`` names).  A rerun never
+deletes the previous run's database: it is kept beside it, renamed after the time it was last written
+(``canbao-2026-12-01-193000.db``, China Standard Time), and the output says so and which database the run
+uses.  Each list's feedback workbook is written beside the list, ``<list>_反馈.xlsx``, as ``canbao import``
+writes it.
+
+A front end: it prints with rich, and passes the actor and the date ("today", in China Standard Time unless
+given) to every service it calls.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Iterator
@@ -21,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from canbao.money import to_yuan
 from canbao.outputs import OutputGroup, csv_safe
@@ -35,6 +45,43 @@ from canbao.synth import PART_SIZE, Manifest, build_county
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
 
 ACTOR = "demo"
+CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
+"""The campaign's calendar (UTC+8, no daylight saving): "today" and the times shown to officials."""
+SQLITE_FILES = ("", "-wal", "-shm")
+"""A SQLite database is its file and, while or after it is written, these companions (moved with it)."""
+
+
+def china_today() -> dt.date:
+    """Today in China Standard Time: the demo's default date (the composition root's clock once it has one)."""
+    return dt.datetime.now(CHINA_STANDARD_TIME).date()
+
+
+def feedback_path(source: Path) -> Path:
+    """Where an imported list's feedback workbook goes: ``<source stem>_反馈.xlsx`` beside it, the one convention
+    (``canbao import`` writes the same; canbao.outputs.feedback_path replaces this copy)."""
+    return source.with_name(f"{source.stem}_反馈.xlsx")
+
+
+def keep_previous_database(database: Path) -> Path | None:
+    """Move a previous run's SQLite database (with its -wal and -shm companions) aside, renamed after the time
+    it was last written (China Standard Time): ``canbao.db`` → ``canbao-2026-12-01-193000.db``, ``-2`` … when
+    that name is taken.  Returns the new name, or None when there was none.  Nothing is deleted."""
+    present = [Path(f"{database}{suffix}") for suffix in SQLITE_FILES if Path(f"{database}{suffix}").exists()]
+    if not present:
+        return None
+    written = max(p.stat().st_mtime for p in present)
+    stamp = dt.datetime.fromtimestamp(written, CHINA_STANDARD_TIME).strftime("%Y-%m-%d-%H%M%S")
+    for n in range(1, 1000):
+        kept = database.with_name(f"{database.stem}-{stamp}{'' if n == 1 else f'-{n}'}{database.suffix}")
+        if not any(Path(f"{kept}{suffix}").exists() for suffix in SQLITE_FILES):
+            break
+    else:  # pragma: no cover - a thousand runs within one second
+        raise FileExistsError(kept)
+    for suffix in SQLITE_FILES:
+        old = Path(f"{database}{suffix}")
+        if old.exists():
+            old.rename(Path(f"{kept}{suffix}"))
+    return kept
 
 
 def _progress(console: Console) -> Progress:
@@ -65,48 +112,52 @@ def _targets(engine: Engine, benefit_year: int) -> pl.DataFrame:
 
 
 def import_county(
-    engine: Engine, data: Path, county: str, policy_id: str, feedback: Path | None = None
+    engine: Engine,
+    data: Path,
+    county: str,
+    policy_id: str,
+    actor: str,
+    today: dt.date,
+    feedback: bool = True,
 ) -> list[tuple[str, int, list[str]]]:
     """A synthetic county's lists into the registry: last year's roster, the schools' rosters, every
-    department's list (feedback workbooks into `feedback` when given), part by part when the county was
-    written in parts, and the targets.  Returns the files with refused rows: (file name, rows refused, the
-    first few reasons)."""
+    department's list (with `feedback`, each list's feedback workbook beside it: :func:`feedback_path`), part
+    by part when the county was written in parts, and the targets.  Returns the files with refused rows:
+    (file name, rows refused, the first few reasons)."""
     policy = load_policy(policy_id)
     rejected: list[tuple[str, int, list[str]]] = []
     folders = Manifest.load(data).folders
     for folder in folders:
-        into = feedback / folder.relative_to(data) if feedback is not None and len(folders) > 1 else feedback
-        if into is not None:
-            into.mkdir(parents=True, exist_ok=True)
         prefix = f"{folder.relative_to(data)}/" if len(folders) > 1 else ""
-        listed = _import_lists(engine, folder, county, policy, into)
+        listed = _import_lists(engine, folder, county, policy, actor, today, feedback)
         rejected += [(prefix + name, count, reasons) for name, count, reasons in listed]
-    import_targets(engine, data / "targets.xlsx", policy.benefit_year, ACTOR)
+    import_targets(engine, data / "targets.xlsx", policy.benefit_year, actor)
     return rejected
 
 
 def _import_lists(
-    engine: Engine, data: Path, county: str, policy: Policy, feedback: Path | None
+    engine: Engine, data: Path, county: str, policy: Policy, actor: str, today: dt.date, feedback: bool
 ) -> list[tuple[str, int, list[str]]]:
-    def answer(name: str) -> Path | None:
-        return feedback / f"反馈-{name}.xlsx" if feedback is not None else None
+    def answer(source: Path) -> Path | None:
+        return feedback_path(source) if feedback else None
 
     rejected: list[tuple[str, int, list[str]]] = []
     roster = next(data.glob("roster_*.csv"))
     report = imports.import_roster(
-        engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True, feedback_path=answer(roster.stem)
-    )
+        engine, roster, county, policy.benefit_year - 1, actor, accept_valid=True, feedback_path=answer(roster),
+        today=today,
+    )  # fmt: skip
     rejected.append((roster.name, report.rejected, report.rejections(3)))
     for school in filter(_has_rows, sorted((data / "schools").glob("*.csv"))):
         report = imports.import_school_roster(
-            engine, school, school.stem, county, ACTOR, accept_valid=True, feedback_path=answer(f"学校-{school.stem}")
+            engine, school, school.stem, county, actor, accept_valid=True, feedback_path=answer(school), today=today
         )
         if report.rejected:
             rejected.append((school.name, report.rejected, report.rejections(3)))
     for listing in filter(_has_rows, sorted((data / "lists").glob("*.csv"))):
         report = imports.import_department_list(
-            engine, listing, listing.stem, county, policy.policy, ACTOR, accept_valid=True,
-            feedback_path=answer(listing.stem),
+            engine, listing, listing.stem, county, policy.policy, actor, accept_valid=True,
+            feedback_path=answer(listing), today=today,
         )  # fmt: skip
         rejected.append((listing.name, report.rejected, report.rejections(3)))
     return rejected
@@ -120,19 +171,26 @@ def run(
     console: Console | None = None,
     url: str | None = None,
     part_size: int = PART_SIZE,
+    *,
+    actor: str = ACTOR,
+    today: dt.date | None = None,
 ) -> dict[str, float]:
-    """Run the season; `url` is the database (default: a fresh SQLite file canbao.db in `out`)."""
+    """Run the season as `actor` on `today` (default: :func:`china_today`); `url` is the database (default: a
+    new SQLite file canbao.db in `out`, a previous run's kept aside by :func:`keep_previous_database`)."""
     console = console or Console(width=max(Console().width, 120))
+    today = today or china_today()
     timings: dict[str, float] = {}
     out.mkdir(parents=True, exist_ok=True)
     data = out / "county"
-    feedback = out / "feedback"
-    feedback.mkdir(exist_ok=True)
     if url is None:
-        database = out / "canbao.db"
-        for stale in (database, database.with_suffix(".db-wal"), database.with_suffix(".db-shm")):
-            stale.unlink(missing_ok=True)
+        database = (out / "canbao.db").resolve()
+        kept = keep_previous_database(database)
         url = f"sqlite:///{database}"
+        console.print(f"数据库：[bold]{database}[/bold]（本次新建）")
+        if kept is not None:
+            console.print(f"上次运行的数据库未删除，已改名保留为 [bold]{kept}[/bold]（不再需要时可自行删除）")
+    else:
+        console.print(f"数据库：[bold]{_shown(url)}[/bold]")
 
     with _step(console, f"生成模拟县 {county}：{persons:,} 人（种子 {seed}）", timings):
         manifest = build_county(county, persons, seed, data, part_size=part_size)
@@ -142,12 +200,12 @@ def run(
     engine = make_engine(url)
 
     with _step(console, "导入上年度参保名册、学校名册、各部门认定名单和任务分解表", timings):
-        rejected = import_county(engine, data, county, policy_id, feedback)
+        rejected = import_county(engine, data, county, policy_id, actor, today)
 
     with _step(console, f"开征 {policy_id}：按上年度名册和认定名单测算应缴", timings), _progress(console) as bar:
         task = bar.add_task("测算", total=None)
         season = open_season(
-            engine, policy_id, ACTOR, on_chunk=lambda done, n: bar.update(task, completed=done, total=n)
+            engine, policy_id, actor, today=today, on_chunk=lambda done, n: bar.update(task, completed=done, total=n)
         )
 
     days = payment_days(manifest)
@@ -158,7 +216,8 @@ def run(
     ):
         task = bar.add_task("入账", total=len(days))
         for files in days.values():
-            applied.add(apply_payments(engine, policy_id, pl.concat([pl.read_parquet(f) for f in files]), ACTOR))
+            batch = pl.concat([pl.read_parquet(f) for f in files])
+            applied.add(apply_payments(engine, policy_id, batch, actor, today=today))
             bar.advance(task)
     with _step(console, "写出各乡镇尚未缴费人员的催缴清单", timings):
         write_due_lists(due_list(engine, policy.benefit_year, unpaid_only=True), out / "due_lists")
@@ -168,17 +227,27 @@ def run(
     _print_summary(console, policy_id, season.due, applied, summary, rejected)
     if len(manifest.folders) == 1:
         with _step(console, "对账、进度、考核和资金报表", timings):
-            checks = _control_room(engine, policy_id, data, out / "reports")
+            checks = _control_room(engine, policy_id, data, out / "reports", actor, today)
         console.print(checks)
     else:
         # The control room reads one set of tax, bank and collecting-unit files: a county in parts has one per part.
         console.print(f"分 {len(manifest.folders)} 片生成的县：对账、进度、考核和资金报表未运行（按片对账尚未实现）")
     engine.dispose()
-    where = out.resolve() if url.startswith("sqlite") else f"{out.resolve()}（数据库：{url.split('@')[-1]}）"
-    console.print(f"\n数据库、反馈工作簿、催缴清单、入账结果和报表（reports/）都在 [bold]{where}[/bold]")
+    console.print(
+        f"\n模拟县的名单和各名单的反馈工作簿（<名单>_反馈.xlsx，在名单旁）、催缴清单、入账结果和报表（reports/）"
+        f"都在 [bold]{out.resolve()}[/bold]；数据库：[bold]{_shown(url)}[/bold]"
+    )
     for words, seconds in timings.items():
         console.print(f"  {seconds:7.1f} 秒  {words}")
     return timings
+
+
+def _shown(url: str) -> str:
+    """The database as told to a person: a SQLite file's path, another database's URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
 
 
 def payment_days(manifest: Manifest) -> dict[str, list[Path]]:
@@ -227,7 +296,7 @@ class Applied:
             self.refusals[reason] = self.refusals.get(reason, 0) + n
 
 
-def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
+def _control_room(engine: Engine, policy_id: str, data: Path, out: Path, actor: str, today: dt.date) -> str:
     """The season's end in the control room: e-voucher records in, then reconciliation (with the police's
     deaths), progress at the window's end, the assessment where the policy has one, and the funds."""
     from canbao.services import reconcile as r
@@ -237,7 +306,7 @@ def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
     from canbao.services.targets import import_activations
 
     policy = load_policy(policy_id)
-    import_activations(engine, data / "e_voucher_activations.csv", ACTOR)
+    import_activations(engine, data / "e_voucher_activations.csv", actor, today=today)
     end = policy.benefit_period.end
     run = r.run_reconciliation(
         engine, end, policy.benefit_year, out, tax=data / "tax_records.csv", bank=data / "bank_statement.csv",
