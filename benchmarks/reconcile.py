@@ -48,11 +48,11 @@ def main() -> None:
         return now
 
     t = time.perf_counter()
-    tax = read_records(data / "tax_records.csv", "tax", "--tax")
+    tax = read_records(data / "tax_records.csv", "tax")
     t = timed("read tax CSV", t)
-    bank = read_records(data / "bank_statement.csv", "bank", "--bank")
+    bank = read_records(data / "bank_statement.csv", "bank")
     t = timed("read bank CSV", t)
-    units = read_many(sorted((data / "collections").glob("*.csv")), "collecting_unit", "--collections")
+    units = read_many(sorted((data / "collections").glob("*.csv")), "collecting_unit")
     t = timed("read collecting-unit CSVs", t)
     other = read_other_counties([data / "other_county_roster.csv"])
     t = timed("read other county roster", t)
@@ -62,7 +62,7 @@ def main() -> None:
     t = timed("matching", t)
     result = with_places(engine, result)
     t = timed("names and places of the findings", t)
-    lists = list_findings(engine)
+    lists = list_findings(engine, as_of)
     t = timed("list checks from the database", t)
     write_reconciliation(args.season / "reconcile-bench.xlsx", result, lists)
     timed("workbook", t)

@@ -1,8 +1,14 @@
 """Reading the tax bureau's, the bank's and the collecting units' files, and other counties' rosters (layouts in
-docs/file-layouts.md)."""
+docs/file-layouts.md).
+
+A negative amount is read as it is written (``-320.00``): the tax bureau and the bank write a refund (退费) so,
+and the matching pairs it with the registry's refund.  A file with a header and no data rows is refused, as
+the imports refuse it.  Errors name the domain field the file came in (`FIELDS`: ``tax``, ``bank``,
+``collections``, ``other_counties``), never a command-line option."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,15 +70,23 @@ LAYOUTS: dict[str, Layout] = {
         ("unit", "id_number", "amount", "paid_on", "txn_id"),
     ),
 }
+# The field of the reconciliation (run_reconciliation's parameter) a file of each source comes in.
+FIELDS: dict[str, str] = {
+    "tax": "tax",
+    "bank": "bank",
+    "collecting_unit": "collections",
+    "other_county": "other_counties",
+}
 FIELD_WORDS = {"amount": "金额", "paid_on": "日期", "txn_id": "交易流水号", "id_number": "证件号码", "unit": "代收单位"}
 ERRORS_SHOWN = 10
 
 
-def read_records(path: Path, source: str, option: str) -> pl.DataFrame:
+def read_records(path: Path, source: str, field: str | None = None) -> pl.DataFrame:
     """One file of `source`'s layout, every row checked: columns by identifier plus ``file`` and ``row`` (the
-    spreadsheet row).  A malformed row refuses the whole file, naming file, row and column (`option` is the
-    command-line option the file came from)."""
+    spreadsheet row).  A malformed row refuses the whole file, naming file, row and column; so does a file
+    without data rows.  `field` names the input in errors (default: the source's, `FIELDS`)."""
     layout = LAYOUTS[source]
+    option = field or FIELDS[source]
     try:
         _, raw = read_table(path)
     except InputError as exc:
@@ -95,6 +109,8 @@ def read_records(path: Path, source: str, option: str) -> pl.DataFrame:
         *[pl.col(h).str.strip_chars().alias(i) for i, h in found.items()],
     ).with_columns(pl.lit(None, dtype=pl.String).alias(i) for i in layout.columns if i not in found)
     text = text.filter(pl.any_horizontal(pl.col(i).is_not_null() & (pl.col(i) != "") for i in layout.columns))
+    if text.is_empty():
+        raise InputError(option, f"文件 {path.name} 没有数据行")
     frame = text.with_columns(
         pl.lit(path.name).alias("file"),
         yuan_series_to_fen(text["amount"]).alias("amount_fen"),
@@ -134,14 +150,25 @@ def _dates(text: pl.Series) -> pl.Series:
     return text.to_frame("t").select(parse_dates(pl.col("t"), open_ended=False)).to_series()
 
 
-def read_other_counties(paths: list[Path]) -> pl.DataFrame | None:
-    """Other counties' rosters, in the layout the clean-up reads (one reader for one layout)."""
+def read_other_counties(
+    paths: list[Path], today: dt.date | None = None, field: str = FIELDS["other_county"]
+) -> pl.DataFrame | None:
+    """Other counties' rosters, in the layout the clean-up reads (one reader for one layout); `today` bounds
+    their dates (cleanup.read_register)."""
     if not paths:
         return None
-    return pl.concat([read_register(p, "other_county").with_columns(pl.lit(p.name).alias("file")) for p in paths])
+    frames = []
+    for p in paths:
+        try:
+            frames.append(read_register(p, "other_county", today).with_columns(pl.lit(p.name).alias("file")))
+        except InputError as exc:
+            raise InputError(field, exc.message) from None
+    return pl.concat(frames)
 
 
-def read_many(paths: list[Path], source: str, option: str) -> pl.DataFrame | None:
+def read_many(paths: list[Path], source: str, field: str | None = None) -> pl.DataFrame | None:
+    """Every file of `source`'s layout among `paths` (a folder stands for its .csv and .xlsx files)."""
+    option = field or FIELDS[source]
     if not paths:
         return None
     files: list[Path] = []
@@ -153,3 +180,49 @@ def read_many(paths: list[Path], source: str, option: str) -> pl.DataFrame | Non
     if not files:
         raise InputError(option, f"{'、'.join(map(str, paths))} 中没有 .csv 或 .xlsx 文件")
     return pl.concat([read_records(f, source, option) for f in files], how="diagonal_relaxed")
+
+
+UNIT_ALIAS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "alias": ("清单中的名称", "别名", "单位别名", "清单中的代收单位"),
+    "unit": ("代收单位", "医保登记的代收单位", "登记的代收单位"),
+}
+
+
+def read_unit_aliases(path: Path, field: str = "unit_aliases") -> dict[str, str]:
+    """A two-column file naming collecting units otherwise: 清单中的名称 (as a unit's list writes it, e.g.
+    灵城镇人民政府) → 代收单位 (the registry's name, 灵城镇).  A name given twice with two units is refused."""
+    try:
+        _, raw = read_table(path)
+    except InputError as exc:
+        raise InputError(field, exc.message) from None
+    by_header = {normalized(h): h for h in raw.columns}
+    found = {
+        ident: next((by_header[normalized(h)] for h in headers if normalized(h) in by_header), None)
+        for ident, headers in UNIT_ALIAS_COLUMNS.items()
+    }
+    missing = [UNIT_ALIAS_COLUMNS[i][0] for i, h in found.items() if h is None]
+    if missing:
+        raise InputError(
+            field,
+            f"文件 {path.name} 不是代收单位别名表的格式：缺少列 {'、'.join(missing)}"
+            f"（文件中的列：{'、'.join(raw.columns) or '无'}）",
+        )
+    aliases: dict[str, str] = {}
+    problems: list[str] = []
+    for n, (alias, unit) in enumerate(raw.select(found["alias"], found["unit"]).iter_rows(), start=2):
+        alias, unit = (alias or "").strip(), (unit or "").strip()
+        if not alias and not unit:
+            continue
+        if not alias or not unit:
+            problems.append(f"第{n}行“{found['alias'] if not alias else found['unit']}”为空")
+        elif aliases.get(alias, unit) != unit:
+            problems.append(f"第{n}行“{alias}”已对应“{aliases[alias]}”，又对应“{unit}”")
+        else:
+            aliases[alias] = unit
+    if problems:
+        raise InputError(
+            field, f"文件 {path.name} 有无法使用的行，整个文件未使用：{'；'.join(problems[:ERRORS_SHOWN])}"
+        )
+    if not aliases:
+        raise InputError(field, f"文件 {path.name} 没有数据行")
+    return aliases
