@@ -80,11 +80,12 @@ def unit_key(name: str) -> str:
 
 
 def resolve_units(
-    units: pl.DataFrame, registry_units: list[str], aliases: Mapping[str, str] | None
+    units: pl.DataFrame, registry_units: list[str], aliases: Mapping[str, str] | None, as_of: dt.date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The units' rows with ``unit`` the registry's name of their collecting unit (``unit_written`` as the
     file has it, ``unit_known`` whether it is one), and one ``unknown_unit`` finding per file and name that
-    is no collecting unit of the registry: its rows are not dropped, and 账账相符 does not hold.
+    is no collecting unit of the registry (its rows dated on or before `as_of`): its rows are not dropped, and
+    账账相符 does not hold.
 
     A name is a unit's when it is the registry's name written the same way up to width and spaces, or an
     alias given in `aliases` (alias → the registry's name, e.g. 灵城镇人民政府 → 灵城镇)."""
@@ -102,7 +103,7 @@ def resolve_units(
     ).with_columns(pl.when(pl.col("unit_known")).then(canonical).otherwise(pl.col("unit")).alias("unit"))
     blank = _blank("unknown_unit")
     unknown = (
-        marked.filter(~pl.col("unit_known"))
+        marked.filter(~pl.col("unit_known") & (pl.col("paid_on") <= as_of))
         .group_by("file", "unit_written", maintain_order=True)
         .agg(
             pl.col("paid_on").min(),

@@ -167,7 +167,7 @@ def reconcile(
     unknown_units = pl.DataFrame(schema=FINDING_SCHEMA)
     if units is not None:
         registry_units = registry["collected_by"].drop_nulls().unique().to_list()
-        units, unknown_units = resolve_units(units, registry_units, unit_aliases)
+        units, unknown_units = resolve_units(units, registry_units, unit_aliases, as_of)
     unit_names = units.filter(pl.col("unit_known"))["unit"].unique().to_list() if units is not None else []
     # Units as small codes, so that a unit's line claiming another channel's or unit's payment is found in the
     # lean match (the registry's code is null for a payment not through a unit or a school).
