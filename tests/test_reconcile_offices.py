@@ -261,6 +261,13 @@ def test_file_errors_name_the_reconciliations_fields_not_options(tmp_path: Path)
         assert error.value.field == field and "--" not in error.value.message
 
 
+def test_the_run_names_the_register_a_bad_file_came_in(tmp_path: Path) -> None:
+    deaths = _csv(tmp_path / "deaths.csv", ["姓名", "身份证号码", "死亡日期"], [["甲", A, "2021-13-40"]])
+    with pytest.raises(InputError) as error:
+        run_reconciliation(None, DAY, 2022, tmp_path, deaths=deaths)  # type: ignore[arg-type]  # files come first
+    assert error.value.field == "deaths" and "deaths.csv" in error.value.message and "--" not in error.value.message
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 
 
