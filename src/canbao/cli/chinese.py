@@ -105,7 +105,7 @@ def _date_formats(formats: Iterable[str]) -> str:
     return " 或 ".join(shown)
 
 
-def _expected(param_type: click.ParamType) -> str:
+def _expected(param_type: click.ParamType[Any]) -> str:
     if isinstance(param_type, click.IntRange | click.FloatRange):
         low, high = param_type.min, param_type.max
         kind = "整数" if isinstance(param_type, click.IntRange) else "数"

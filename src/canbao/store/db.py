@@ -45,7 +45,8 @@ def make_engine(url: str, app_role: bool = True, create: bool = False, **kwargs:
             path = Path(database).resolve()
 
             def existing_only() -> sqlite3.Connection:  # mode=rw: SQLite opens the file but never creates it
-                return sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, **connect_args)
+                connection: sqlite3.Connection = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, **connect_args)
+                return connection
 
             kwargs = {"creator": existing_only, **kwargs}
         engine = create_engine(url, connect_args=connect_args, **kwargs)
