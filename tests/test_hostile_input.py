@@ -36,7 +36,8 @@ EXAMPLE: dict[str, Any] = {
 
 def refused_line(argv: list[str]) -> str:
     code, _, err = invoke(argv)
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("数据库：")]  # names the database
+    # A command that uses a database names it first (数据库：…); the refusal is the one line after it.
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("数据库：")]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("错误："), err
     return lines[0]
 

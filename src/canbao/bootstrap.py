@@ -16,15 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from canbao.clock import CAMPAIGN_ZONE, campaign_date, local_time
 from canbao.errors import CanbaoError
 
+__all__ = ["CAMPAIGN_ZONE", "MissingDatabase", "Settings", "local_time", "open_database", "os_login", "today"]
+
 DEFAULT_URL = "sqlite:///canbao.db"  # the embedded default: a file canbao.db in the working directory
-CAMPAIGN_ZONE = ZoneInfo("Asia/Shanghai")  # China Standard Time (UTC+8): the campaign's calendar and clock
 URL_VARIABLE = "CANBAO_DATABASE_URL"
 TODAY_VARIABLE = "CANBAO_TODAY"  # YYYY-MM-DD: a fixed "today" for demos and tests
 
@@ -65,12 +66,7 @@ class Settings:
 def today(fixed: dt.date | None = None) -> dt.date:
     """The campaign's today: the date in China Standard Time (a CLI run at 01:00 in Beijing is already the
     next day there while UTC is not), or `fixed` for a demo or a test."""
-    return fixed or dt.datetime.now(CAMPAIGN_ZONE).date()
-
-
-def local_time(at: dt.datetime) -> dt.datetime:
-    """A stored timestamp (UTC; SQLite hands it back without a zone) as people read it: China Standard Time."""
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(CAMPAIGN_ZONE)
+    return fixed or campaign_date(dt.datetime.now(dt.UTC))
 
 
 def os_login() -> str:
