@@ -304,6 +304,12 @@ def test_clicks_own_refusals_are_one_chinese_line_naming_the_option(argv: list[s
     assert "Error" not in err and "Usage" not in err and "Missing" not in err
 
 
+def test_a_group_without_its_command_shows_its_chinese_help() -> None:
+    code, out, err = invoke(["season"])
+    assert code == 2 and out == "" and err.startswith("用法：canbao season [选项] 命令 [参数]...")
+    assert "命令：" in err and "due-lists" in err and "Error" not in err
+
+
 def _commands(command: click.Command, path: str = "canbao") -> Iterator[tuple[str, click.Command]]:
     yield path, command
     if isinstance(command, click.Group):

@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("已取消", err=True)
         raise SystemExit(130) from None
     except click.ClickException as exc:  # click's own refusals (options, usage), in Chinese, ID numbers masked
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group given no command (click ≥ 8.2): its help
+            click.echo(exc.format_message(), err=True)
+            raise SystemExit(2) from None
         click.echo(f"错误：{_one_line(error_line(exc))}", err=True)
         raise SystemExit(2) from None
     except CanbaoError as exc:
