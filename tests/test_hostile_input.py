@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-import canbao.cli
+import canbao.cli.policy
 from canbao.cli import main
 from canbao.errors import InputError
 from canbao.ids import make_id_number, mask_id_number
@@ -36,7 +36,8 @@ EXAMPLE: dict[str, Any] = {
 
 def refused_line(argv: list[str]) -> str:
     code, _, err = invoke(argv)
-    lines = err.strip().splitlines()
+    # A command that uses a database names it first (数据库：…); the refusal is the one line after it.
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("数据库：")]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("错误："), err
     return lines[0]
 
@@ -91,7 +92,7 @@ def test_a_refusal_quoting_an_id_number_shows_it_masked(monkeypatch: pytest.Monk
     def refuse(*_: Any) -> Any:
         raise InputError("person", f"第 2 行 {WANG} 与第 3 行重复")
 
-    monkeypatch.setattr(canbao.cli, "_read_json", refuse)
+    monkeypatch.setattr(canbao.cli.policy, "read_json", refuse)
     line = refused_line(["quote", "--policy", POLICY, "--input", "x.json"])
     assert WANG not in line and mask_id_number(WANG) in line
 
@@ -103,7 +104,7 @@ def _failing(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
     def fail(*_: Any) -> Any:
         raise exc
 
-    monkeypatch.setattr(canbao.cli, "_read_json", fail)
+    monkeypatch.setattr(canbao.cli.policy, "read_json", fail)
 
 
 def test_a_bug_is_one_line_with_a_reference_and_a_log_entry_without_data(
@@ -124,7 +125,7 @@ def test_a_bug_is_one_line_with_a_reference_and_a_log_entry_without_data(
     assert entry["reference"] == reference
     assert entry["exceptions"][0]["type"] == "sqlalchemy.exc.IntegrityError"
     frames = entry["exceptions"][0]["frames"]
-    assert any(f["function"] == "quote" and f["file"].endswith("cli.py") for f in frames)
+    assert any(f["function"] == "quote" and f["file"].endswith("cli/policy.py") for f in frames)
     assert WANG not in text and "INSERT" not in text and "duplicate" not in text and mask_id_number(WANG) not in text
 
 
@@ -337,7 +338,7 @@ def test_exceptions_outside_the_command_flow_go_to_the_log_not_the_screen(
 ) -> None:
     import threading
 
-    from canbao.cli import _quiet_stray_exceptions
+    from canbao.cli.main import _quiet_stray_exceptions
 
     class Failing:
         def __del__(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine, func, select
 
-from canbao.cli_imports import import_group
+from canbao.cli.imports import import_group
 from canbao.errors import InputError
 from canbao.ids import make_id_number, mask_id_number
 from canbao.services import imports

@@ -163,7 +163,7 @@ def test_upgrading_a_ledger_with_duplicate_refunds_is_refused_naming_the_enrollm
     app = paid(engine)
     refund(engine, app["person"]["id_number"], 2022, "death", dt.date(2021, 12, 1), "clerk")
     engine.dispose()
-    command.downgrade(db._alembic_config(database_url), "0009")
+    command.downgrade(db.alembic_config(database_url), "0009")
     owner = make_engine(database_url, app_role=False)
     try:
         with owner.begin() as c:  # what the concurrency fault left behind

@@ -412,7 +412,7 @@ def test_the_not_due_list_of_season_open_is_private_and_holds_no_formula(
     not_due = pl.DataFrame({"id_number": ["1101**********7777"], "name": [HOSTILE[0]], "township": [HOSTILE[1]],
                             "village": [HOSTILE[2]], "reason": ["缺少必填项"]})  # fmt: skip
     monkeypatch.setattr(season, "open_season", lambda *a, **k: SeasonReport(BENGBU, 2022, 1, 0, not_due, 0))
-    monkeypatch.setattr("canbao.cli_season._engine", lambda: None)
+    monkeypatch.setattr("canbao.cli.season.engine", lambda **_: None)
     target = tmp_path / "not_due.csv"
     done = CliRunner().invoke(cli, ["season", "open", "--policy", BENGBU, "--not-due", str(target)])
     assert done.exit_code == 0, done.output

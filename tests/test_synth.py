@@ -459,7 +459,7 @@ def test_other_counties_are_generated_generically(tmp_path: Path) -> None:
 
 
 def test_cli(tmp_path: Path) -> None:
-    from canbao.cli_synth import synth_command
+    from canbao.cli.synth import synth_command
 
     out = tmp_path / "cli"
     result = CliRunner().invoke(synth_command, ["--persons", "800", "--seed", "4", "--out", str(out)])

@@ -216,8 +216,10 @@ def run(
     ):
         task = bar.add_task("入账", total=len(days))
         for files in days.values():
-            batch = pl.concat([pl.read_parquet(f) for f in files])
-            applied.add(apply_payments(engine, policy_id, batch, actor, today=today))
+            frames = [pl.read_parquet(f) for f in files]
+            result = apply_payments(engine, policy_id, pl.concat(frames), actor, today=today)
+            sizes = [(str(f.relative_to(data)), frame.height) for f, frame in zip(files, frames, strict=True)]
+            applied.add(by_file(result, sizes))
             bar.advance(task)
     with _step(console, "写出各乡镇尚未缴费人员的催缴清单", timings):
         write_due_lists(due_list(engine, policy.benefit_year, unpaid_only=True), out / "due_lists")
@@ -257,6 +259,20 @@ def payment_days(manifest: Manifest) -> dict[str, list[Path]]:
         for path in sorted((folder / "payments").glob("*.parquet")):
             days.setdefault(path.stem, []).append(path)
     return dict(sorted(days.items()))
+
+
+def by_file(result: pl.DataFrame, files: list[tuple[str, int]]) -> pl.DataFrame:
+    """A day's outcome (one frame of every part's file) with the file each row came from first, and
+    `payment_row` counted within that file, as `canbao season apply-payments` reports one file."""
+    where = pl.concat(
+        [pl.DataFrame({"file": [name] * rows, "row": range(rows)}, schema={"file": pl.String, "row": pl.Int64})
+         for name, rows in files]
+    )  # fmt: skip
+    return pl.concat([where, result], how="horizontal").select(
+        "file",
+        pl.col("row").cast(result.schema["payment_row"]).alias("payment_row"),
+        pl.exclude("file", "row", "payment_row"),
+    )
 
 
 class Applied:

@@ -1,12 +1,12 @@
-"""`canbao quote-batch`: quote a whole population from CSV or Parquet, rejects to their own file."""
+"""Quote a whole population from CSV or Parquet, rejects to their own file (`canbao quote-batch`)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from canbao.errors import InputError
 from canbao.outputs import atomic_outputs, csv_safe
@@ -17,9 +17,9 @@ from canbao.tabular.textfiles import CONTROL, csv_bytes, read_csv_text
 CHUNK_ROWS = 250_000
 
 
-def read_persons(path: Path, option: str = "--input") -> pl.DataFrame:
+def read_persons(path: Path, option: str = "input") -> pl.DataFrame:
     """Persons from CSV (every column read as text, parsed by the engine; see canbao.tabular.textfiles) or
-    Parquet. A refusal names `option`, the file and, where it can, the row and column."""
+    Parquet. A refusal names the field `option`, the file and, where it can, the row and column."""
     if not path.is_file():
         raise InputError(option, f"文件不存在：{path}")
     suffix = path.suffix.lower()
@@ -51,21 +51,28 @@ def read_persons(path: Path, option: str = "--input") -> pl.DataFrame:
     return frame
 
 
-def run(policy_id: str, source: Path, output: Path, rejects: Path | None = None) -> str:
+ProgressHook = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def run(
+    policy_id: str, source: Path, output: Path, rejects: Path | None = None, progress: ProgressHook | None = None
+) -> str:
+    """Quote every row of `source` into `output` (Parquet) and the refused rows into `rejects` (default
+    `<output stem>.rejects.csv`); `progress("测算", done, total)` after each chunk. Returns the summary."""
     load_policy(policy_id)  # an unknown policy is refused before any work
     persons = read_persons(source).with_row_index("source_row", offset=1)
     rejects = rejects or output.with_name(output.stem + ".rejects.csv")
     good: list[pl.DataFrame] = []
     bad: list[pl.DataFrame] = []
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task("测算", total=persons.height)
-        for start in range(0, persons.height, CHUNK_ROWS):
-            chunk = quote_frame(policy_id, persons.slice(start, CHUNK_ROWS))
-            failed = pl.col("error").is_not_null()
-            good.append(chunk.filter(~failed))
-            bad.append(chunk.filter(failed).select([*persons.columns, "error_field", "error"]))
-            progress.advance(task, chunk.height)
+    done = 0
+    for start in range(0, persons.height, CHUNK_ROWS):
+        chunk = quote_frame(policy_id, persons.slice(start, CHUNK_ROWS))
+        failed = pl.col("error").is_not_null()
+        good.append(chunk.filter(~failed))
+        bad.append(chunk.filter(failed).select([*persons.columns, "error_field", "error"]))
+        done += chunk.height
+        if progress is not None:
+            progress("测算", done, persons.height)
     quoted = pl.concat(good) if good else pl.DataFrame()
     rejected = pl.concat(bad, how="diagonal_relaxed") if bad else pl.DataFrame()
     csv_ready = rejected.with_columns(

@@ -56,4 +56,3 @@ def register_person(
     }
     new_id = connection.execute(insert(persons).values(**values).returning(persons.c.id)).scalar_one()
     return {"id": new_id, **values}
-

@@ -1,10 +1,14 @@
-"""Database engines: SQLite (embedded default, WAL) and PostgreSQL (production), and schema migrations."""
+"""Database engines: SQLite (embedded default, WAL) and PostgreSQL (production), and schema migrations.
+
+Which database to use is the composition root's business (canbao.bootstrap): every function here takes its
+URL.  Opening an engine never creates a database; only `upgrade` (the explicit migration step) does."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +17,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from canbao.errors import CanbaoError
-
-DEFAULT_URL = "sqlite:///canbao.db"
-
-
-def database_url() -> str:
-    """`CANBAO_DATABASE_URL`, else a SQLite file `canbao.db` in the working directory."""
-    return os.environ.get("CANBAO_DATABASE_URL", DEFAULT_URL)
-
 
 BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for a lock (SQLite busy_timeout, PostgreSQL lock_timeout)
 APP_ROLE = "canbao_app"
@@ -34,16 +30,26 @@ def app_role_name() -> str:
     return name
 
 
-def make_engine(url: str | None = None, app_role: bool = True, **kwargs: Any) -> Engine:
-    """An engine for `url`.  PostgreSQL: every connection switches to the application role (see
-    `_use_app_role`) unless `app_role` is False (migrations, which run as the owner)."""
-    url = url or database_url()
+def make_engine(url: str, app_role: bool = True, create: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`.  SQLite: a missing database file is an error at the first connection, never a
+    new empty file, unless `create` (migrations: the new file is made 0600).  PostgreSQL: every connection
+    switches to the application role (see `_use_app_role`) unless `app_role` is False (migrations, which run
+    as the owner)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        _create_private(parsed.database)
-        engine = create_engine(
-            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs
-        )
+        connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        database = parsed.database
+        if create:
+            _create_private(database)
+        elif database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database).resolve()
+
+            def existing_only() -> sqlite3.Connection:  # mode=rw: SQLite opens the file but never creates it
+                connection: sqlite3.Connection = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, **connect_args)
+                return connection
+
+            kwargs = {"creator": existing_only, **kwargs}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         _sqlite_pragmas(engine)
         return engine
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
@@ -54,7 +60,7 @@ def make_engine(url: str | None = None, app_role: bool = True, **kwargs: Any) ->
 
 def _create_private(database: str | None) -> None:
     """Create a new SQLite file readable by its owner only (0600) before SQLite creates it 0644; its -wal and
-    -shm files take the database file's mode."""
+    -shm files take the database file's mode.  Only migrations (`upgrade`) create a database."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     with contextlib.suppress(FileExistsError):
@@ -110,7 +116,7 @@ def _use_app_role(engine: Engine, role: str) -> None:
         dbapi_connection.autocommit = autocommit
 
 
-def _alembic_config(url: str) -> Any:
+def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
     config = Config()
@@ -119,14 +125,13 @@ def _alembic_config(url: str) -> Any:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the database to `revision`, as the login of `url` (the tables' owner).  PostgreSQL:
     then create the application role if missing and grant it what the application needs (again on every
     upgrade, so that new tables are covered)."""
     from alembic import command
 
-    url = url or database_url()
-    command.upgrade(_alembic_config(url), revision)
+    command.upgrade(alembic_config(url), revision)
     if make_url(url).get_backend_name() == "postgresql":
         grant_app_role(url)
 
@@ -196,12 +201,16 @@ def grant_app_role(url: str) -> None:
         engine.dispose()
 
 
-def current_revision(url: str | None = None) -> str | None:
+def current_revision(url: str) -> str | None:
+    """The schema's migration revision (None: no tables yet).  Never creates the database."""
     from alembic.runtime.migration import MigrationContext
 
     engine = make_engine(url)
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
 
 
 STALE_FRACTION = 0.1  # re-ANALYZE a table once a tenth of it changed since its statistics were gathered

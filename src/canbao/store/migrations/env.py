@@ -8,7 +8,9 @@ from canbao.store.db import make_engine
 from canbao.store.tables import metadata
 
 config = context.config
-engine = make_engine(config.get_main_option("sqlalchemy.url"), app_role=False)  # migrations run as the owner
+url = config.get_main_option("sqlalchemy.url")
+assert url is not None
+engine = make_engine(url, app_role=False, create=True)  # migrations run as the owner, and may create the database
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():

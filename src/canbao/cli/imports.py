@@ -1,66 +1,47 @@
 """`canbao import …`: department lists, last year's roster and school rosters into the registry.
 
-The group is registered in `canbao.cli` as `canbao import`. Each command migrates the database first, shows
-progress bars on stderr, prints a Chinese summary on stdout and writes the feedback workbook (default: beside
-the input, `<name>_反馈.xlsx`). A batch refused because some rows failed validation ends with one line on
-stderr and exit code 2 (raised as InputError; `canbao.cli.main` does that).
+Each command is a write: it names the database on stderr (creating and migrating the embedded default the
+first time), shows progress bars on stderr, prints a Chinese summary on stdout and writes the feedback
+workbook (default: beside the input, `<stem>_反馈.xlsx`). A batch refused because some rows failed validation
+ends with one line on stderr and exit code 2 (raised as InputError; `canbao.cli.main` does that).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from canbao.cli.common import FILE, actor_or_login, engine, progress_bars
 from canbao.errors import InputError
-from canbao.services.imports import ImportReport, ProgressHook
+
+if TYPE_CHECKING:
+    from canbao.services.imports import ImportReport
 
 SHOWN_REJECTIONS = 10
 
 
-def _default_feedback(path: Path, feedback: Path | None) -> Path:
+def feedback_beside(path: Path, feedback: Path | None) -> Path:
+    """The feedback workbook: the one given, else `<stem>_反馈.xlsx` beside the input (the one convention;
+    TODO(lead): `canbao.outputs.feedback_path` from the tabular branch at merge)."""
     return feedback if feedback is not None else path.with_name(f"{path.stem}_反馈.xlsx")
 
 
-@contextmanager
-def _progress() -> Iterator[ProgressHook]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        tasks: dict[str, Any] = {}
-
-        def hook(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(phase, total=total)
-            progress.update(tasks[phase], completed=done, total=total)
-
-        yield hook
-
-
 def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
-    from canbao.store.db import database_url, make_engine, upgrade
-
     feedback = Path(kwargs["feedback_path"])
     if feedback.is_dir():
-        raise InputError("--feedback", f"{feedback} 是一个文件夹，应为反馈工作簿的文件名（.xlsx）")
-    url = database_url()
-    upgrade(url)
-    engine = make_engine(url)
+        raise InputError("feedback", f"{feedback} 是一个文件夹，应为反馈工作簿的文件名（.xlsx）")
+    database = engine(write=True)
     try:
-        with _progress() as hook:
-            report = call(engine, progress=hook, **kwargs)
+        with progress_bars() as hook:
+            report = call(database, progress=hook, **kwargs)
     except OSError as exc:
         # The feedback workbook (or the folder for it) cannot be written: the import was rolled back.
         if exc.filename is None or not str(exc.filename).startswith(str(feedback.parent)):
             raise
-        raise InputError("--feedback", f"无法写入反馈文件 {feedback}：{exc.strerror}，本次未导入") from None
-    finally:
-        engine.dispose()
+        raise InputError("feedback", f"无法写入反馈文件 {feedback}：{exc.strerror}，本次未导入") from None
     click.echo(report.summary())
     lines = report.rejections(limit=SHOWN_REJECTIONS)
     if lines:
@@ -69,7 +50,7 @@ def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
             click.echo(f"  {line}")
     if not report.committed and not report.replayed:
         raise InputError(
-            "--file",
+            "file",
             f"{report.rejected} 行未通过校验，整批未导入；请按反馈文件 {report.feedback_path} 修正，"
             "或加 --accept-valid 只导入有效行",
         )
@@ -77,12 +58,10 @@ def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
 
 def _common(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--actor", default=None, help="操作人（默认：当前登录用户）"),
+        click.option("--actor", default=None, help="操作人，记入审计日志（默认：当前登录用户）"),
         click.option("--accept-valid", is_flag=True, help="只导入通过校验的行（默认：有退回行则整批不导入）"),
-        click.option(
-            "--feedback", type=click.Path(path_type=Path), default=None, help="反馈工作簿（默认：<文件名>_反馈.xlsx）"
-        ),
-        click.option("--file", "file", required=True, type=click.Path(path_type=Path), help="名单文件 .csv 或 .xlsx"),
+        click.option("--feedback", type=FILE, default=None, help="反馈工作簿（默认：输入文件旁的 <文件名>_反馈.xlsx）"),
+        click.option("--file", "file", required=True, type=FILE, help="名单文件 .csv 或 .xlsx"),
         click.option("--county", required=True, help="县（区）行政区划代码，如 340322"),
     ]
     for option in options:
@@ -117,9 +96,9 @@ def import_list(
         department=department,
         county=county,
         policy_id=policy_id,
-        actor=actor or "",
+        actor=actor_or_login(actor),
         accept_valid=accept_valid,
-        feedback_path=_default_feedback(file, feedback),
+        feedback_path=feedback_beside(file, feedback),
     )
 
 
@@ -142,9 +121,9 @@ def import_roster_command(
         path=file,
         county=county,
         benefit_year=benefit_year,
-        actor=actor or "",
+        actor=actor_or_login(actor),
         accept_valid=accept_valid,
-        feedback_path=_default_feedback(file, feedback),
+        feedback_path=feedback_beside(file, feedback),
     )
 
 
@@ -167,7 +146,7 @@ def import_school_command(
         path=file,
         school=school,
         county=county,
-        actor=actor or "",
+        actor=actor_or_login(actor),
         accept_valid=accept_valid,
-        feedback_path=_default_feedback(file, feedback),
+        feedback_path=feedback_beside(file, feedback),
     )

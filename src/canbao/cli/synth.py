@@ -1,4 +1,5 @@
-"""`canbao synth`: write a reproducible synthetic county (issue 5); see :mod:`canbao.synth` for the files."""
+"""`canbao synth` (a reproducible synthetic county, issue 5; see :mod:`canbao.synth` for the files) and
+`canbao demo` (a whole season on it, end to end)."""
 
 from __future__ import annotations
 
@@ -23,23 +24,23 @@ assert set(FAULT_LABELS) == set(FAULT_KINDS)
 
 
 @click.command("synth")
-@click.option("--county", default=LINGBI, show_default=True, help="6-digit division code, e.g. 341323 灵璧县")
+@click.option("--county", default=LINGBI, show_default=True, help="6位行政区划代码，如 341323 灵璧县")
 @click.option(
     "--persons",
     type=click.IntRange(min=MIN_PERSONS),
     default=1_100_000,
     show_default=True,
-    help="persons in the county",
+    help="全县人数",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="same seed, same bytes")
-@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="output directory")
-@click.option("--policy", "policy_id", help="the benefit year's policy (default: the latest covering the county)")
-@click.option("--last-policy", "last_policy_id", help="last year's policy, prices the roster")
-@click.option("--target", type=click.IntRange(min=0), help="enrollment target (default: the notice's, scaled)")
-@click.option("--e-voucher-target", type=click.IntRange(min=0), help="e-voucher activation target")
+@click.option("--seed", type=int, default=0, show_default=True, help="随机种子：同一种子，逐字节相同的文件")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="输出文件夹")
+@click.option("--policy", "policy_id", help="本待遇年度的政策（默认：覆盖该县的最新政策）")
+@click.option("--last-policy", "last_policy_id", help="上年度的政策，用于上年度名册的缴费金额")
+@click.option("--target", type=click.IntRange(min=0), help="参保任务人数（默认：按通知的任务等比例缩放）")
+@click.option("--e-voucher-target", type=click.IntRange(min=0), help="电子凭证激活任务人数")
 @click.option(
     "--part-size", type=click.IntRange(min=MIN_PERSONS), default=PART_SIZE, show_default=True,
-    help="a larger county is written in parts (parts/00, parts/01 …) of at most this many persons",
+    help="更大的县分片写出（parts/00、parts/01 …），每片至多这么多人",
 )  # fmt: skip
 def synth_command(
     county: str,
@@ -52,7 +53,7 @@ def synth_command(
     e_voucher_target: int | None,
     part_size: int,
 ) -> None:
-    """Write a synthetic county: lists, rosters, targets, a season of payments, tax and bank records, faults."""
+    """生成一个合成县：名单、名册、任务分解表、一个征缴期的缴费、税务和银行记录，以及注入的问题."""
     from canbao.synth import build_county
 
     started = time.perf_counter()
@@ -83,3 +84,20 @@ def synth_command(
     if len(manifest.folders) > 1:
         click.echo(f"分 {len(manifest.folders)} 片写出（parts/00 …），每片是一个完整的县文件夹，任务分解表在顶层")
     click.echo(f"已写入 {len(manifest.files) + 1} 个文件到 {out}（{seconds:.1f} 秒），清单见 manifest.json")
+
+
+@click.command()
+@click.option("--persons", default=100_000, show_default=True, help="合成县的人数")
+@click.option("--seed", default=2021, show_default=True, help="随机种子")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True, help="输出文件夹")
+@click.option("--county", default="341323", show_default=True, help="6位行政区划代码")
+@click.option(
+    "--part-size", type=click.IntRange(min=500), default=1_100_000, show_default=True,
+    help="更大的县分片生成和导入，每片这么多人",
+)  # fmt: skip
+@click.option("--url", help="数据库 URL（默认：--out 中新建的 SQLite 文件 canbao.db）")
+def demo(persons: int, seed: int, out: Path, county: str, part_size: int, url: str | None) -> None:
+    """一个县的完整征缴期（默认 SQLite）：合成数据、导入、开征、入账、汇总."""
+    from canbao.season_demo import run as run_demo
+
+    run_demo(persons, seed, out, county, url=url, part_size=part_size)

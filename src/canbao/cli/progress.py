@@ -3,12 +3,11 @@ list and the assessment (issue 6)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
 
-from canbao.cli_registry import ACTOR, _date, _engine
+from canbao.cli.common import ACTOR, FILE, actor_or_login, engine, parse_date
 from canbao.money import to_yuan
 
 
@@ -18,14 +17,14 @@ def targets_group() -> None:
 
 
 @targets_group.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--benefit-year", type=int, required=True, help="the benefit year (待遇年度) of the targets")
+@click.argument("file", type=FILE)
+@click.option("--benefit-year", type=int, required=True, help="任务的待遇年度，如 2022")
 @ACTOR
-def targets_import(file: Path, benefit_year: int, actor: str) -> None:
-    """Import 任务分解表 (sheets 参保任务, 电子凭证任务); replaces that year's targets."""
+def targets_import(file: Path, benefit_year: int, actor: str | None) -> None:
+    """导入任务分解表（工作表“参保任务”“电子凭证任务”）；替换该年度原有的任务."""
     from canbao.services.targets import import_targets
 
-    report = import_targets(_engine(), file, benefit_year, actor)
+    report = import_targets(engine(write=True), file, benefit_year, actor_or_login(actor))
     click.echo(
         f"{report.benefit_year}年度任务分解表已导入（{report.file_name}）：{report.townships} 个乡镇，"
         f"参保任务 {report.totals['enrollment']:,} 人（{report.villages['enrollment']} 个村），"
@@ -40,29 +39,25 @@ def e_voucher_group() -> None:
 
 
 @e_voucher_group.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=FILE)
 @ACTOR
-def e_voucher_import(file: Path, actor: str) -> None:
-    """Import activation records (CSV or XLSX: 姓名, 身份证号码, 激活日期, 激活渠道); replays change nothing."""
+def e_voucher_import(file: Path, actor: str | None) -> None:
+    """导入电子凭证激活记录（CSV 或 XLSX：姓名、身份证号码、激活日期、激活渠道）；重复导入不改变记录."""
     from canbao.services.targets import import_activations
 
-    report = import_activations(_engine(), file, actor)
+    report = import_activations(engine(write=True), file, actor_or_login(actor))
     click.echo(f"{report.file_name}：{report.rows} 行，新记录激活 {report.recorded} 人，此前已记录 {report.already} 人")
 
 
-def _as_of(value: str) -> dt.date:
-    return _date(value, "--as-of")
-
-
 @click.command("progress")
-@click.option("--benefit-year", type=int, required=True)
-@click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD, counted inclusive")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbook and chart")
+@click.option("--benefit-year", type=int, required=True, help="待遇年度，如 2022")
+@click.option("--as-of", "as_of", required=True, help="统计截止日期 YYYY-MM-DD（含当日）")
+@click.option("--out", type=FILE, required=True, help="工作簿和图表的文件夹")
 def progress_command(benefit_year: int, as_of: str, out: Path) -> None:
-    """Progress against targets per county, township and village, ranked (XLSX and PNG)."""
+    """参保进度：按县、乡镇、村对照任务排名（XLSX 和 PNG）."""
     from canbao.services.progress import progress, write_progress
 
-    report = progress(_engine(), benefit_year, _as_of(as_of))
+    report = progress(engine(write=False), benefit_year, parse_date(as_of, "as_of"))
     files = write_progress(report, out)
     county = report.county.row(0, named=True)
 
@@ -81,28 +76,28 @@ def progress_command(benefit_year: int, as_of: str, out: Path) -> None:
 
 
 @click.command("not-renewed")
-@click.option("--benefit-year", type=int, required=True)
-@click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD, counted inclusive")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbooks")
+@click.option("--benefit-year", type=int, required=True, help="待遇年度，如 2022")
+@click.option("--as-of", "as_of", required=True, help="统计截止日期 YYYY-MM-DD（含当日）")
+@click.option("--out", type=FILE, required=True, help="名单工作簿的文件夹")
 def not_renewed_command(benefit_year: int, as_of: str, out: Path) -> None:
-    """Last year's enrollees not yet renewed: one workbook per township, a sheet per village (004 五(三))."""
+    """上年度参保、本年度尚未续保的人员：每个乡镇一个工作簿，每村一个工作表（004 五(三)）."""
     from canbao.services.progress import not_renewed, write_not_renewed
 
-    day = _as_of(as_of)
-    frame = not_renewed(_engine(), benefit_year, day)
+    day = parse_date(as_of, "as_of")
+    frame = not_renewed(engine(write=False), benefit_year, day)
     files = write_not_renewed(frame, out, benefit_year, day)
     click.echo(f"截至 {day} 上年度参保、本年度尚未续保 {frame.height:,} 人，{len(files)} 个乡镇名单，已写入 {out}")
 
 
 @click.command("rewards")
-@click.option("--policy", "policy_id", required=True, help="e.g. anhui/suzhou/lingbi/2022")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbook and chart")
+@click.option("--policy", "policy_id", required=True, help="政策，如 anhui/suzhou/lingbi/2022")
+@click.option("--out", type=FILE, required=True, help="工作簿和图表的文件夹")
 def rewards_command(policy_id: str, out: Path) -> None:
-    """Assessment at the policy's cutoff: work subsidy, prizes, those who did not complete (003 四)."""
+    """考核奖惩（政策的考核截止日）：工作经费补助、奖励、未完成任务的乡镇（003 四）."""
     from canbao.services.assessment import policy_assessment, rewards, write_rewards
 
     policy_assessment(policy_id)  # refuse a policy without an assessment before touching the database
-    result = rewards(_engine(), policy_id)
+    result = rewards(engine(write=False), policy_id)
     files = write_rewards(result, out)
     towns = result.townships
     done = towns.filter(towns["completed"])

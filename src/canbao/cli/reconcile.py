@@ -8,25 +8,21 @@ from pathlib import Path
 import click
 import polars as pl
 
-from canbao.cli_registry import _engine
+from canbao.cli.common import FILE, engine
 from canbao.errors import InputError
-
-FILE = click.Path(path_type=Path)
 
 
 @click.command("reconcile")
 @click.option("--date", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True, help="对账截止日期 YYYY-MM-DD")
-@click.option("--benefit-year", type=int, help="default: the season of the newest payment on or before --date")
-@click.option("--tax", type=FILE, help="税务征收明细 (.csv/.xlsx)")
-@click.option("--bank", type=FILE, help="银行待报解账户流水 (.csv/.xlsx)")
-@click.option("--collections", type=FILE, multiple=True, help="代收单位清单: files or a folder; repeatable")
-@click.option("--other-county", type=FILE, multiple=True, help="外县参保名册; repeatable")
-@click.option("--deaths", type=FILE, help="公安死亡人员名单: the dead still enrolled or chased (000 六(四))")
-@click.option("--employee", type=FILE, help="职工医保参保人员名单: enrolled in both schemes")
-@click.option(
-    "--policy", "policy_id", help="the policy whose refund rules answer --deaths/--employee (default: the year's)"
-)
-@click.option("--out", type=FILE, required=True, help="folder for the workbook")
+@click.option("--benefit-year", type=int, help="待遇年度（默认：截止日期及以前最近一笔缴费所属的年度）")
+@click.option("--tax", type=FILE, help="税务征收明细（.csv/.xlsx）")
+@click.option("--bank", type=FILE, help="银行待报解账户流水（.csv/.xlsx）")
+@click.option("--collections", type=FILE, multiple=True, help="代收单位清单：文件或文件夹，可重复给出")
+@click.option("--other-county", type=FILE, multiple=True, help="外县参保名册，可重复给出")
+@click.option("--deaths", type=FILE, help="公安死亡人员名单：仍在参保或被催缴的死亡人员（000 六(四)）")
+@click.option("--employee", type=FILE, help="职工医保参保人员名单：同时参加两种保险的人员")
+@click.option("--policy", "policy_id", help="按哪个政策的退费规则处理 --deaths/--employee（默认：该年度的政策）")
+@click.option("--out", type=FILE, required=True, help="工作簿的文件夹")
 def reconcile_command(
     as_of: dt.datetime,
     benefit_year: int | None,
@@ -39,22 +35,22 @@ def reconcile_command(
     policy_id: str | None,
     out: Path,
 ) -> None:
-    """对账：账账相符、账款相符、钱人一致; every difference in an XLSX workbook a clerk can work through."""
+    """对账：账账相符、账款相符、钱人一致；每一处差异写入工作簿，供经办人员逐条核实."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from canbao.services import reconcile as r
 
     day = as_of.date()
-    engine = _engine()
-    year = benefit_year or r.latest_benefit_year(engine, day)
+    database = engine(write=False)
+    year = benefit_year or r.latest_benefit_year(database, day)
     if year is None:
-        raise InputError("--date", f"{day} 及以前没有任何参保缴费记录，请用 --benefit-year 指定待遇年度")
+        raise InputError("as_of", f"{day} 及以前没有任何参保缴费记录，请用 --benefit-year 指定待遇年度")
     columns = [TextColumn("[bold]对账：{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(r.STEPS[0], total=len(r.STEPS) - 1)
         run = r.run_reconciliation(
-            engine, day, year, out, tax=tax, bank=bank, collections=list(collections),
+            database, day, year, out, tax=tax, bank=bank, collections=list(collections),
             other_counties=list(other_county), deaths=deaths, employees=employee, policy_id=policy_id,
             on_step=lambda n: bar.update(task, completed=n, description=r.STEPS[n]),
         )  # fmt: skip

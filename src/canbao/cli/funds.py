@@ -5,29 +5,28 @@ transfers per person; clerks terminate enrollments per person)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
 import polars as pl
 
-from canbao.cli_registry import _date, _engine
+from canbao.cli.common import FILE, engine, parse_date, today
 from canbao.errors import InputError
 from canbao.money import to_yuan
 
 
 @click.command("funds")
-@click.option("--benefit-year", type=int, required=True)
-@click.option("--policy", "policy_id", help="only this policy's enrollments (default: every policy of the year)")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbook and charts")
+@click.option("--benefit-year", type=int, required=True, help="待遇年度，如 2022")
+@click.option("--policy", "policy_id", help="只算这个政策的参保记录（默认：该待遇年度的所有政策）")
+@click.option("--out", type=FILE, required=True, help="工作簿和图表的文件夹")
 def funds(benefit_year: int, policy_id: str | None, out: Path) -> None:
-    """Fund accounting: fiscal subsidy per level, category subsidies, county subsidy refunds, transfer lists."""
+    """资金核算：各级财政补助、分类资助、先缴后补退补、划拨清单."""
     from canbao.policy import load_policy
     from canbao.services.funds import fund_report, write_fund_report
 
     if policy_id is not None and load_policy(policy_id).benefit_year != benefit_year:
-        raise InputError("--policy", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
-    report = fund_report(_engine(), benefit_year, policy_id)
+        raise InputError("policy_id", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
+    report = fund_report(engine(write=False), benefit_year, policy_id)
     county = report.fiscal_county.row(0, named=True)
     total = county["fiscal_total_fen"]
     click.echo(
@@ -56,13 +55,16 @@ def funds(benefit_year: int, policy_id: str | None, out: Path) -> None:
 
 
 @click.command("cleanup")
-@click.option("--benefit-year", type=int, required=True)
-@click.option("--policy", "policy_id", required=True)
-@click.option("--deaths", type=click.Path(path_type=Path), help="公安死亡人员名单 .csv/.xlsx")
-@click.option("--employee", type=click.Path(path_type=Path), help="职工医保参保人员名单 .csv/.xlsx")
-@click.option("--other-county", type=click.Path(path_type=Path), help="其他县（区）居民医保参保名册 .csv/.xlsx")
-@click.option("--as-of", help="the day the list is drawn up, taken as the refund request date (default today)")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="folder for the workbook")
+@click.option("--benefit-year", type=int, required=True, help="待遇年度，如 2022")
+@click.option("--policy", "policy_id", required=True, help="该待遇年度的政策，如 anhui/suzhou/lingbi/2022")
+@click.option("--deaths", type=FILE, help="公安死亡人员名单 .csv/.xlsx")
+@click.option("--employee", type=FILE, help="职工医保参保人员名单 .csv/.xlsx")
+@click.option("--other-county", type=FILE, help="其他县（区）居民医保参保名册 .csv/.xlsx")
+@click.option(
+    "--as-of",
+    help="清单的制表日期，即退费申请日期 YYYY-MM-DD（默认：今天（北京时间），但不晚于政策的集中征缴期末）",
+)
+@click.option("--out", type=FILE, required=True, help="工作簿的文件夹")
 def cleanup(
     benefit_year: int,
     policy_id: str,
@@ -72,25 +74,31 @@ def cleanup(
     as_of: str | None,
     out: Path,
 ) -> None:
-    """Duplicate and invalid enrollments (000 六(四)): what to terminate or refund, and whom not to chase."""
+    """治理重复参保及无效参保（000 六(四)）：应终止或退费的参保，以及不再催缴的人员."""
     from canbao.policy import load_policy
     from canbao.reports import write_workbook
     from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
 
-    if load_policy(policy_id).benefit_year != benefit_year:
-        raise InputError("--policy", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
+    policy = load_policy(policy_id)
+    if policy.benefit_year != benefit_year:
+        raise InputError("policy_id", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
     if deaths is None and employee is None and other_county is None:
-        raise InputError("--deaths", "至少给出一个名单：--deaths、--employee 或 --other-county")
-    day = _date(as_of, "--as-of") if as_of else dt.date.today()
+        raise InputError("deaths", "至少给出一个名单：--deaths、--employee 或 --other-county")
+    # The list is drawn up during the campaign (000 六(四)), and a refund is due only when it is asked for
+    # before the benefit period starts: the machine's date (years later, when a past season is reviewed)
+    # would make every refund lapse.  So the default is the campaign's today, but no later than the end of
+    # the policy's collection window: during the campaign, today; afterwards, the list as the window closed.
+    day = parse_date(as_of, "as_of") if as_of else min(today(), policy.collection_window.end)
     registers = {
         "deaths": read_register(deaths, "deaths") if deaths else None,
         "employees": read_register(employee, "employee_insurance") if employee else None,
         "other_counties": read_register(other_county, "other_county") if other_county else None,
     }
-    frame = cleanup_list(_engine(), policy_id, as_of=day, **registers)
+    frame = cleanup_list(engine(write=False), policy_id, as_of=day, **registers)
     path = write_workbook(out / f"清理清单-{benefit_year}.xlsx", cleanup_sheets(frame, policy_id, day))
     paid = frame.filter(pl.col("status") == "paid")
     refund = paid.filter(pl.col("refund_due").fill_null(False))
+    click.echo(f"清理清单截至 {day}{'' if as_of else '（默认日期）'}")
     click.echo(
         f"应终止的参保 {paid.height} 人（应退费 {refund.height} 人 {to_yuan(int(refund['refund_fen'].sum() or 0))} 元，"
         f"退费政策未规定 {paid['refund_due'].is_null().sum()} 人）；停止催缴 {frame.height - paid.height} 人"

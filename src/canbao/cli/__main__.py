@@ -1,0 +1,5 @@
+"""`python -m canbao.cli …`, as the `canbao` command."""
+
+from canbao.cli.main import main
+
+main()
