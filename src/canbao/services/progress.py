@@ -5,7 +5,7 @@ What counts as of a date D:
 
 - enrolled: a live enrollment (active or suspended; a refunded or ended one no longer counts) of the benefit
   year paid on or before D, counted in the person's registered township and village;
-- renewed: one of last year's enrollees (as :func:`canbao.services.season.last_year_select`: enrolled in
+- renewed: one of last year's enrollees (as :func:`canbao.services.last_year.last_year_select`: enrolled in
   the year before in the registry, or on an imported roster of last year's) who is enrolled as of D;
 - activated: an e-voucher activation recorded on or before D (:mod:`canbao.services.targets`);
 - last week: the same as of D − 7 days.
@@ -33,7 +33,8 @@ from canbao.errors import InputError
 from canbao.money import yuan_text
 from canbao.outputs import OutputGroup, unique_file_names
 from canbao.reports import bar_chart, write_workbook
-from canbao.services.season import due_columns, last_year_select
+from canbao.services.last_year import last_year_select
+from canbao.services.season import due_columns
 from canbao.services.targets import read_targets
 from canbao.store.tables import dues, e_voucher_activations, enrollments, persons
 

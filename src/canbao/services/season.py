@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, delete, func, or_, select, union
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
@@ -26,9 +26,10 @@ from canbao.policy import load_policy
 from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
+from canbao.services.last_year import MEMBERSHIP_SCHEMA, last_year_select, memberships_select
 from canbao.store.bulk import bulk_insert
 from canbao.store.db import refresh_statistics
-from canbao.store.tables import dues, enrollments, identity_memberships, import_batches, import_rows, persons
+from canbao.store.tables import dues, enrollments, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import CATEGORY_LABELS
 
@@ -69,19 +70,8 @@ def _candidates(c: Connection, policy_id: str, ids: tuple[int, int]) -> pl.DataF
     policy = load_policy(policy_id)
     on = policy.collection_window.start
     counties = list(policy.region.counties)
-    m = identity_memberships.c
-    valid = (
-        select(m.person_id, m.category, m.household_role, m.batch_id)
-        .where(m.person_id.between(*ids))
-        .where(or_(m.valid_from.is_(None), m.valid_from <= on))
-        .where(or_(m.valid_to.is_(None), m.valid_to >= on))
-    )
-    listed = pl.read_database(
-        valid,
-        c,
-        schema_overrides={"person_id": pl.Int64, "category": pl.String, "household_role": pl.String,
-                          "batch_id": pl.Int64},
-    )  # fmt: skip
+    valid = memberships_select(on, ids)
+    listed = pl.read_database(valid, c, schema_overrides=MEMBERSHIP_SCHEMA)
     people = pl.read_database(
         select(
             persons.c.id.label("person_id"), persons.c.id_number, persons.c.name, persons.c.county,
@@ -113,28 +103,6 @@ def _chunks(c: Connection, counties: list[str], size: int) -> list[tuple[int, in
         return []
     step = -(-(high - low + 1) // -(-count // size))
     return [(first, min(first + step - 1, high)) for first in range(low, high + 1, step)]
-
-
-def last_year_select(benefit_year: int, ids: tuple[int, int] | None = None) -> Select[tuple[int]]:
-    """person_id of everyone enrolled in the year before `benefit_year`: in the registry's enrollments, or on
-    an imported roster of that year (a roster imported before migration 0007 has no year: taken as last
-    year's), as SQL for the database to join and count; `ids`: only person ids within this range."""
-    last = benefit_year - 1
-    in_registry = select(enrollments.c.person_id.label("person_id")).where(enrollments.c.benefit_year == last)
-    on_roster = (
-        select(import_rows.c.person_id.label("person_id"))
-        .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
-        .where(
-            import_batches.c.kind == "roster",
-            import_rows.c.outcome == "accepted",
-            import_rows.c.person_id.is_not(None),
-            or_(import_batches.c.benefit_year == last, import_batches.c.benefit_year.is_(None)),
-        )
-    )
-    if ids is not None:
-        in_registry = in_registry.where(enrollments.c.person_id.between(*ids))
-        on_roster = on_roster.where(import_rows.c.person_id.between(*ids))
-    return select(union(in_registry, on_roster).subquery().c.person_id)
 
 
 def open_season(
