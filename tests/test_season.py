@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 from sqlalchemy import Engine, func, insert, select
 
-from canbao.services.payments import Payment, pay
+from canbao.services.payments import Payment, end_enrollment, pay, refund
 from canbao.services.registry import register_person
 from canbao.services.season import due_list, open_season, write_due_lists
 from canbao.store.tables import dues, identity_memberships, import_batches
@@ -193,3 +193,48 @@ def test_season_open_reads_the_household_role_of_the_lists(engine: Engine) -> No
     by_category = sorted((r.subsidy_category or "", r.net_personal_fen) for r in rows)
     assert by_category[0][0] == "" and by_category[0][1] > 0  # the adult daughter pays in full
     assert [r[0] for r in by_category[1:]] == ["daughter_household", "daughter_household"]
+
+
+def _paid_this_year(engine: Engine, id_number: str, txn: str) -> None:
+    app = application(LINGBI, "1980-01-01", "regular", "2021-11-01")
+    app["person"]["id_number"] = id_number
+    pay(engine, Payment(P, app, "online", txn, Decimal("320")), "clerk")
+
+
+def test_a_terminated_person_is_not_chased_on_the_due_lists(engine: Engine) -> None:
+    """enrollment terminate --reason moved_away: the person moved away and owes nothing more this year."""
+    moved = _enroll_last_year(engine, "1980-01-01", "t-2021", "灵城镇")
+    staying = _enroll_last_year(engine, "1981-01-01", "s-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    _paid_this_year(engine, moved, "t-2022")
+    end_enrollment(engine, moved, 2022, "terminated", "moved_away", dt.date(2021, 12, 1), "clerk")
+    owing = set(due_list(engine, 2022)["id_number"])
+    assert owing == {staying}
+    assert moved in set(due_list(engine, 2022, unpaid_only=False)["id_number"])  # the due record stays
+
+
+def test_a_refunded_person_is_not_chased_on_the_due_lists(engine: Engine) -> None:
+    """A refund for employee insurance (003 三(六)): the person left resident insurance for the year."""
+    left = _enroll_last_year(engine, "1980-02-02", "r-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    _paid_this_year(engine, left, "r-2022")
+    result = refund(engine, left, 2022, "joined_employee_insurance", dt.date(2021, 12, 1), "clerk")
+    assert result.refundable
+    assert due_list(engine, 2022).is_empty()
+
+
+def test_a_suspended_person_is_not_chased_either(engine: Engine) -> None:
+    held = _enroll_last_year(engine, "1980-03-03", "h-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    _paid_this_year(engine, held, "h-2022")
+    end_enrollment(engine, held, 2022, "suspended", "other", dt.date(2021, 12, 1), "clerk")
+    assert due_list(engine, 2022).is_empty()
+
+
+def test_the_collecting_units_list_is_a_filter_of_the_service(engine: Engine) -> None:
+    plain = _enroll_last_year(engine, "1980-04-04", "p-2021", "灵城镇")
+    newcomer = application(LINGBI, "1950-01-01", "regular", "2021-11-01")["person"]["id_number"]
+    _list(engine, newcomer, "destitute")
+    open_season(engine, P, "clerk")
+    assert set(due_list(engine, 2022)["id_number"]) == {plain, newcomer}
+    assert set(due_list(engine, 2022, how_to_pay="collecting_unit")["id_number"]) == {newcomer}

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Integer, and_, case, func, literal_column, select
+from sqlalchemy import Connection, Engine, Integer, and_, case, func, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from canbao.errors import InputError
@@ -34,7 +34,7 @@ from canbao.money import yuan_text
 from canbao.outputs import OutputGroup, unique_file_names
 from canbao.reports import bar_chart, write_workbook
 from canbao.services.last_year import last_year_select
-from canbao.services.season import due_columns
+from canbao.services.season import due_columns, settled
 from canbao.services.targets import read_targets
 from canbao.store.tables import dues, e_voucher_activations, enrollments, persons
 
@@ -315,13 +315,11 @@ def write_progress(report: Progress, out: Path) -> list[Path]:
 
 
 def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFrame:
-    """Last year's enrollees without a live enrollment paid on or before `as_of`, with what each owes (the
-    season's due record; null when the season gave them none)."""
-    e, p, d = enrollments.c, persons.c, dues.c
+    """Last year's enrollees not renewed and not otherwise settled as of `as_of` (no enrollment of the year
+    paid on or before it, live or since terminated or refunded: :func:`canbao.services.season.settled`), with
+    what each owes (the season's due record; null when the season gave them none)."""
+    p, d = persons.c, dues.c
     last = last_year_select(benefit_year).subquery("last")
-    renewed: Select[Any] = select(literal_column("1")).where(
-        e.person_id == last.c.person_id, e.benefit_year == benefit_year, e.live, e.paid_on <= as_of
-    )
     query = (
         select(
             p.township, p.village, p.name, p.id_number, p.phone, d.amount_due_fen, d.subsidy_category,
@@ -332,7 +330,7 @@ def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFra
                 dues, and_(d.person_id == last.c.person_id, d.benefit_year == benefit_year)
             )
         )
-        .where(~renewed.exists())
+        .where(~settled(last.c.person_id, benefit_year, as_of))
     )  # fmt: skip
     text = pl.String()
     schema: dict[str, pl.DataType] = {

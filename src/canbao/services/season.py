@@ -15,9 +15,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
@@ -176,8 +177,27 @@ def _quote_dues(
     return rows, not_due
 
 
-def due_list(engine: Engine, benefit_year: int, township: str | None = None, unpaid_only: bool = True) -> pl.DataFrame:
-    """The due records with each person's amount, subsidy and how to pay; by default those not yet enrolled."""
+def settled(person_id: ColumnElement[Any], benefit_year: int, as_of: dt.date | None = None) -> ColumnElement[bool]:
+    """Whether the person's year is settled, so nobody chases them for it: they hold an enrollment of the
+    benefit year (paid on or before `as_of` when given), live or ended since — terminated (迁出、死亡、参加职工医保)
+    or refunded (重复缴费、参加职工医保或其他地区居民医保).  One who ended it owes nothing more this year."""
+    e = enrollments.c
+    paid = select(e.id).where(e.person_id == person_id, e.benefit_year == benefit_year)
+    if as_of is not None:
+        paid = paid.where(e.paid_on <= as_of)
+    return paid.exists()
+
+
+def due_list(
+    engine: Engine,
+    benefit_year: int,
+    township: str | None = None,
+    unpaid_only: bool = True,
+    how_to_pay: str | None = None,
+) -> pl.DataFrame:
+    """The due records with each person's amount, subsidy and how to pay; by default only those still owing
+    (not :func:`settled`: neither enrolled nor ended this year); `how_to_pay`: only those asked to pay so
+    (e.g. ``collecting_unit``, the collecting units' lists)."""
     query = (
         select(
             dues.c.township, dues.c.village, persons.c.name, persons.c.id_number, persons.c.phone,
@@ -190,13 +210,10 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
     )  # fmt: skip
     if township is not None:
         query = query.where(dues.c.township == township)
+    if how_to_pay is not None:
+        query = query.where(dues.c.how_to_pay == how_to_pay)
     if unpaid_only:
-        paid = select(enrollments.c.id).where(
-            enrollments.c.person_id == dues.c.person_id,
-            enrollments.c.benefit_year == benefit_year,
-            enrollments.c.live,
-        )
-        query = query.where(~paid.exists())
+        query = query.where(~settled(dues.c.person_id, benefit_year))
     with engine.connect() as c:
         return pl.read_database(
             query,
