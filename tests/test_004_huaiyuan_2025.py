@@ -95,8 +95,11 @@ def test_004_三_一_newborn_after_90_days_from_the_day_after_payment() -> None:
 
 
 def test_004_三_一_a_child_over_one_is_not_a_newborn() -> None:
-    r = q(P, HY, "2024-03-01", "newborn", "2025-03-02")
-    assert r["eligible"] is False and "1周岁" in r["reasons"][0]
+    """一周岁以内新生儿: past one year of age the situation contradicts the person, a refusal naming it."""
+    with pytest.raises(InputError) as err:
+        q(P, HY, "2024-03-01", "newborn", "2025-03-02")
+    assert err.value.field == "situation" and "未满1周岁" in str(err.value) and "2024-03-01" in str(err.value)
+    assert q(P, HY, "2024-03-02", "newborn", "2025-03-01")["eligible"] is True  # the day before the birthday
 
 
 @pytest.mark.parametrize(

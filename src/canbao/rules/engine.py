@@ -87,6 +87,19 @@ def _situation_errors(policy: Policy) -> tuple[list[Check], list[Check], list[Ch
         for field in bp.required_fields(rule):
             text = f"情形 {name} 需要填写 {field}（{rule.clause}）"
             inputs.append((f"person.{field}", (situation == name) & pl.col(field).is_null(), pl.lit(text)))
+    for name, rule in policy.situations.items():
+        who = rule.applies_to
+        if who is not None:
+            # A situation that contradicts the person (a "newborn" born in 1985) is refused, never quoted.
+            defined = f"本政策的界定：{who.note}" if who.note else who.clause
+            fit = pl.format(
+                "参保情形“{}”只适用于{}的人员（{}），身份证号码中的出生日期为 {}，与该情形不符",
+                pl.lit(SITUATION_LABELS[name]),
+                pl.lit(bp.describe_fit(rule)),
+                pl.lit(defined),
+                birth_date.dt.to_string("%Y-%m-%d"),
+            )
+            inputs.append(("situation", (situation == name) & ~bp.fits(rule), fit))
     inputs.append(
         (
             "person.household_role",
@@ -210,10 +223,6 @@ def _ineligibility(policy: Policy) -> list[tuple[pl.Expr, pl.Expr]]:
             has_any = pl.any_horizontal([categories.list.contains(c) for c in rule.requires_categories])
             text = f"“{SITUATION_LABELS[name]}”需具有以下身份之一：{labels}（{rule.clause}）"
             out.append((is_sit & ~has_any, pl.lit(text)))
-        window = rule.newborn_window
-        if window is not None and window.max_age_years is not None:
-            text = f"缴费时已满{window.max_age_years}周岁，不属于新生儿参保（{window.clause}）"
-            out.append((is_sit & bp.newborn_too_old(rule), pl.lit(text)))
     out.append(
         (
             pl.col("_benefit_start") > pl.lit(policy.benefit_period.end),
