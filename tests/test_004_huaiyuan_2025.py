@@ -132,3 +132,11 @@ def test_004_四_二_refund_of_a_county_subsidised_payment() -> None:
 def test_004_situations_the_plan_does_not_name_are_not_covered(situation: str) -> None:
     with pytest.raises(InputError):
         q(P, HY, "1985-01-01", situation, "2025-03-10", employee_insurance_years=3, employee_insurance_gap_months=1)
+
+
+def test_004_二_三_the_household_role_message_comes_from_the_policys_age() -> None:
+    with pytest.raises(InputError) as err:
+        q(P, HY, "2000-06-01", "regular", "2024-10-01", ["daughter_household"])
+    assert err.value.field == "person.household_role"
+    words = "已满18周岁的农村独女户、双女户或农村独男户成员须注明 household_role：child（子女） 或 parent（父母）"
+    assert str(err.value).endswith(words + "（004 二(三)）")

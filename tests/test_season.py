@@ -5,16 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl
+import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from canbao.policy import load_policy
 from canbao.services.payments import Payment, end_enrollment, pay, refund
 from canbao.services.registry import register_person
 from canbao.services.season import due_list, open_season, write_due_lists
 from canbao.store.tables import dues, identity_memberships, import_batches
 from canbao.store.uow import now
 from conftest import application
+from policy_edit import edited_policies
 
 LINGBI = "341323"
 P = "anhui/suzhou/lingbi/2022"
@@ -238,3 +242,21 @@ def test_the_collecting_units_list_is_a_filter_of_the_service(engine: Engine) ->
     open_season(engine, P, "clerk")
     assert set(due_list(engine, 2022)["id_number"]) == {plain, newcomer}
     assert set(due_list(engine, 2022, how_to_pay="collecting_unit")["id_number"]) == {newcomer}
+
+
+def test_000_四_一_who_pays_through_a_collecting_unit_is_the_policys_value(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COLLECTED_CATEGORIES cited 000 四(一) but applied to every policy: now each file says it."""
+    assert "dibao" in load_policy(P).collection.collecting_unit_categories
+    newcomer = application(LINGBI, "1950-01-01", "regular", "2021-11-01")["person"]["id_number"]
+    _list(engine, newcomer, "destitute")
+
+    def online_only(raw: dict[str, Any]) -> None:
+        raw["collection"]["collecting_unit_categories"] = []
+
+    with edited_policies(tmp_path, monkeypatch, P, online_only):
+        open_season(engine, P, "clerk")
+        assert due_list(engine, 2022)["how_to_pay"].to_list() == ["online"]
+    open_season(engine, P, "clerk")
+    assert due_list(engine, 2022)["how_to_pay"].to_list() == ["collecting_unit"]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from canbao.vocabulary import (
     Category,
+    Channel,
     HouseholdRole,
     RefundReason,
     Residency,
@@ -115,6 +116,17 @@ class UnlistedCategories(Strict):
     treatment: Literal["no_subsidy", "not_covered"]
     reason: str | None = None
     clause: Clause
+
+
+class Collection(Strict):
+    """征收方式: the channels payments may come through, and who is asked to pay through the collecting unit
+    of their township (委托代收, e.g. 000 四(一): 特困人员、低保对象、返贫致贫人口、重点优抚对象等特殊群体).
+    Students pay through their school where `school` is a channel; everyone else online by themselves."""
+
+    channels: list[Channel] = Field(min_length=1)
+    collecting_unit_categories: list[Category] = []
+    clause: Clause
+    note: str | None = Field(default=None, description="what the file decides where the notice is silent")
 
 
 class Period(Strict):
@@ -298,6 +310,7 @@ class Policy(Strict):
     fiscal_subsidy: FiscalSubsidy
     categories: dict[Category, CategoryRule] = {}
     unlisted_categories: UnlistedCategories
+    collection: Collection
     collection_window: Period
     migrant_extension: MigrantExtension | None = None
     benefit_period: Period
@@ -318,6 +331,8 @@ class Policy(Strict):
             out.append(("collection_window.end", "must come before the benefit period ends"))
         if self.migrant_extension and self.migrant_extension.end <= self.collection_window.end:
             out.append(("migrant_extension.end", "must come after the collection window"))
+        if self.collection.collecting_unit_categories and "collecting_unit" not in self.collection.channels:
+            out.append(("collection.collecting_unit_categories", "names a collecting unit, not among the channels"))
         for cat, rule in self.categories.items():
             if rule.amount is not None and rule.amount > self.personal_contribution:
                 out.append((f"categories.{cat}.amount", f"{rule.amount} exceeds the personal contribution"))

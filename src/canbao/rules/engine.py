@@ -34,6 +34,7 @@ from canbao.rules.columns import (
 from canbao.vocabulary import (
     CATEGORIES,
     CATEGORY_LABELS,
+    HOUSEHOLD_ROLE_LABELS,
     HOUSEHOLD_ROLES,
     RESIDENCIES,
     RESIDENCY_LABELS,
@@ -100,13 +101,11 @@ def _situation_errors(policy: Policy) -> tuple[list[Check], list[Check], list[Ch
                 birth_date.dt.to_string("%Y-%m-%d"),
             )
             inputs.append(("situation", (situation == name) & ~bp.fits(rule), fit))
-    inputs.append(
-        (
-            "person.household_role",
-            contribution.household_role_missing(policy),
-            pl.lit("已满18周岁的独女户、双女户或独男户成员须注明 household_role：child（子女）或 parent（父母）"),
+    household = contribution.household_categories(policy)
+    if household:
+        inputs.append(
+            ("person.household_role", contribution.household_role_missing(policy), pl.lit(_role_message(policy)))
         )
-    )
     for name, rule in policy.situations.items():
         outside = pl.format(
             "缴费日期 {} 不在“{}”的缴费期间内：{}（{}）",
@@ -122,6 +121,19 @@ def _situation_errors(policy: Policy) -> tuple[list[Check], list[Check], list[Ch
         text = f"本政策（{policy.policy}）不覆盖此情况：{why}（{rule.clause}）"
         unmatched.append(("situation", (situation == name) & pl.col("_case").is_null(), pl.lit(text)))
     return not_covered, inputs, unmatched
+
+
+def _role_message(policy: Policy) -> str:
+    """Who must say their household role, from the policy's own categories and ages (004 二(三))."""
+    household = contribution.household_categories(policy)
+    ages = {rule.child_age_below for _, rule in household}
+    if len(ages) == 1:
+        who = f"已满{ages.pop()}周岁的" + "或".join(CATEGORY_LABELS[c] for c, _ in household)
+    else:
+        who = "、".join(f"{CATEGORY_LABELS[c]}已满{r.child_age_below}周岁的" for c, r in household)
+    roles = " 或 ".join(f"{code}（{HOUSEHOLD_ROLE_LABELS[code]}）" for code in ("child", "parent"))
+    clauses = "、".join(dict.fromkeys(" ".join(r.clause.split(" ")[:2]) for _, r in household))
+    return f"{who}成员须注明 household_role：{roles}（{clauses}）"
 
 
 @dataclass(frozen=True)

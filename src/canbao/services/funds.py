@@ -11,8 +11,8 @@ Every figure comes from the registry and the ledger, read once into Polars frame
   (a refund appends a negative one), per enrollment, checked against what the enrollment says
   (`subsidy_fen` when its timing is `upfront` and it was not refunded);
 - county subsidies (004 二(三)): entitled live enrollments, `county_subsidy_refund` entries paid, and what is
-  still owed (as `canbao.services.payments.county_subsidy_refunds_owed` counts it: active enrollments not paid
-  back), per township.
+  still owed (the one definition, `canbao.services.payments.county_subsidy_owed`, that the townships' list
+  uses too), per township.
 
 Money is integer fen throughout; the workbook shows yuan text.
 """
@@ -28,6 +28,7 @@ from sqlalchemy import BigInteger, Engine, func, select
 
 from canbao.money import yuan_text
 from canbao.policy import load_policy
+from canbao.services.payments import county_subsidy_owed
 from canbao.store.arrow import read_query
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.vocabulary import CATEGORY_LABELS, FISCAL_LEVELS, SUBSIDY_KIND_LABELS
@@ -192,7 +193,7 @@ def fund_report(engine: Engine, benefit_year: int, policy_id: str | None = None)
     # 004 二(三) 先缴后补: entitled (live), paid back (the ledger), owed (active, not yet paid back).
     after = frame.filter(pl.col("subsidy_timing") == "refund_after_payment")
     entitled = after.filter(pl.col("live") & (pl.col("subsidy_fen").fill_null(0) > 0))
-    owed = entitled.filter((pl.col("status") == "active") & (pl.col("paid_back_fen") == 0))
+    owed = frame.filter(county_subsidy_owed())
     paid = frame.filter(pl.col("paid_back_fen") != 0)
 
     def per_township(part: pl.DataFrame, name: str, money: str) -> pl.DataFrame:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import BigInteger, Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from canbao.errors import InputError
@@ -32,6 +32,7 @@ from canbao.services.payment_batch import apply_payments
 from canbao.services.registry import find_person
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
+from canbao.vocabulary import END_REASON_LABELS, END_REASONS, ENROLLMENT_STATUS_LABELS
 
 _T = TypeVar("_T")
 
@@ -237,9 +238,6 @@ def _end(
         raise _no_live(id_number, benefit_year)
 
 
-END_REASONS = {"death": "死亡", "joined_employee_insurance": "参加职工医保", "moved_away": "迁出本地", "other": "其他"}
-
-
 def end_enrollment(
     engine: Engine,
     id_number: str,
@@ -252,7 +250,8 @@ def end_enrollment(
     """Suspend (暂停: the enrollment stays the person's one for the year) or terminate (终止) it, keeping
     the reason.  No money moves: a refund is its own use case."""
     if reason not in END_REASONS:
-        raise InputError("reason", f"未知的原因 {reason}（可选：{'、'.join(END_REASONS)}）")
+        choices = "、".join(f"{r}（{END_REASON_LABELS[r]}）" for r in END_REASONS)
+        raise InputError("reason", f"未知的原因 {reason}（可选：{choices}）")
     masked = mask_id_number(id_number)
 
     def once() -> int:
@@ -274,45 +273,67 @@ def end_enrollment(
 # --- county subsidy refunds (先缴后补, 004 二(三)) ------------------------------------------------------
 
 
+def county_subsidy_owed() -> pl.Expr:
+    """The one definition of a county subsidy still owed back (先缴后补, 004 二(三)), over the columns
+    `status`, `subsidy_timing`, `subsidy_fen` and `paid_back_fen` (the enrollment's county_subsidy_refund
+    entries summed, corrections included): an active enrollment paid in full first, with a county subsidy,
+    that nothing has yet been paid back for.  Used by the township's list (county_subsidy_refunds_owed), by
+    the recording of a refund and by the fund accounting (canbao.services.funds)."""
+    return (
+        (pl.col("status") == "active")
+        & (pl.col("subsidy_timing") == "refund_after_payment")
+        & (pl.col("subsidy_fen").fill_null(0) > 0)
+        & (pl.col("paid_back_fen").fill_null(0) == 0)
+    )
+
+
+def _is_owed(status: str, subsidy_timing: str | None, subsidy_fen: int | None, paid_back_fen: int) -> bool:
+    one = pl.DataFrame(
+        {"status": [status], "subsidy_timing": [subsidy_timing], "subsidy_fen": [subsidy_fen],
+         "paid_back_fen": [paid_back_fen]},
+        schema={"status": pl.String, "subsidy_timing": pl.String, "subsidy_fen": pl.Int64, "paid_back_fen": pl.Int64},
+    )  # fmt: skip
+    return bool(one.select(county_subsidy_owed()).item())
+
+
+_OWED_SCHEMA: dict[str, pl.DataType] = {
+    "township": pl.String(),
+    "village": pl.String(),
+    "name": pl.String(),
+    "id_number": pl.String(),
+    "enrollment_id": pl.Int64(),
+    "subsidy_category": pl.String(),
+    "subsidy_fen": pl.Int64(),
+}
+
+
 def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str | None = None) -> pl.DataFrame:
-    """Who is owed a county subsidy back, per township: active enrollments paid first (refund_after_payment)
-    with no county_subsidy_refund entry yet."""
+    """Who is owed a county subsidy back (:func:`county_subsidy_owed`), per township and village."""
+    le, e, p = ledger_entries.c, enrollments.c, persons.c
     paid_back = (
-        select(ledger_entries.c.enrollment_id).where(ledger_entries.c.kind == "county_subsidy_refund").scalar_subquery()
+        select(le.enrollment_id, func.sum(le.amount_fen).cast(BigInteger).label("paid_back_fen"))
+        .where(le.kind == "county_subsidy_refund")
+        .group_by(le.enrollment_id)
+        .subquery("paid_back")
     )
     query = (
         select(
-            persons.c.township,
-            persons.c.village,
-            persons.c.name,
-            persons.c.id_number,
-            enrollments.c.id.label("enrollment_id"),
-            enrollments.c.subsidy_category,
-            enrollments.c.subsidy_fen,
+            p.township, p.village, p.name, p.id_number, e.id.label("enrollment_id"), e.subsidy_category,
+            e.subsidy_fen, e.status, e.subsidy_timing,
+            func.coalesce(paid_back.c.paid_back_fen, 0).label("paid_back_fen"),
         )
-        .join(persons, persons.c.id == enrollments.c.person_id)
-        .where(
-            enrollments.c.benefit_year == benefit_year,
-            enrollments.c.status == "active",
-            enrollments.c.subsidy_timing == "refund_after_payment",
-            enrollments.c.id.not_in(paid_back),
-        )
-        .order_by(persons.c.township, persons.c.village, enrollments.c.id)
-    )
+        .join(persons, p.id == e.person_id)
+        .outerjoin(paid_back, paid_back.c.enrollment_id == e.id)
+        .where(e.benefit_year == benefit_year, e.status == "active", e.subsidy_timing == "refund_after_payment")
+        .order_by(p.township, p.village, e.id)
+    )  # fmt: skip
     if township is not None:
-        query = query.where(persons.c.township == township)
+        query = query.where(p.township == township)
     with engine.connect() as c:
-        rows = c.execute(query).mappings().all()
-    schema = {
-        "township": pl.String,
-        "village": pl.String,
-        "name": pl.String,
-        "id_number": pl.String,
-        "enrollment_id": pl.Int64,
-        "subsidy_category": pl.String,
-        "subsidy_fen": pl.Int64,
-    }
-    return pl.DataFrame([dict(r) for r in rows], schema=schema)
+        rows = c.execute(query).all()
+    schema = {**_OWED_SCHEMA, "status": pl.String(), "subsidy_timing": pl.String(), "paid_back_fen": pl.Int64()}
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return frame.filter(county_subsidy_owed()).select(list(_OWED_SCHEMA))
 
 
 def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: int, township: str, actor: str) -> int:
@@ -326,8 +347,12 @@ def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: i
             row = _find_live(c, id_number, benefit_year)
             if row.subsidy_timing != "refund_after_payment" or not row.subsidy_fen:
                 raise InputError("id_number", f"{masked} 的参保记录没有先缴后补的县财政补贴")
-            if _county_subsidy_paid_back(c, row.id):
+            paid_back = _county_subsidy_paid_back(c, row.id)
+            if paid_back:
                 raise InputError("id_number", f"{masked} 的县财政补贴已经退补过，不能重复退补")
+            if not _is_owed(row.status, row.subsidy_timing, row.subsidy_fen, paid_back):
+                status = ENROLLMENT_STATUS_LABELS.get(row.status, row.status)
+                raise InputError("id_number", f"{masked} 的参保关系为“{status}”，暂不退补县财政补贴")
             c.execute(
                 insert(ledger_entries).values(
                     enrollment_id=row.id,

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
 from canbao.outputs import OutputGroup, unique_file_names
-from canbao.policy import load_policy
+from canbao.policy import Policy, load_policy
 from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
@@ -34,14 +34,19 @@ from canbao.store.tables import dues, enrollments, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import CATEGORY_LABELS
 
-# How each person is asked to pay (000 四(一)): special groups through the collecting unit of their
-# township, students through their school, everyone else online by themselves.
-COLLECTED_CATEGORIES = ("destitute", "orphan", "unsupported_child", "dibao", "relapsed_poor", "monitored",
-                        "key_entitled")  # fmt: skip
 # Text columns read from the database: typed up front, as a column whose first rows are empty would
 # otherwise be taken for an empty type.
 _TEXT_COLUMNS = ("id_number", "name", "county", "residency", "township", "village", "phone", "subsidy_category",
                  "subsidy_timing", "how_to_pay")  # fmt: skip
+
+
+def how_to_pay_categories(policy: Policy) -> list[str]:
+    """Who is asked to pay through the collecting unit of their township: the policy's own value
+    (`collection.collecting_unit_categories`, e.g. 000 四(一) 特殊群体实行委托代收制).  Students pay at their
+    school where the policy collects through schools; everyone else online by themselves."""
+    return list(policy.collection.collecting_unit_categories)
+
+
 HOW_TO_PAY_LABELS = {
     "online": "微信、支付宝或皖事通自助缴费",
     "collecting_unit": "由乡镇（街道）、村（社区）代收",
@@ -156,14 +161,15 @@ def _quote_dues(
     )
     ok = pl.col("error").is_null() & pl.col("eligible")
     due = quoted.filter(ok)
-    collected = pl.col("categories").list.eval(pl.element().is_in(list(COLLECTED_CATEGORIES))).list.any()
+    collected = pl.col("categories").list.eval(pl.element().is_in(how_to_pay_categories(policy))).list.any()
+    school = pl.col("residency") == "student" if "school" in policy.collection.channels else pl.lit(False)
     rows = due.select(
         "person_id",
         pl.lit(policy_id).alias("policy"),
         pl.lit(policy.benefit_year).alias("benefit_year"),
         "township", "village", "amount_due_fen", "net_personal_fen",
         "subsidy_category", "subsidy_kind", "subsidy_timing", "subsidy_fen",
-        pl.when(pl.col("residency") == "student").then(pl.lit("school"))
+        pl.when(school).then(pl.lit("school"))
         .when(collected).then(pl.lit("collecting_unit"))
         .otherwise(pl.lit("online")).alias("how_to_pay"),
         pl.when(pl.col("last_year")).then(pl.lit("last_year")).otherwise(pl.lit("identity_list")).alias("source"),
