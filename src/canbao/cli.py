@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -111,7 +112,7 @@ def quote(policy_id: str, source: str) -> None:
     """Quote one person: what is due, who pays what, when benefits start and end."""
     from canbao.quote import quote as do_quote
 
-    _print_json(do_quote(policy_id, _read_json(source)))
+    _print_json(do_quote(policy_id, _read_json(source), today=dt.date.today()))
 
 
 @cli.command("refund-quote")
@@ -121,7 +122,7 @@ def refund_quote(policy_id: str, source: str) -> None:
     """Whether a payment can be refunded, and how much."""
     from canbao.quote import refund_quote as do_refund
 
-    _print_json(do_refund(policy_id, _read_json(source)))
+    _print_json(do_refund(policy_id, _read_json(source), today=dt.date.today()))
 
 
 @cli.command("quote-batch")

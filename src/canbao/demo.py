@@ -92,7 +92,7 @@ def run(console: Console | None = None) -> None:
     console = console or Console(width=max(Console().width, 120))
     for policy_id in list_policies():
         policy = load_policy(policy_id)
-        quoted = quote_frame(policy_id, _applications(policy_id))
+        quoted = quote_frame(policy, _applications(policy_id), policy.benefit_period.end)  # no clock: a fixed day
         period = policy.benefit_period
         table = Table(
             title=f"{policy.region.name} {policy.benefit_year}年度（{policy.notice.number}）待遇期至 {period.end}",

@@ -10,14 +10,13 @@ Each row ends in one of three states:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
 import polars as pl
 
 from canbao.ids import parse_id_numbers
 from canbao.money import to_fen
-from canbao.policy import Policy, load_policy
+from canbao.policy import Policy
 from canbao.rules import benefit_period as bp
 from canbao.rules import contribution
 from canbao.rules.columns import (
@@ -248,9 +247,25 @@ def _ineligibility(policy: Policy) -> list[tuple[pl.Expr, pl.Expr]]:
     return out
 
 
-@functools.cache
-def _compiled(policy_id: str, today: dt.date) -> Compiled:
-    policy = load_policy(policy_id)
+_COMPILED: dict[tuple[int, dt.date], tuple[Policy, Compiled]] = {}
+_COMPILED_KEPT = 32  # policies × days compiled and kept (a season's services quote under a few at a time)
+
+
+def _compiled(policy: Policy, today: dt.date) -> Compiled:
+    """The policy's rules compiled once per policy object and day (a Policy is frozen but not hashable: it
+    is kept here by identity, with the object itself so that its id cannot be reused while kept)."""
+    key = (id(policy), today)
+    kept = _COMPILED.get(key)
+    if kept is not None and kept[0] is policy:
+        return kept[1]
+    compiled = _compile(policy, today)
+    if len(_COMPILED) >= _COMPILED_KEPT:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = (policy, compiled)
+    return compiled
+
+
+def _compile(policy: Policy, today: dt.date) -> Compiled:
     personal = pl.lit(to_fen(policy.personal_contribution), dtype=pl.Int64)
     # The ID struct is stored once and its fields read after: reading them straight from the expression
     # would parse every ID number once per field.
@@ -364,9 +379,11 @@ def _words(compiled: Compiled, frame: pl.DataFrame) -> pl.DataFrame:
 EAGER_BELOW_ROWS = 10_000
 
 
-def quote_frame(policy_id: str, frame: pl.DataFrame | pl.LazyFrame, today: dt.date | None = None) -> pl.DataFrame:
-    """Quote every row of `frame` under one policy; returns the input columns plus OUTPUT_COLUMNS."""
-    compiled = _compiled(policy_id, today or dt.date.today())
+def quote_frame(policy: Policy, frame: pl.DataFrame | pl.LazyFrame, today: dt.date) -> pl.DataFrame:
+    """Quote every row of `frame` under one policy (loaded by the caller: canbao.policy.load_policy); returns
+    the input columns plus OUTPUT_COLUMNS.  `today`: the day ID numbers are checked against (a birth date
+    after it is refused), given by the caller — the rules read no clock."""
+    compiled = _compiled(policy, today)
     lf = prepare(frame)
     if isinstance(frame, pl.DataFrame) and frame.height < EAGER_BELOW_ROWS:
         computed = lf.collect()

@@ -106,12 +106,21 @@ class _Outcomes:
         return self.frame.filter(pl.col("outcome").is_null())
 
 
+def id_check_day(policy: Policy, today: dt.date | None) -> dt.date:
+    """The day ID numbers are checked against (a birth date after it is refused): `today` when the caller
+    gives it, else the policy's last payable day (the benefit period's end) — never the machine's clock, so
+    that a file applied again later is judged the same.  A payment dated before the birth is refused all the
+    same (the engine's 缴费日期早于身份证号码中的出生日期)."""
+    return today if today is not None else policy.benefit_period.end
+
+
 def _prepare(policy_id: str, frame: pl.DataFrame, today: dt.date | None) -> pl.DataFrame:
+    policy = load_policy(policy_id)
     missing = {c: pl.lit(None, dtype=t) for c, t in PAYMENT_COLUMNS.items() if c not in frame.columns}
     frame = frame.with_columns(**missing).with_columns(
         pl.col(c).cast(t, strict=False) for c, t in PAYMENT_COLUMNS.items()
     )
-    quoted = quote_frame(policy_id, frame.with_row_index("payment_row"), today)
+    quoted = quote_frame(policy, frame.with_row_index("payment_row"), id_check_day(policy, today))
     return quoted.rename({"error_field": "quote_error_field", "error": "quote_error"}).with_columns(
         mask_id_numbers(pl.col("id_number")).alias("masked_id")
     )

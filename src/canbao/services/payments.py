@@ -27,6 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.money import to_fen, to_yuan
+from canbao.policy import load_policy
+from canbao.quote import application_row
+from canbao.rules.columns import input_frame
 from canbao.rules.refund import refund_frame
 from canbao.services.payment_batch import apply_payments
 from canbao.services.registry import find_person
@@ -99,9 +102,7 @@ def _masked(payment: Payment) -> str:
 
 def _application_row(payment: Payment) -> pl.DataFrame:
     """The payment as a frame of one, its shape and types checked as a quote's are."""
-    from canbao.quote import _frame, _row
-
-    row = _row(payment.application)
+    row = application_row(payment.application)
     row.update(
         channel=payment.channel,
         channel_name=payment.channel_name,
@@ -112,7 +113,7 @@ def _application_row(payment: Payment) -> pl.DataFrame:
         village=payment.village,
         phone=payment.phone,
     )
-    return _frame([row])
+    return input_frame([row])
 
 
 # --- refunds, suspension, termination -------------------------------------------------------------------
@@ -195,7 +196,7 @@ def refund(
                 },
                 schema_overrides={"error": pl.String, "reasons": pl.List(pl.String), "subsidy_timing": pl.String},
             )
-            decided = refund_frame(row.policy, frame).row(0, named=True)
+            decided = refund_frame(load_policy(row.policy), frame).row(0, named=True)
             if decided["refund_error"] is not None:
                 raise InputError(decided["refund_error_field"], decided["refund_error"])
             result = RefundResult(row.id, decided["refundable"], decided["refund_fen"], decided["refund_why"])

@@ -28,6 +28,7 @@ from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
 from canbao.services.last_year import MEMBERSHIP_SCHEMA, last_year_select, memberships_select
+from canbao.services.payment_batch import id_check_day
 from canbao.store.bulk import bulk_insert
 from canbao.store.db import refresh_statistics
 from canbao.store.tables import dues, enrollments, persons
@@ -153,11 +154,11 @@ def _quote_dues(
     """The due records of `people` (quoted as if paid on the window's first day), and those not due with why."""
     policy = load_policy(policy_id)
     quoted = quote_frame(
-        policy_id,
+        policy,
         people.with_columns(
             pl.lit("regular").alias("situation"), pl.lit(policy.collection_window.start).alias("paid_on")
         ),
-        today,
+        id_check_day(policy, today),
     )
     ok = pl.col("error").is_null() & pl.col("eligible")
     due = quoted.filter(ok)
