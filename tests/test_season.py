@@ -75,6 +75,11 @@ def test_opening_a_season_quotes_last_years_enrollees_and_the_lists(engine: Engi
     sheet = openpyxl.load_workbook(files[0]).active
     header = [cell.value for cell in sheet[1]]
     assert header[:4] == ["乡镇", "村（社区）", "姓名", "身份证号码"] and "缴费方式" in header
+    # issue 13: amounts are numeric cells in yuan with a number format, not text
+    due = sheet.cell(row=2, column=header.index("应缴金额（元）") + 1)
+    assert (due.data_type, due.number_format) == ("n", "#,##0.00") and due.value in (0, 40)
+    bears = sheet.cell(row=2, column=header.index("个人实际负担（元）") + 1)
+    assert bears.data_type == "n" and bears.number_format == "#,##0.00"
 
 
 def test_the_summary_agrees_with_the_ledger(engine: Engine) -> None:

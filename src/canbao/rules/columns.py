@@ -40,6 +40,7 @@ DEFAULTS: dict[str, object] = {
     "household_role": None,
 }
 
+
 def input_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Rows of the input contract (as `canbao.quote.application_row` gives them) as a frame typed by
     INPUT_SCHEMA; further keys (a payment's channel, amount …) become columns of their own."""

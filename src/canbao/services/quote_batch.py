@@ -53,9 +53,7 @@ def read_persons(path: Path, option: str = "--input") -> pl.DataFrame:
     return frame
 
 
-def run(
-    policy_id: str, source: Path, output: Path, rejects: Path | None = None, today: dt.date | None = None
-) -> str:
+def run(policy_id: str, source: Path, output: Path, rejects: Path | None = None, today: dt.date | None = None) -> str:
     policy = load_policy(policy_id)  # an unknown policy is refused before any work
     day = id_check_day(policy, today)
     persons = read_persons(source).with_row_index("source_row", offset=1)

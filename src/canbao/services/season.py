@@ -21,10 +21,9 @@ import polars as pl
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from canbao.ids import mask_id_numbers
-from canbao.money import yuan_text
 from canbao.outputs import OutputGroup, unique_file_names
 from canbao.policy import Policy, load_policy
-from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
+from canbao.reports.xlsx import AUTOFIT_ROWS, NumberKind, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
 from canbao.services.last_year import MEMBERSHIP_SCHEMA, last_year_select, memberships_select
@@ -235,15 +234,24 @@ def due_list(
         )
 
 
+DUE_NUMBERS: dict[str, NumberKind] = {
+    "应缴金额（元）": "fen",
+    "资助金额（元）": "fen",
+    "个人实际负担（元）": "fen",
+}
+"""The number columns of the due lists (canbao.reports.xlsx: yuan as numbers with #,##0.00)."""
+
+
 def due_columns() -> list[pl.Expr]:
     """What a list of dues shows after the amount due, in Chinese: the subsidy, how it is paid, what the
-    person bears, and how to pay (the due lists and the door-to-door list)."""
+    person bears, and how to pay (the due lists and the door-to-door list).  Amounts stay integer fen, written
+    as yuan numbers (DUE_NUMBERS)."""
     return [
         pl.col("subsidy_category").replace_strict(CATEGORY_LABELS, default=None).alias("资助身份"),
-        yuan_text(pl.col("subsidy_fen")).alias("资助金额（元）"),
+        pl.col("subsidy_fen").alias("资助金额（元）"),
         pl.when(pl.col("subsidy_timing") == "refund_after_payment").then(pl.lit("先缴后补"))
         .when(pl.col("subsidy_timing") == "upfront").then(pl.lit("缴费时直接抵扣")).alias("资助方式"),
-        yuan_text(pl.col("net_personal_fen")).alias("个人实际负担（元）"),
+        pl.col("net_personal_fen").alias("个人实际负担（元）"),
         pl.col("how_to_pay").replace_strict(HOW_TO_PAY_LABELS, default=None).alias("缴费方式"),
     ]  # fmt: skip
 
@@ -259,7 +267,7 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title:
         pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"),
         pl.col("phone").alias("联系电话"),
-        yuan_text(pl.col("amount_due_fen")).alias("应缴金额（元）"),
+        pl.col("amount_due_fen").alias("应缴金额（元）"),
         *due_columns(),
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
@@ -270,5 +278,5 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title:
     with OutputGroup() as group:  # all the lists or none
         for path, part in zip(files, parts.values(), strict=True):
             with safe_workbook(group.temporary(path)) as workbook:
-                write_sheet(workbook, title, part, autofit=part.height < AUTOFIT_ROWS, freeze_panes=(1, 0))
+                write_sheet(workbook, title, part, DUE_NUMBERS, autofit=part.height < AUTOFIT_ROWS, freeze_panes=(1, 0))
     return files
