@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,3 +264,32 @@ def test_an_unknown_end_reason_is_named_with_its_label(engine: Engine) -> None:
     with pytest.raises(InputError) as err:
         end_enrollment(engine, app["person"]["id_number"], 2022, "terminated", "left", dt.date(2022, 5, 1), "clerk")
     assert err.value.field == "reason" and "moved_away（迁出本地）" in str(err.value)
+
+
+def test_the_county_subsidy_list_is_written_in_chinese_with_yuan_as_numbers(engine: Engine, tmp_path: Path) -> None:
+    """county-subsidy list --output wrote English headers and fen, and CSV for any suffix (issue 13)."""
+    import openpyxl
+
+    from canbao.services.payments import write_county_subsidy_refunds
+
+    parent = application("340321", "1975-05-03", "regular", "2024-10-01", ["son_household"], household_role="parent")
+    pay(engine, payment(parent, "cs-1", "400", HUAIYUAN, township="榴城镇"), "clerk")
+    owed = county_subsidy_refunds_owed(engine, 2025)
+    path = write_county_subsidy_refunds(owed, tmp_path / "退补.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    assert [c.value for c in sheet[1]][:6] == [
+        "乡镇",
+        "村（社区）",
+        "姓名",
+        "身份证号码",
+        "补贴身份",
+        "应退补金额（元）",
+    ]
+    amount = sheet.cell(row=2, column=6)
+    assert (amount.value, amount.data_type, amount.number_format) == (200, "n", "#,##0.00")
+    assert sheet.cell(row=2, column=5).value == "农村独男户"
+    text = write_county_subsidy_refunds(owed, tmp_path / "退补.csv").read_text(encoding="utf-8")
+    assert "应退补金额（元）" in text and "200.00" in text
+    with pytest.raises(InputError) as err:
+        write_county_subsidy_refunds(owed, tmp_path / "退补.txt")
+    assert err.value.field == "output"

@@ -265,3 +265,16 @@ def test_000_四_一_who_pays_through_a_collecting_unit_is_the_policys_value(
         assert due_list(engine, 2022)["how_to_pay"].to_list() == ["online"]
     open_season(engine, P, "clerk")
     assert due_list(engine, 2022)["how_to_pay"].to_list() == ["collecting_unit"]
+
+
+def test_the_not_renewed_list_leaves_out_those_who_ended_their_year(engine: Engine) -> None:
+    """The door-to-door list (004 五(三)) chases no one who moved away after paying, as the due lists."""
+    from canbao.services.progress import not_renewed
+
+    moved = _enroll_last_year(engine, "1980-05-05", "nr-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    assert set(not_renewed(engine, 2022, dt.date(2021, 12, 31))["id_number"]) == {moved}
+    _paid_this_year(engine, moved, "nr-2022")
+    end_enrollment(engine, moved, 2022, "terminated", "moved_away", dt.date(2021, 12, 1), "clerk")
+    assert not_renewed(engine, 2022, dt.date(2021, 12, 31)).is_empty()
+    assert set(not_renewed(engine, 2022, dt.date(2021, 10, 31))["id_number"]) == {moved}  # before they paid

@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import polars as pl
@@ -26,16 +27,18 @@ from sqlalchemy.exc import IntegrityError
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
-from canbao.money import to_fen, to_yuan
+from canbao.money import to_fen, to_yuan, yuan_text
+from canbao.outputs import write_csv
 from canbao.policy import load_policy
 from canbao.quote import application_row
+from canbao.reports.xlsx import NumberKind, write_workbook
 from canbao.rules.columns import input_frame
 from canbao.rules.refund import refund_frame
 from canbao.services.payment_batch import apply_payments
 from canbao.services.registry import find_person
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
-from canbao.vocabulary import END_REASON_LABELS, END_REASONS, ENROLLMENT_STATUS_LABELS
+from canbao.vocabulary import CATEGORY_LABELS, END_REASON_LABELS, END_REASONS, ENROLLMENT_STATUS_LABELS
 
 _T = TypeVar("_T")
 
@@ -335,6 +338,36 @@ def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str
     schema = {**_OWED_SCHEMA, "status": pl.String(), "subsidy_timing": pl.String(), "paid_back_fen": pl.Int64()}
     frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     return frame.filter(county_subsidy_owed()).select(list(_OWED_SCHEMA))
+
+
+COUNTY_SUBSIDY_NUMBERS: dict[str, NumberKind] = {"应退补金额（元）": "fen", "参保记录号": "count"}
+
+
+def county_subsidy_sheet(owed: pl.DataFrame) -> pl.DataFrame:
+    """The townships' list of county subsidies owed back (county_subsidy_refunds_owed) in Chinese; amounts
+    stay fen, written as yuan numbers (COUNTY_SUBSIDY_NUMBERS)."""
+    return owed.select(
+        pl.col("township").fill_null("（未填乡镇）").alias("乡镇"),
+        pl.col("village").alias("村（社区）"),
+        pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"),
+        pl.col("subsidy_category")
+        .replace_strict(CATEGORY_LABELS, default=pl.col("subsidy_category"))
+        .alias("补贴身份"),
+        pl.col("subsidy_fen").alias("应退补金额（元）"),
+        pl.col("enrollment_id").alias("参保记录号"),
+    )
+
+
+def write_county_subsidy_refunds(owed: pl.DataFrame, path: Path) -> Path:
+    """The list as `.xlsx` (numbers as numbers) or `.csv` (yuan as text, 400.00); any other suffix is refused."""
+    sheet = county_subsidy_sheet(owed)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return write_workbook(path, {"先缴后补退补清单": sheet}, numbers=COUNTY_SUBSIDY_NUMBERS)
+    if suffix == ".csv":
+        return write_csv(sheet.with_columns(yuan_text(pl.col("应退补金额（元）")).alias("应退补金额（元）")), path)
+    raise InputError("output", f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{path.name}”")
 
 
 def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: int, township: str, actor: str) -> int:

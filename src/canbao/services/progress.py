@@ -10,9 +10,10 @@ What counts as of a date D:
 - activated: an e-voucher activation recorded on or before D (:mod:`canbao.services.targets`);
 - last week: the same as of D − 7 days.
 
-Rates are exact integers in basis points (1/10,000; floor), shown as percentages; a rate against a target of
-0 is null.  Ranking (004 七(四) 每周统计公布各村（社区）参保缴费进度): completion rate (exactly, not the rounded
-basis points), then the number enrolled, then the code and name — the notices give no rule for ties.
+Rates are kept as exact integers in basis points (1/10,000; floor) for the frames and the thresholds, and
+written to the workbooks as the fraction itself (canbao.reports.xlsx: 16/27 shows 59.26%); a rate against a
+target of 0 is null.  Ranking (004 七(四) 每周统计公布各村（社区）参保缴费进度): completion rate (exactly, not
+the rounded basis points), then the number enrolled, then the code and name — the notices give no rule for ties.
 
 Every count is made by the database (GROUP BY), so a county of a million persons is read as a few hundred
 rows; see benchmarks/progress.py.
@@ -56,22 +57,6 @@ def rate_bp(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 def rate_key(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     """An exact integer order of numerator / denominator (see RATE_SCALE); null when it has no rate."""
     return pl.when(denominator > 0).then(numerator.cast(pl.Int64) * RATE_SCALE // denominator)
-
-
-def percent_text(bp: pl.Expr) -> pl.Expr:
-    """Basis points → "98.76%" by integer arithmetic; "—" when there is no rate."""
-    sign = pl.when(bp < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    whole = bp.abs()
-    text = pl.format("{}{}.{}%", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))
-    return pl.when(bp.is_null()).then(pl.lit("—")).otherwise(text)
-
-
-def points_text(bp: pl.Expr) -> pl.Expr:
-    """A change of rate in percentage points, signed: "+1.25"."""
-    sign = pl.when(bp < 0).then(pl.lit("-")).otherwise(pl.lit("+"))
-    whole = bp.abs()
-    text = pl.format("{}{}.{}", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))
-    return pl.when(bp.is_null()).then(pl.lit("—")).otherwise(text)
 
 
 # -------------------------------------------------------------------------------------------------- counts
