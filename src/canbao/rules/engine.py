@@ -80,12 +80,12 @@ def _situation_errors(policy: Policy) -> tuple[list[Check], list[Check], list[Ch
     for name in SITUATIONS:
         if name not in policy.situations:
             why = policy.not_covered_situations.get(name) or "本政策未规定该情形"  # type: ignore[call-overload]
-            text = f"本政策（{policy.policy}）不覆盖“{SITUATION_LABELS[name]}”（{name}）：{why}"
+            text = f"本政策（{policy.policy}）不覆盖“{SITUATION_LABELS[name]}”：{why}"
             not_covered.append(("situation", situation == name, pl.lit(text)))
     inputs: list[Check] = [("paid_on", paid_on < birth_date, pl.lit("缴费日期早于身份证号码中的出生日期"))]
     for name, rule in policy.situations.items():
         for field in bp.required_fields(rule):
-            text = f"情形 {name} 需要填写 {field}（{rule.clause}）"
+            text = f"参保情形“{SITUATION_LABELS[name]}”需要填写 {field}（{rule.clause}）"
             inputs.append((f"person.{field}", (situation == name) & pl.col(field).is_null(), pl.lit(text)))
     for name, rule in policy.situations.items():
         who = rule.applies_to
