@@ -147,12 +147,14 @@ def main() -> None:
     args = parser.parse_args()
 
     persons = synthetic_persons(args.policy, args.persons)
-    quote_frame(args.policy, persons.head(1000))  # compile the policy's expressions once
+    policy = load_policy(args.policy)
+    today = policy.benefit_period.end  # the day ID numbers are checked against
+    quote_frame(policy, persons.head(1000), today)  # compile the policy's expressions once
 
     timings = []
     for _ in range(args.repeat):
         started = time.perf_counter()
-        quoted = quote_frame(args.policy, persons)
+        quoted = quote_frame(policy, persons, today)
         timings.append(time.perf_counter() - started)
     frame_seconds = statistics.median(timings)
     frame_rate = persons.height / frame_seconds
@@ -162,7 +164,7 @@ def main() -> None:
     for application in sample:
         # A refused application costs the same work; the benchmark counts it alike.
         with contextlib.suppress(InputError):
-            quote(args.policy, application)
+            quote(args.policy, application, today)
     single_seconds = time.perf_counter() - started
     single_rate = len(sample) / single_seconds
 

@@ -255,3 +255,14 @@ def test_000_四_二_unknown_refund_reason_is_refused() -> None:
     with pytest.raises(InputError) as err:
         rq(P, app, "2021-11-01", "moved_house")
     assert err.value.field == "reason"
+
+
+def test_000_三_二_1_a_person_born_in_1985_is_not_a_newborn() -> None:
+    """The notice does not say who is a newborn: the policy file does (born in 2021 or 2022), and a
+    contradiction is refused naming the situation, never quoted as a newborn registered after 90 days."""
+    with pytest.raises(InputError) as err:
+        q(P, WUHE, "1985-03-01", "newborn", "2022-03-01")
+    assert err.value.field == "situation" and "2021年或2022年出生" in str(err.value) and "1985-03-01" in str(err.value)
+    assert q(P, WUHE, "2021-10-01", "newborn", "2021-11-01")["eligible"] is True  # born in the collection year
+    with pytest.raises(InputError):
+        q(P, WUHE, "2020-12-31", "newborn", "2021-11-01")

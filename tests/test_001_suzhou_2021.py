@@ -58,3 +58,10 @@ def test_001_refunds_are_not_covered() -> None:
     with pytest.raises(InputError) as err:
         rq(P, app, "2020-11-01", "duplicate_payment")
     assert "未规定退费" in err.value.message
+
+
+def test_001_三_a_person_born_in_1985_is_not_a_newborn() -> None:
+    with pytest.raises(InputError) as err:
+        q(P, YONGQIAO, "1985-03-01", "newborn", "2021-03-01")
+    assert err.value.field == "situation" and "2020年或2021年出生" in str(err.value)
+    assert q(P, YONGQIAO, "2020-10-01", "newborn", "2020-11-01")["eligible"] is True

@@ -131,3 +131,18 @@ def test_003_三_六_death_is_left_to_a_separate_document() -> None:
     with pytest.raises(InputError) as err:
         rq(P, app, "2021-12-01", "death")
     assert err.value.field == "reason" and "另行制定" in err.value.message
+
+
+def test_003_三_二_1_a_person_born_in_1985_is_not_a_newborn() -> None:
+    """The newcomer finding: `canbao quote` quoted a person born in 1985 as a newborn registered late."""
+    with pytest.raises(InputError) as err:
+        q(P, LINGBI, "1985-03-01", "newborn", "2022-03-01")
+    assert err.value.field == "situation" and "2021年或2022年出生" in str(err.value)
+    assert "newborn" not in str(err.value)  # the situation's label, not its code
+
+
+def test_003_a_situation_not_covered_is_named_by_its_label_not_its_code() -> None:
+    with pytest.raises(InputError) as err:
+        q(P, LINGBI, "2005-03-01", "new_student", "2021-11-01", residency="student")
+    assert "不覆盖“新入学学生”" in str(err.value) and "new_student" not in str(err.value.message)
+    assert "regular" not in str(err.value.message)

@@ -95,8 +95,11 @@ def test_004_三_一_newborn_after_90_days_from_the_day_after_payment() -> None:
 
 
 def test_004_三_一_a_child_over_one_is_not_a_newborn() -> None:
-    r = q(P, HY, "2024-03-01", "newborn", "2025-03-02")
-    assert r["eligible"] is False and "1周岁" in r["reasons"][0]
+    """一周岁以内新生儿: past one year of age the situation contradicts the person, a refusal naming it."""
+    with pytest.raises(InputError) as err:
+        q(P, HY, "2024-03-01", "newborn", "2025-03-02")
+    assert err.value.field == "situation" and "未满1周岁" in str(err.value) and "2024-03-01" in str(err.value)
+    assert q(P, HY, "2024-03-02", "newborn", "2025-03-01")["eligible"] is True  # the day before the birthday
 
 
 @pytest.mark.parametrize(
@@ -129,3 +132,11 @@ def test_004_四_二_refund_of_a_county_subsidised_payment() -> None:
 def test_004_situations_the_plan_does_not_name_are_not_covered(situation: str) -> None:
     with pytest.raises(InputError):
         q(P, HY, "1985-01-01", situation, "2025-03-10", employee_insurance_years=3, employee_insurance_gap_months=1)
+
+
+def test_004_二_三_the_household_role_message_comes_from_the_policys_age() -> None:
+    with pytest.raises(InputError) as err:
+        q(P, HY, "2000-06-01", "regular", "2024-10-01", ["daughter_household"])
+    assert err.value.field == "person.household_role"
+    words = "已满18周岁的农村独女户、双女户或农村独男户成员须注明 household_role：child（子女） 或 parent（父母）"
+    assert str(err.value).endswith(words + "（004 二(三)）")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -62,3 +63,29 @@ def test_every_category_gets_its_subsidy_none_or_a_not_covered_answer(policy_id:
     r = q(policy_id, county, "1970-01-01", "regular", paid, [category], household_role="parent")
     expected = 0 if rule is None else int(rule.amount * 100)
     assert int((r["subsidies"][0]["amount"] if r["subsidies"] else 0) * 100) == expected
+
+
+def test_issue_13_item_4_the_engine_takes_a_policy_object_and_reads_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a policy file is I/O: the engine quotes under the Policy it is given (here one changed in
+    memory), reads no file and no clock (today is an argument)."""
+    import polars as pl
+
+    from canbao.policy import loader
+    from canbao.rules.columns import input_frame
+    from canbao.rules.engine import quote_frame
+    from conftest import application
+
+    policy = load_policy("anhui/suzhou/lingbi/2022").model_copy(update={"personal_contribution": Decimal("1")})
+
+    def no_files(*_: object, **__: object) -> None:
+        raise AssertionError("the engine read a policy file")
+
+    monkeypatch.setattr(loader, "read_policy_file", no_files)
+    monkeypatch.setattr(loader, "load_policy", no_files)
+    row = application("341323", "1985-01-01", "regular", "2021-11-01")
+    frame = input_frame([{**row["person"], "situation": "regular", "paid_on": dt.date(2021, 11, 1)}])
+    quoted = quote_frame(policy, frame, dt.date(2021, 11, 1))
+    assert quoted["amount_due_fen"].to_list() == [100]
+    born_later = quote_frame(policy, frame, dt.date(1984, 12, 31))  # the ID is checked against the day given
+    assert born_later["error_field"].to_list() == ["person.id_number"]
+    assert isinstance(quoted, pl.DataFrame)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from sqlalchemy import Engine, func, select
 
 from canbao.services.payment_batch import apply_payments
 from canbao.store.tables import enrollments, ledger_entries, persons
 from conftest import application
+from policy_edit import edited_policies
 
 P = "anhui/bengbu/2022"
 
@@ -197,3 +200,22 @@ def test_texts_longer_than_their_columns_are_refused_naming_the_field(engine: En
     assert totals(engine) == (0, 0, 0, 0)
     ok = apply_payments(engine, P, pl.DataFrame([row(a, "y" * 64, 32000, village="村" * 64)]), "clerk")
     assert ok["outcome"].to_list() == ["enrolled"]
+
+
+def test_the_channels_are_the_policys_value(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The channels a policy names: a payment through another one is refused naming the clause."""
+    a = application("340322", "1985-06-15", "regular", "2021-10-15")
+    b = application("340322", "1986-06-15", "regular", "2021-10-15")
+
+    def no_bank(raw: dict[str, Any]) -> None:
+        raw["collection"]["channels"] = ["online", "collecting_unit", "school"]
+
+    with edited_policies(tmp_path, monkeypatch, P, no_bank):
+        out = apply_payments(engine, P, pl.DataFrame([row(a, "b1", 32000, channel="bank_debit")]), "clerk")
+        assert out["outcome"].to_list() == ["refused"] and out["error_field"].to_list() == ["channel"]
+        assert "不经由“银行批扣”征收" in out["reason"][0] and "000 四(一)" in out["reason"][0]
+        assert "bank_debit" not in out["reason"][0].split("可选")[0]
+    out = apply_payments(engine, P, pl.DataFrame([row(b, "b2", 32000, channel="bank_debit")]), "clerk")
+    assert out["outcome"].to_list() == ["enrolled"]
+    unknown = apply_payments(engine, P, pl.DataFrame([row(a, "b3", 32000, channel="pigeon")]), "clerk")
+    assert unknown["reason"][0].startswith("未知的缴费渠道 pigeon") and "online（线上自助缴费）" in unknown["reason"][0]

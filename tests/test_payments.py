@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -236,3 +237,59 @@ def test_a_transaction_id_longer_than_the_ledger_keeps_is_refused(engine: Engine
     assert count(engine, persons) == 0
     with engine.connect() as c:
         assert c.execute(select(audit_log.c.outcome)).scalars().all() == ["refused"]
+
+
+def test_004_二_三_one_definition_of_the_county_subsidy_owed(engine: Engine) -> None:
+    """Owed back (先缴后补): active, paid in full first, with a county subsidy, nothing paid back yet — the
+    townships' list, the recording and the fund accounting agree (a suspended enrollment is owed nothing)."""
+    from canbao.services.funds import fund_report
+
+    held = application("340321", "1975-05-02", "regular", "2024-10-01", ["son_household"], household_role="parent")
+    owed = application("340321", "1950-01-02", "regular", "2024-10-02", ["key_entitled"])
+    for i, app in enumerate((held, owed)):
+        pay(engine, payment(app, f"ow-{i}", "400", HUAIYUAN, township="榴城镇"), "clerk")
+    end_enrollment(engine, held["person"]["id_number"], 2025, "suspended", "other", dt.date(2024, 11, 1), "clerk")
+    listed = county_subsidy_refunds_owed(engine, 2025)
+    assert listed["id_number"].to_list() == [owed["person"]["id_number"]]
+    report = fund_report(engine, 2025).county_subsidy_by_township.row(0, named=True)
+    assert (report["owed_persons"], report["owed_fen"]) == (1, int(listed["subsidy_fen"].sum()))
+    with pytest.raises(InputError) as err:
+        record_county_subsidy_refund(engine, held["person"]["id_number"], 2025, "榴城镇", "township")
+    assert "暂停" in str(err.value) and "suspended" not in str(err.value)
+
+
+def test_an_unknown_end_reason_is_named_with_its_label(engine: Engine) -> None:
+    app = application("340322", "1985-06-16", "regular", "2021-10-15")
+    pay(engine, payment(app, "wx-er", "320"), "clerk")
+    with pytest.raises(InputError) as err:
+        end_enrollment(engine, app["person"]["id_number"], 2022, "terminated", "left", dt.date(2022, 5, 1), "clerk")
+    assert err.value.field == "reason" and "moved_away（迁出本地）" in str(err.value)
+
+
+def test_the_county_subsidy_list_is_written_in_chinese_with_yuan_as_numbers(engine: Engine, tmp_path: Path) -> None:
+    """county-subsidy list --output wrote English headers and fen, and CSV for any suffix (issue 13)."""
+    import openpyxl
+
+    from canbao.services.payments import write_county_subsidy_refunds
+
+    parent = application("340321", "1975-05-03", "regular", "2024-10-01", ["son_household"], household_role="parent")
+    pay(engine, payment(parent, "cs-1", "400", HUAIYUAN, township="榴城镇"), "clerk")
+    owed = county_subsidy_refunds_owed(engine, 2025)
+    path = write_county_subsidy_refunds(owed, tmp_path / "退补.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    assert [c.value for c in sheet[1]][:6] == [
+        "乡镇",
+        "村（社区）",
+        "姓名",
+        "身份证号码",
+        "补贴身份",
+        "应退补金额（元）",
+    ]
+    amount = sheet.cell(row=2, column=6)
+    assert (amount.value, amount.data_type, amount.number_format) == (200, "n", "#,##0.00")
+    assert sheet.cell(row=2, column=5).value == "农村独男户"
+    text = write_county_subsidy_refunds(owed, tmp_path / "退补.csv").read_text(encoding="utf-8")
+    assert "应退补金额（元）" in text and "200.00" in text
+    with pytest.raises(InputError) as err:
+        write_county_subsidy_refunds(owed, tmp_path / "退补.txt")
+    assert err.value.field == "output"

@@ -294,8 +294,19 @@ def test_progress_workbook_and_chart(season: Season, tmp_path: Path) -> None:
     sheets = progress_sheets(report)
     assert sheets["村排名"].height == report.villages.filter(pl.col("in_targets")).height
     first = sheets["乡镇排名"].row(0, named=True)
-    bp = first["参保完成率（万分之）"]
-    assert first["名次"] == 1 and first["参保完成率"] == f"{bp // 100}.{bp % 100:02d}%"
+    assert first["名次"] == 1 and first["参保完成率"] == first["已参保人数"] / first["参保任务数"]
+    # issue 13: counts and rates are numeric cells; a rate is the fraction, correctly rounded by its format
+    book = openpyxl.load_workbook(files[0])
+    sheet = book["乡镇排名"]
+    header = [c.value for c in sheet[1]]
+    rate_cell = sheet.cell(row=2, column=header.index("参保完成率") + 1)
+    count_cell = sheet.cell(row=2, column=header.index("已参保人数") + 1)
+    assert (rate_cell.data_type, rate_cell.number_format) == ("n", "0.00%")
+    assert rate_cell.value == pytest.approx(first["已参保人数"] / first["参保任务数"])
+    assert (count_cell.data_type, count_cell.number_format, count_cell.value) == ("n", "#,##0", first["已参保人数"])
+    assert "参保完成率（万分之）" not in header  # the truncated basis points are gone
+    county = book["全县"]
+    assert county.cell(row=2, column=3).value == report.county["enrollment_target"][0]
 
 
 def test_refunded_enrollment_no_longer_counts_and_unknown_year_is_refused(engine: Engine, tmp_path: Path) -> None:
@@ -350,6 +361,7 @@ def test_not_renewed_is_last_years_roster_minus_the_renewed(season: Season, tmp_
         for name in workbook.sheetnames[1:]:
             sheet = list(workbook[name].iter_rows(values_only=True))
             assert sheet[0][:5] == ("序号", "姓名", "身份证号码", "联系电话", "应缴金额（元）")
+            assert all(r[4] is None or isinstance(r[4], int | float) for r in sheet[1:])  # yuan as numbers
             rows += len(sheet) - 1
     assert rows == frame.height
 
@@ -385,6 +397,12 @@ def test_rewards_count_only_work_done_by_the_cutoff(season: Season, tmp_path: Pa
     assert set(sheets["未完成名单"]["乡镇"]) == set(goals) - completers
     files = write_rewards(result, tmp_path)
     assert openpyxl.load_workbook(files[0], read_only=True).sheetnames[:4] == ["汇总", "工作补助", "奖励", "未完成名单"]
+    prizes = openpyxl.load_workbook(files[0])["奖励"]
+    header = [c.value for c in prizes[1]]
+    prize = prizes.cell(row=2, column=header.index("奖励金额（元）") + 1)
+    done = prizes.cell(row=2, column=header.index("参保完成率") + 1)
+    assert (prize.data_type, prize.number_format, prize.value) == ("n", "#,##0.00", expected[0] / 100)
+    assert (done.data_type, done.number_format) == ("n", "0.00%")
     assert files[1].suffix == ".png"
 
 

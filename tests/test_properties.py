@@ -61,7 +61,7 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 @given(frames())
 def test_money_adds_up_for_every_eligible_person(case: tuple[str, pl.DataFrame]) -> None:
     policy_id, frame = case
-    out = quote_frame(policy_id, frame, today=TODAY).filter(pl.col("eligible").fill_null(False))
+    out = quote_frame(load_policy(policy_id), frame, today=TODAY).filter(pl.col("eligible").fill_null(False))
     for r in out.iter_rows(named=True):
         subsidy = r["subsidy_fen"] or 0
         upfront = subsidy if r["subsidy_timing"] == "upfront" else 0
@@ -75,7 +75,7 @@ def test_money_adds_up_for_every_eligible_person(case: tuple[str, pl.DataFrame])
 def test_benefit_dates_follow_the_rules(case: tuple[str, pl.DataFrame]) -> None:
     policy_id, frame = case
     period = load_policy(policy_id).benefit_period
-    out = quote_frame(policy_id, frame, today=TODAY).filter(pl.col("eligible").fill_null(False))
+    out = quote_frame(load_policy(policy_id), frame, today=TODAY).filter(pl.col("eligible").fill_null(False))
     for r in out.iter_rows(named=True):
         assert r["benefit_end"] == period.end
         assert r["benefit_start"] <= period.end
@@ -89,7 +89,7 @@ def test_benefit_dates_follow_the_rules(case: tuple[str, pl.DataFrame]) -> None:
 @given(frames())
 def test_every_row_is_exactly_one_of_refused_ineligible_or_quoted(case: tuple[str, pl.DataFrame]) -> None:
     policy_id, frame = case
-    out = quote_frame(policy_id, frame, today=TODAY)
+    out = quote_frame(load_policy(policy_id), frame, today=TODAY)
     assert out.height == frame.height
     for r in out.iter_rows(named=True):
         if r["error"] is not None:
@@ -104,7 +104,7 @@ def test_every_row_is_exactly_one_of_refused_ineligible_or_quoted(case: tuple[st
 @given(frames())
 def test_a_frame_quotes_each_row_as_a_frame_of_one_would(case: tuple[str, pl.DataFrame]) -> None:
     policy_id, frame = case
-    out = quote_frame(policy_id, frame, today=TODAY)
+    out = quote_frame(load_policy(policy_id), frame, today=TODAY)
     for i, row in enumerate(frame.head(5).iter_rows(named=True)):
         app = {
             "person": {k: v for k, v in row.items() if k not in ("situation", "paid_on")},
@@ -139,7 +139,7 @@ def test_dual_identity_gets_the_single_largest_subsidy(policy_id: str, cats: lis
         }
         for i, c in enumerate([cats, *[[c] for c in cats]])
     ]
-    out = quote_frame(policy_id, pl.DataFrame(rows), today=TODAY)
+    out = quote_frame(load_policy(policy_id), pl.DataFrame(rows), today=TODAY)
     if out["error"].is_not_null().any():
         return  # a category the policy does not cover: refused, never guessed
     together, *alone = out["subsidy_fen"].fill_null(0).to_list()

@@ -5,16 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl
+import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from canbao.services.payments import Payment, pay
+from canbao.policy import load_policy
+from canbao.services.payments import Payment, end_enrollment, pay, refund
 from canbao.services.registry import register_person
 from canbao.services.season import due_list, open_season, write_due_lists
 from canbao.store.tables import dues, identity_memberships, import_batches
 from canbao.store.uow import now
 from conftest import application
+from policy_edit import edited_policies
 
 LINGBI = "341323"
 P = "anhui/suzhou/lingbi/2022"
@@ -71,6 +75,11 @@ def test_opening_a_season_quotes_last_years_enrollees_and_the_lists(engine: Engi
     sheet = openpyxl.load_workbook(files[0]).active
     header = [cell.value for cell in sheet[1]]
     assert header[:4] == ["乡镇", "村（社区）", "姓名", "身份证号码"] and "缴费方式" in header
+    # issue 13: amounts are numeric cells in yuan with a number format, not text
+    due = sheet.cell(row=2, column=header.index("应缴金额（元）") + 1)
+    assert (due.data_type, due.number_format) == ("n", "#,##0.00") and due.value in (0, 40)
+    bears = sheet.cell(row=2, column=header.index("个人实际负担（元）") + 1)
+    assert bears.data_type == "n" and bears.number_format == "#,##0.00"
 
 
 def test_the_summary_agrees_with_the_ledger(engine: Engine) -> None:
@@ -193,3 +202,79 @@ def test_season_open_reads_the_household_role_of_the_lists(engine: Engine) -> No
     by_category = sorted((r.subsidy_category or "", r.net_personal_fen) for r in rows)
     assert by_category[0][0] == "" and by_category[0][1] > 0  # the adult daughter pays in full
     assert [r[0] for r in by_category[1:]] == ["daughter_household", "daughter_household"]
+
+
+def _paid_this_year(engine: Engine, id_number: str, txn: str) -> None:
+    app = application(LINGBI, "1980-01-01", "regular", "2021-11-01")
+    app["person"]["id_number"] = id_number
+    pay(engine, Payment(P, app, "online", txn, Decimal("320")), "clerk")
+
+
+def test_a_terminated_person_is_not_chased_on_the_due_lists(engine: Engine) -> None:
+    """enrollment terminate --reason moved_away: the person moved away and owes nothing more this year."""
+    moved = _enroll_last_year(engine, "1980-01-01", "t-2021", "灵城镇")
+    staying = _enroll_last_year(engine, "1981-01-01", "s-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    _paid_this_year(engine, moved, "t-2022")
+    end_enrollment(engine, moved, 2022, "terminated", "moved_away", dt.date(2021, 12, 1), "clerk")
+    owing = set(due_list(engine, 2022)["id_number"])
+    assert owing == {staying}
+    assert moved in set(due_list(engine, 2022, unpaid_only=False)["id_number"])  # the due record stays
+
+
+def test_a_refunded_person_is_not_chased_on_the_due_lists(engine: Engine) -> None:
+    """A refund for employee insurance (003 三(六)): the person left resident insurance for the year."""
+    left = _enroll_last_year(engine, "1980-02-02", "r-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    _paid_this_year(engine, left, "r-2022")
+    result = refund(engine, left, 2022, "joined_employee_insurance", dt.date(2021, 12, 1), "clerk")
+    assert result.refundable
+    assert due_list(engine, 2022).is_empty()
+
+
+def test_a_suspended_person_is_not_chased_either(engine: Engine) -> None:
+    held = _enroll_last_year(engine, "1980-03-03", "h-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    _paid_this_year(engine, held, "h-2022")
+    end_enrollment(engine, held, 2022, "suspended", "other", dt.date(2021, 12, 1), "clerk")
+    assert due_list(engine, 2022).is_empty()
+
+
+def test_the_collecting_units_list_is_a_filter_of_the_service(engine: Engine) -> None:
+    plain = _enroll_last_year(engine, "1980-04-04", "p-2021", "灵城镇")
+    newcomer = application(LINGBI, "1950-01-01", "regular", "2021-11-01")["person"]["id_number"]
+    _list(engine, newcomer, "destitute")
+    open_season(engine, P, "clerk")
+    assert set(due_list(engine, 2022)["id_number"]) == {plain, newcomer}
+    assert set(due_list(engine, 2022, how_to_pay="collecting_unit")["id_number"]) == {newcomer}
+
+
+def test_000_四_一_who_pays_through_a_collecting_unit_is_the_policys_value(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COLLECTED_CATEGORIES cited 000 四(一) but applied to every policy: now each file says it."""
+    assert "dibao" in load_policy(P).collection.collecting_unit_categories
+    newcomer = application(LINGBI, "1950-01-01", "regular", "2021-11-01")["person"]["id_number"]
+    _list(engine, newcomer, "destitute")
+
+    def online_only(raw: dict[str, Any]) -> None:
+        raw["collection"]["collecting_unit_categories"] = []
+
+    with edited_policies(tmp_path, monkeypatch, P, online_only):
+        open_season(engine, P, "clerk")
+        assert due_list(engine, 2022)["how_to_pay"].to_list() == ["online"]
+    open_season(engine, P, "clerk")
+    assert due_list(engine, 2022)["how_to_pay"].to_list() == ["collecting_unit"]
+
+
+def test_the_not_renewed_list_leaves_out_those_who_ended_their_year(engine: Engine) -> None:
+    """The door-to-door list (004 五(三)) chases no one who moved away after paying, as the due lists."""
+    from canbao.services.progress import not_renewed
+
+    moved = _enroll_last_year(engine, "1980-05-05", "nr-2021", "灵城镇")
+    open_season(engine, P, "clerk")
+    assert set(not_renewed(engine, 2022, dt.date(2021, 12, 31))["id_number"]) == {moved}
+    _paid_this_year(engine, moved, "nr-2022")
+    end_enrollment(engine, moved, 2022, "terminated", "moved_away", dt.date(2021, 12, 1), "clerk")
+    assert not_renewed(engine, 2022, dt.date(2021, 12, 31)).is_empty()
+    assert set(not_renewed(engine, 2022, dt.date(2021, 10, 31))["id_number"]) == {moved}  # before they paid

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from canbao.errors import InputError
 from canbao.ids import parse_id_numbers
+from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
 from canbao.synth import (
     CATEGORY_WORDS,
@@ -248,7 +249,8 @@ def test_every_payment_is_what_the_policy_says_is_due(county: Manifest, events: 
     assert events["txn_id"].str.contains(r"^(WX|ZFB|WST|YH|DS|XX)20[0-9]{6}[0-9]{8}$").all()
     day_file = pl.format("payments/{}.parquet", pl.col("paid_on").dt.to_string("%Y-%m-%d"))
     assert events.select((pl.col("_file") == day_file).all()).item()
-    quoted = quote_frame(county.data["policy"], events.drop("_file"))
+    policy = load_policy(county.data["policy"])
+    quoted = quote_frame(policy, events.drop("_file"), policy.benefit_period.end)
     assert quoted["error"].null_count() == events.height
     assert quoted["eligible"].all()
     assert (quoted["amount_due_fen"] == events["amount_fen"]).all()

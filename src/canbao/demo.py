@@ -11,11 +11,11 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from canbao.bootstrap import today as campaign_today
 from canbao.ids import make_id_number
 from canbao.money import yuan_json
 from canbao.policy import list_policies, load_policy
 from canbao.rules.engine import quote_frame
-from canbao.season_demo import china_today
 from canbao.vocabulary import CATEGORY_LABELS, SITUATION_LABELS
 
 # (name, birth, situation, when paid (see _paid), categories, other person fields)
@@ -93,10 +93,10 @@ def _yuan(fen: int | None) -> str:
 def run(console: Console | None = None, today: dt.date | None = None) -> None:
     # Piped output (make demo under CI) gets 80 columns by default; the table needs a little more.
     console = console or Console(width=max(Console().width, 120))
-    today = today or china_today()
+    today = today or campaign_today()
     for policy_id in list_policies():
         policy = load_policy(policy_id)
-        quoted = quote_frame(policy_id, _applications(policy_id), today=today)
+        quoted = quote_frame(policy, _applications(policy_id), today)
         period = policy.benefit_period
         table = Table(
             title=f"{policy.region.name} {policy.benefit_year}年度（{policy.notice.number}）待遇期至 {period.end}",

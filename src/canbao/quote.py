@@ -6,11 +6,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-import polars as pl
-
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.money import to_yuan, yuan_json
+from canbao.policy import load_policy
+from canbao.rules.columns import input_frame
 from canbao.rules.engine import quote_frame
 from canbao.rules.refund import refund_frame
 
@@ -40,8 +40,10 @@ def _date(value: Any, field: str) -> dt.date:
         raise InputError(field, f"“{value}”不是有效日期（格式 YYYY-MM-DD）") from None
 
 
-def _row(application: Any) -> dict[str, Any]:
-    """Check the application's shape and types; values themselves are checked by the engine."""
+def application_row(application: Any) -> dict[str, Any]:
+    """One application of the JSON contract (person, situation, paid_on) as a row of the engine's input
+    (canbao.rules.columns.input_frame): its shape and types checked; values themselves are checked by the
+    engine."""
     if not isinstance(application, dict):
         raise InputError("(input)", "输入须为一个 JSON 对象")
     person = application.get("person")
@@ -73,17 +75,6 @@ def _row(application: Any) -> dict[str, Any]:
     row["situation"] = situation
     row["paid_on"] = _date(application.get("paid_on"), "paid_on")
     return row
-
-
-def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    from canbao.rules.columns import INPUT_SCHEMA
-
-    schema = {k: v for k, v in INPUT_SCHEMA.items() if k in rows[0]}
-    extra = {k: v for k, v in rows[0].items() if k not in INPUT_SCHEMA}
-    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
-    if extra:
-        frame = frame.with_columns(pl.Series(k, [r[k] for r in rows]) for k in extra)
-    return frame
 
 
 def _money(fen: int | None) -> Decimal | None:
@@ -128,17 +119,20 @@ def _result(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def quote(policy_id: str, application: dict[str, Any], today: dt.date | None = None) -> dict[str, Any]:
-    """Quote one person; raises InputError for bad input or a case the policy does not cover."""
-    quoted = quote_frame(policy_id, _frame([_row(application)]), today).row(0, named=True)
+def quote(policy_id: str, application: dict[str, Any], today: dt.date) -> dict[str, Any]:
+    """Quote one person; raises InputError for bad input or a case the policy does not cover.  `today`: the
+    day ID numbers are checked against (the caller's clock)."""
+    policy = load_policy(policy_id)
+    quoted = quote_frame(policy, input_frame([application_row(application)]), today).row(0, named=True)
     if quoted["error"] is not None:
         raise InputError(quoted["error_field"], quoted["error"])
     return _result(quoted)
 
 
-def refund_quote(policy_id: str, application: dict[str, Any], today: dt.date | None = None) -> dict[str, Any]:
+def refund_quote(policy_id: str, application: dict[str, Any], today: dt.date) -> dict[str, Any]:
     """Whether a payment can be refunded, and how much of the personal payment comes back."""
-    row = _row(application)
+    policy = load_policy(policy_id)
+    row = application_row(application)
     row["requested_on"] = _date(application.get("requested_on"), "requested_on")
     reason = application.get("reason")
     if not isinstance(reason, str):
@@ -148,8 +142,8 @@ def refund_quote(policy_id: str, application: dict[str, Any], today: dt.date | N
     if not isinstance(refunded, bool):
         raise InputError("county_subsidy_refunded", "应为 true 或 false")
     row["county_subsidy_refunded"] = refunded
-    quoted = quote_frame(policy_id, _frame([row]), today)
-    out = refund_frame(policy_id, quoted).row(0, named=True)
+    quoted = quote_frame(policy, input_frame([row]), today)
+    out = refund_frame(policy, quoted).row(0, named=True)
     if out["refund_error"] is not None:
         field = out["refund_error_field"]
         raise InputError(out["error_field"] if field == "quote" and out["error_field"] else field, out["refund_error"])

@@ -32,6 +32,8 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from canbao.bootstrap import today as campaign_today
+from canbao.clock import CAMPAIGN_ZONE
 from canbao.money import to_yuan
 from canbao.outputs import OutputGroup, csv_safe
 from canbao.policy import Policy, load_policy
@@ -45,15 +47,9 @@ from canbao.synth import PART_SIZE, Manifest, build_county
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
 
 ACTOR = "demo"
-CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
 """The campaign's calendar (UTC+8, no daylight saving): "today" and the times shown to officials."""
 SQLITE_FILES = ("", "-wal", "-shm")
 """A SQLite database is its file and, while or after it is written, these companions (moved with it)."""
-
-
-def china_today() -> dt.date:
-    """Today in China Standard Time: the demo's default date (the composition root's clock once it has one)."""
-    return dt.datetime.now(CHINA_STANDARD_TIME).date()
 
 
 def feedback_path(source: Path) -> Path:
@@ -70,7 +66,7 @@ def keep_previous_database(database: Path) -> Path | None:
     if not present:
         return None
     written = max(p.stat().st_mtime for p in present)
-    stamp = dt.datetime.fromtimestamp(written, CHINA_STANDARD_TIME).strftime("%Y-%m-%d-%H%M%S")
+    stamp = dt.datetime.fromtimestamp(written, CAMPAIGN_ZONE).strftime("%Y-%m-%d-%H%M%S")
     for n in range(1, 1000):
         kept = database.with_name(f"{database.stem}-{stamp}{'' if n == 1 else f'-{n}'}{database.suffix}")
         if not any(Path(f"{kept}{suffix}").exists() for suffix in SQLITE_FILES):
@@ -175,10 +171,11 @@ def run(
     actor: str = ACTOR,
     today: dt.date | None = None,
 ) -> dict[str, float]:
-    """Run the season as `actor` on `today` (default: :func:`china_today`); `url` is the database (default: a
-    new SQLite file canbao.db in `out`, a previous run's kept aside by :func:`keep_previous_database`)."""
+    """Run the season as `actor` on `today` (default: the campaign's today, :func:`canbao.bootstrap.today`);
+    `url` is the database (default: a new SQLite file canbao.db in `out`, a previous run's kept aside by
+    :func:`keep_previous_database`)."""
     console = console or Console(width=max(Console().width, 120))
-    today = today or china_today()
+    today = today or campaign_today()
     timings: dict[str, float] = {}
     out.mkdir(parents=True, exist_ok=True)
     data = out / "county"

@@ -58,12 +58,49 @@ RefundReason = Literal["death", "duplicate_payment", "joined_employee_insurance"
 
 HouseholdRole = Literal["child", "parent"]
 
+# How a payment comes in (GLOSSARY "Channels and payments"); which of them a policy allows is its own value
+# (policy `collection.channels`).
+Channel = Literal["online", "collecting_unit", "school", "bank_debit"]
+
+# How an enrollment ends before its time (enrollment suspend / terminate), beside the refund reasons.
+EndReason = Literal["death", "joined_employee_insurance", "moved_away", "other"]
+
 RESIDENCIES: tuple[str, ...] = get_args(Residency)
 CATEGORIES: tuple[str, ...] = get_args(Category)
 SITUATIONS: tuple[str, ...] = get_args(Situation)
 FISCAL_LEVELS: tuple[str, ...] = get_args(FiscalLevel)
 REFUND_REASONS: tuple[str, ...] = get_args(RefundReason)
 HOUSEHOLD_ROLES: tuple[str, ...] = get_args(HouseholdRole)
+CHANNELS: tuple[str, ...] = get_args(Channel)
+END_REASONS: tuple[str, ...] = get_args(EndReason)
+
+CHANNEL_LABELS: dict[str, str] = {
+    "online": "线上自助缴费",
+    "collecting_unit": "代收单位",
+    "school": "学校",
+    "bank_debit": "银行批扣",
+}
+
+END_REASON_LABELS: dict[str, str] = {
+    "death": "死亡",
+    "joined_employee_insurance": "参加职工医保",
+    "moved_away": "迁出本地",
+    "other": "其他",
+}
+
+LEDGER_KIND_LABELS: dict[str, str] = {  # ledger_entries.kind as officials read it
+    "payment": "缴费",
+    "assistance_subsidy": "医疗救助资助",
+    "refund": "退费",
+    "county_subsidy_refund": "县财政补贴退补",
+}
+
+ENROLLMENT_STATUS_LABELS: dict[str, str] = {
+    "active": "有效",
+    "suspended": "暂停",
+    "terminated": "终止",
+    "refunded": "已退费",
+}
 
 RESIDENCY_LABELS: dict[str, str] = {
     "local_hukou": "本地户籍城乡居民",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canbao.cli.common import FILE, print_json, progress_bars, read_json
+from canbao.cli.common import FILE, print_json, progress_bars, read_json, today
 
 
 @click.group()
@@ -60,7 +60,7 @@ def quote(policy_id: str, source: str) -> None:
     """测算一个人：应缴多少、各方分担多少、待遇期何时开始和结束."""
     from canbao.quote import quote as do_quote
 
-    print_json(do_quote(policy_id, read_json(source)))
+    print_json(do_quote(policy_id, read_json(source), today=today()))
 
 
 @click.command("refund-quote")
@@ -70,7 +70,7 @@ def refund_quote(policy_id: str, source: str) -> None:
     """一笔缴费能否退费、退多少."""
     from canbao.quote import refund_quote as do_refund
 
-    print_json(do_refund(policy_id, read_json(source)))
+    print_json(do_refund(policy_id, read_json(source), today=today()))
 
 
 @click.command("quote-batch")
@@ -92,7 +92,7 @@ def quote_demo() -> None:
     """按每个政策测算几个示例人员，并打印一张表."""
     from canbao.demo import run as run_demo
 
-    run_demo()
+    run_demo(today=today())
 
 
 COMMANDS: list[click.Command] = [policy, quote, refund_quote, quote_batch, quote_demo]

@@ -17,14 +17,8 @@ from canbao.cli.common import ACTOR, FILE, actor_or_login, engine, parse_amount,
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.money import to_yuan
+from canbao.vocabulary import LEDGER_KIND_LABELS
 
-# Ledger entry kinds as officials read them.  TODO(lead): move to canbao.vocabulary (the domain owns it).
-LEDGER_KIND_LABELS = {
-    "payment": "缴费",
-    "assistance_subsidy": "医疗救助资助",
-    "refund": "退费",
-    "county_subsidy_refund": "县财政补贴退补",
-}
 CHANNELS = "online（线上）、collecting_unit（代收单位）、school（学校）、bank_debit（银行代扣）"
 
 
@@ -195,11 +189,12 @@ def _end(status: str) -> click.Command:
     @click.option("--on", "on", required=True, help=f"{words}日期 YYYY-MM-DD")
     @ACTOR
     def command(id_number: str, benefit_year: int, reason: str, on: str, actor: str | None) -> None:
-        from canbao.services.payments import END_REASONS, end_enrollment
+        from canbao.services.payments import end_enrollment
+        from canbao.vocabulary import END_REASON_LABELS
 
         day = parse_date(on, "on")
         end_enrollment(engine(write=True), id_number, benefit_year, status, reason, day, actor_or_login(actor))  # type: ignore[arg-type]
-        label = END_REASONS.get(reason, reason)
+        label = END_REASON_LABELS.get(reason, reason)
         click.echo(f"{mask_id_number(id_number)} 的 {benefit_year} 年度参保关系已{words}（{label}）")
 
     command.help = f"{words}参保关系，并记录原因."

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from canbao.vocabulary import (
     Category,
+    Channel,
     HouseholdRole,
     RefundReason,
     Residency,
@@ -117,6 +118,17 @@ class UnlistedCategories(Strict):
     clause: Clause
 
 
+class Collection(Strict):
+    """征收方式: the channels payments may come through, and who is asked to pay through the collecting unit
+    of their township (委托代收, e.g. 000 四(一): 特困人员、低保对象、返贫致贫人口、重点优抚对象等特殊群体).
+    Students pay through their school where `school` is a channel; everyone else online by themselves."""
+
+    channels: list[Channel] = Field(min_length=1)
+    collecting_unit_categories: list[Category] = []
+    clause: Clause
+    note: str | None = Field(default=None, description="what the file decides where the notice is silent")
+
+
 class Period(Strict):
     start: dt.date
     end: dt.date
@@ -182,13 +194,32 @@ class NewbornWindow(Strict):
 
     days: int | None = None
     months: int | None = None
-    max_age_years: int | None = None
     clause: Clause
 
     @model_validator(mode="after")
     def _one(self) -> NewbornWindow:
         if (self.days is None) == (self.months is None):
             raise ValueError("give exactly one of days or months")
+        return self
+
+
+class AppliesTo(Strict):
+    """Who a situation fits, by the birth date of the ID number: every condition given must hold, else the
+    quote is refused as a contradiction (a "newborn" born in 1985).  A newborn is a newborn by the policy's
+    own definition: born in one of `born_in_years` (the collection year and the benefit year, where the notice
+    does not say), or under `age_below_on_payment` full years on the payment date (004 三(一) 一周岁以内).
+    Where the notice is silent the file says so in `note` (本文件的规定，非通知原文)."""
+
+    born_in_years: list[int] | None = Field(default=None, min_length=1)
+    age_below_on_payment: int | None = Field(default=None, ge=1)
+    age_at_least_on_payment: int | None = Field(default=None, ge=0)
+    clause: Clause
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> AppliesTo:
+        if self.born_in_years is None and self.age_below_on_payment is None and self.age_at_least_on_payment is None:
+            raise ValueError("give born_in_years, age_below_on_payment or age_at_least_on_payment")
         return self
 
 
@@ -206,6 +237,7 @@ class SituationRule(Strict):
     requires_categories: list[Category] | None = None
     benefit_period_start: dt.date | None = None
     newborn_window: NewbornWindow | None = None
+    applies_to: AppliesTo | None = None
     prior_year_contribution: PriorYearContribution | None = None
     cases: list[Case] = Field(min_length=1)
     uncovered: str | None = Field(default=None, description="answer when no case matches")
@@ -278,6 +310,7 @@ class Policy(Strict):
     fiscal_subsidy: FiscalSubsidy
     categories: dict[Category, CategoryRule] = {}
     unlisted_categories: UnlistedCategories
+    collection: Collection
     collection_window: Period
     migrant_extension: MigrantExtension | None = None
     benefit_period: Period
@@ -298,6 +331,8 @@ class Policy(Strict):
             out.append(("collection_window.end", "must come before the benefit period ends"))
         if self.migrant_extension and self.migrant_extension.end <= self.collection_window.end:
             out.append(("migrant_extension.end", "must come after the collection window"))
+        if self.collection.collecting_unit_categories and "collecting_unit" not in self.collection.channels:
+            out.append(("collection.collecting_unit_categories", "names a collecting unit, not among the channels"))
         for cat, rule in self.categories.items():
             if rule.amount is not None and rule.amount > self.personal_contribution:
                 out.append((f"categories.{cat}.amount", f"{rule.amount} exceeds the personal contribution"))
@@ -327,6 +362,8 @@ class Policy(Strict):
             for j, case in enumerate(sit.cases):
                 if case.start.rule == "graduated_wait" and self.graduated_wait is None:
                     out.append((f"{path}.cases.{j}.start", "uses graduated_wait, which the policy does not define"))
+            if name == "newborn" and sit.applies_to is None:
+                out.append((f"{path}.applies_to", "must say who is a newborn (born_in_years or age_below_on_payment)"))
             if sit.prior_year_contribution and sit.prior_year_contribution.benefit_year != self.benefit_year - 1:
                 out.append((f"{path}.prior_year_contribution.benefit_year", "must be the year before"))
         return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canbao.policy.loader import load_policy
-from canbao.vocabulary import CATEGORY_LABELS, RESIDENCY_LABELS, SITUATION_LABELS, SUBSIDY_KIND_LABELS
+from canbao.vocabulary import CATEGORY_LABELS, CHANNEL_LABELS, RESIDENCY_LABELS, SITUATION_LABELS, SUBSIDY_KIND_LABELS
 
 _START_WORDS = {
     "benefit_period_start": "自待遇期首日起",
@@ -50,6 +50,14 @@ def render(policy_id: str) -> str:
         + ("无资助" if unlisted.treatment == "no_subsidy" else f"不覆盖 — {unlisted.reason}")
         + f"  [{unlisted.clause}]"
     )
+    col = p.collection
+    lines.append(
+        "  征收方式：" + "、".join(CHANNEL_LABELS[c] for c in col.channels) + f"  [{col.clause}]"
+        + (f"  {col.note}" if col.note else "")
+    )  # fmt: skip
+    if col.collecting_unit_categories:
+        who = "、".join(CATEGORY_LABELS[c] for c in col.collecting_unit_categories)
+        lines.append(f"    由乡镇（街道）、村（社区）代收：{who}")
     w = p.collection_window
     lines.append(f"  集中参保缴费期：{w.start} 至 {w.end}  [{w.clause}]")
     if p.migrant_extension:

@@ -2,6 +2,6 @@
 writes goes through canbao.outputs (atomic, private, no live formulas)."""
 
 from canbao.reports.chart import bar_chart
-from canbao.reports.xlsx import write_workbook
+from canbao.reports.xlsx import NUMBER_FORMATS, NumberKind, number_cell, rate, write_sheet, write_workbook
 
-__all__ = ["bar_chart", "write_workbook"]
+__all__ = ["NUMBER_FORMATS", "NumberKind", "bar_chart", "number_cell", "rate", "write_sheet", "write_workbook"]

@@ -60,11 +60,34 @@ def within_newborn_window(rule: SituationRule) -> pl.Expr:
     return paid_on < birth_date.dt.offset_by(f"{window.months}mo")
 
 
-def newborn_too_old(rule: SituationRule) -> pl.Expr:
-    window = rule.newborn_window
-    if window is None or window.max_age_years is None:
-        return pl.lit(False)
-    return paid_on >= birth_date.dt.offset_by(f"{window.max_age_years}y")
+def fits(rule: SituationRule) -> pl.Expr:
+    """Whether the person (their birth date, the payment date) fits the situation as the policy defines it
+    (`applies_to`); true where the policy gives no definition."""
+    who = rule.applies_to
+    if who is None:
+        return pl.lit(True)
+    parts: list[pl.Expr] = []
+    if who.born_in_years is not None:
+        parts.append(birth_date.dt.year().is_in(who.born_in_years))
+    if who.age_below_on_payment is not None:
+        parts.append(paid_on < birth_date.dt.offset_by(f"{who.age_below_on_payment}y"))
+    if who.age_at_least_on_payment is not None:
+        parts.append(paid_on >= birth_date.dt.offset_by(f"{who.age_at_least_on_payment}y"))
+    return pl.all_horizontal(parts)
+
+
+def describe_fit(rule: SituationRule) -> str:
+    """Who the situation fits, in Chinese (the words of the refusal)."""
+    who = rule.applies_to
+    assert who is not None
+    parts: list[str] = []
+    if who.born_in_years is not None:
+        parts.append("或".join(f"{y}年" for y in who.born_in_years) + "出生")
+    if who.age_below_on_payment is not None:
+        parts.append(f"缴费时未满{who.age_below_on_payment}周岁")
+    if who.age_at_least_on_payment is not None:
+        parts.append(f"缴费时已满{who.age_at_least_on_payment}周岁")
+    return "且".join(parts)
 
 
 def condition(policy: Policy, rule: SituationRule, when: Conditions) -> pl.Expr:

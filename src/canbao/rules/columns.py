@@ -40,6 +40,18 @@ DEFAULTS: dict[str, object] = {
     "household_role": None,
 }
 
+
+def input_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Rows of the input contract (as `canbao.quote.application_row` gives them) as a frame typed by
+    INPUT_SCHEMA; further keys (a payment's channel, amount …) become columns of their own."""
+    schema = {k: v for k, v in INPUT_SCHEMA.items() if k in rows[0]}
+    extra = {k: v for k, v in rows[0].items() if k not in INPUT_SCHEMA}
+    frame = pl.DataFrame([{k: r[k] for k in schema} for r in rows], schema=schema)
+    if extra:
+        frame = frame.with_columns(pl.Series(k, [r[k] for r in rows]) for k in extra)
+    return frame
+
+
 REQUIRED = ("id_number", "county", "residency", "situation", "paid_on")
 
 paid_on = pl.col("paid_on")

@@ -10,14 +10,13 @@ Each row ends in one of three states:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 
 import polars as pl
 
 from canbao.ids import parse_id_numbers
 from canbao.money import to_fen
-from canbao.policy import Policy, load_policy
+from canbao.policy import Policy
 from canbao.rules import benefit_period as bp
 from canbao.rules import contribution
 from canbao.rules.columns import (
@@ -34,6 +33,7 @@ from canbao.rules.columns import (
 from canbao.vocabulary import (
     CATEGORIES,
     CATEGORY_LABELS,
+    HOUSEHOLD_ROLE_LABELS,
     HOUSEHOLD_ROLES,
     RESIDENCIES,
     RESIDENCY_LABELS,
@@ -80,20 +80,31 @@ def _situation_errors(policy: Policy) -> tuple[list[Check], list[Check], list[Ch
     for name in SITUATIONS:
         if name not in policy.situations:
             why = policy.not_covered_situations.get(name) or "本政策未规定该情形"  # type: ignore[call-overload]
-            text = f"本政策（{policy.policy}）不覆盖“{SITUATION_LABELS[name]}”（{name}）：{why}"
+            text = f"本政策（{policy.policy}）不覆盖“{SITUATION_LABELS[name]}”：{why}"
             not_covered.append(("situation", situation == name, pl.lit(text)))
     inputs: list[Check] = [("paid_on", paid_on < birth_date, pl.lit("缴费日期早于身份证号码中的出生日期"))]
     for name, rule in policy.situations.items():
         for field in bp.required_fields(rule):
-            text = f"情形 {name} 需要填写 {field}（{rule.clause}）"
+            text = f"参保情形“{SITUATION_LABELS[name]}”需要填写 {field}（{rule.clause}）"
             inputs.append((f"person.{field}", (situation == name) & pl.col(field).is_null(), pl.lit(text)))
-    inputs.append(
-        (
-            "person.household_role",
-            contribution.household_role_missing(policy),
-            pl.lit("已满18周岁的独女户、双女户或独男户成员须注明 household_role：child（子女）或 parent（父母）"),
+    for name, rule in policy.situations.items():
+        who = rule.applies_to
+        if who is not None:
+            # A situation that contradicts the person (a "newborn" born in 1985) is refused, never quoted.
+            defined = f"本政策的界定：{who.note}" if who.note else who.clause
+            fit = pl.format(
+                "参保情形“{}”只适用于{}的人员（{}），身份证号码中的出生日期为 {}，与该情形不符",
+                pl.lit(SITUATION_LABELS[name]),
+                pl.lit(bp.describe_fit(rule)),
+                pl.lit(defined),
+                birth_date.dt.to_string("%Y-%m-%d"),
+            )
+            inputs.append(("situation", (situation == name) & ~bp.fits(rule), fit))
+    household = contribution.household_categories(policy)
+    if household:
+        inputs.append(
+            ("person.household_role", contribution.household_role_missing(policy), pl.lit(_role_message(policy)))
         )
-    )
     for name, rule in policy.situations.items():
         outside = pl.format(
             "缴费日期 {} 不在“{}”的缴费期间内：{}（{}）",
@@ -109,6 +120,19 @@ def _situation_errors(policy: Policy) -> tuple[list[Check], list[Check], list[Ch
         text = f"本政策（{policy.policy}）不覆盖此情况：{why}（{rule.clause}）"
         unmatched.append(("situation", (situation == name) & pl.col("_case").is_null(), pl.lit(text)))
     return not_covered, inputs, unmatched
+
+
+def _role_message(policy: Policy) -> str:
+    """Who must say their household role, from the policy's own categories and ages (004 二(三))."""
+    household = contribution.household_categories(policy)
+    ages = {rule.child_age_below for _, rule in household}
+    if len(ages) == 1:
+        who = f"已满{ages.pop()}周岁的" + "或".join(CATEGORY_LABELS[c] for c, _ in household)
+    else:
+        who = "、".join(f"{CATEGORY_LABELS[c]}已满{r.child_age_below}周岁的" for c, r in household)
+    roles = " 或 ".join(f"{code}（{HOUSEHOLD_ROLE_LABELS[code]}）" for code in ("child", "parent"))
+    clauses = "、".join(dict.fromkeys(" ".join(r.clause.split(" ")[:2]) for _, r in household))
+    return f"{who}成员须注明 household_role：{roles}（{clauses}）"
 
 
 @dataclass(frozen=True)
@@ -210,10 +234,6 @@ def _ineligibility(policy: Policy) -> list[tuple[pl.Expr, pl.Expr]]:
             has_any = pl.any_horizontal([categories.list.contains(c) for c in rule.requires_categories])
             text = f"“{SITUATION_LABELS[name]}”需具有以下身份之一：{labels}（{rule.clause}）"
             out.append((is_sit & ~has_any, pl.lit(text)))
-        window = rule.newborn_window
-        if window is not None and window.max_age_years is not None:
-            text = f"缴费时已满{window.max_age_years}周岁，不属于新生儿参保（{window.clause}）"
-            out.append((is_sit & bp.newborn_too_old(rule), pl.lit(text)))
     out.append(
         (
             pl.col("_benefit_start") > pl.lit(policy.benefit_period.end),
@@ -227,9 +247,25 @@ def _ineligibility(policy: Policy) -> list[tuple[pl.Expr, pl.Expr]]:
     return out
 
 
-@functools.cache
-def _compiled(policy_id: str, today: dt.date) -> Compiled:
-    policy = load_policy(policy_id)
+_COMPILED: dict[tuple[int, dt.date], tuple[Policy, Compiled]] = {}
+_COMPILED_KEPT = 32  # policies × days compiled and kept (a season's services quote under a few at a time)
+
+
+def _compiled(policy: Policy, today: dt.date) -> Compiled:
+    """The policy's rules compiled once per policy object and day (a Policy is frozen but not hashable: it
+    is kept here by identity, with the object itself so that its id cannot be reused while kept)."""
+    key = (id(policy), today)
+    kept = _COMPILED.get(key)
+    if kept is not None and kept[0] is policy:
+        return kept[1]
+    compiled = _compile(policy, today)
+    if len(_COMPILED) >= _COMPILED_KEPT:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = (policy, compiled)
+    return compiled
+
+
+def _compile(policy: Policy, today: dt.date) -> Compiled:
     personal = pl.lit(to_fen(policy.personal_contribution), dtype=pl.Int64)
     # The ID struct is stored once and its fields read after: reading them straight from the expression
     # would parse every ID number once per field.
@@ -343,9 +379,11 @@ def _words(compiled: Compiled, frame: pl.DataFrame) -> pl.DataFrame:
 EAGER_BELOW_ROWS = 10_000
 
 
-def quote_frame(policy_id: str, frame: pl.DataFrame | pl.LazyFrame, today: dt.date | None = None) -> pl.DataFrame:
-    """Quote every row of `frame` under one policy; returns the input columns plus OUTPUT_COLUMNS."""
-    compiled = _compiled(policy_id, today or dt.date.today())
+def quote_frame(policy: Policy, frame: pl.DataFrame | pl.LazyFrame, today: dt.date) -> pl.DataFrame:
+    """Quote every row of `frame` under one policy (loaded by the caller: canbao.policy.load_policy); returns
+    the input columns plus OUTPUT_COLUMNS.  `today`: the day ID numbers are checked against (a birth date
+    after it is refused), given by the caller — the rules read no clock."""
+    compiled = _compiled(policy, today)
     lf = prepare(frame)
     if isinstance(frame, pl.DataFrame) and frame.height < EAGER_BELOW_ROWS:
         computed = lf.collect()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from canbao.policy import load_policy
+from canbao.policy import Policy
 from canbao.rules.columns import first_match, paid_on
 from canbao.vocabulary import REFUND_REASON_LABELS, REFUND_REASONS
 
 
-def refund_frame(policy_id: str, quoted: pl.DataFrame) -> pl.DataFrame:
-    policy = load_policy(policy_id)
+def refund_frame(policy: Policy, quoted: pl.DataFrame) -> pl.DataFrame:
+    """The refund decision of every quoted row under `policy` (loaded by the caller)."""
     rules = policy.refund
     reason = pl.col("reason")
     requested = pl.col("requested_on")

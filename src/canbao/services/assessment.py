@@ -22,11 +22,11 @@ import polars as pl
 from sqlalchemy import Engine
 
 from canbao.errors import InputError
-from canbao.money import to_fen, yuan_text
+from canbao.money import to_fen
 from canbao.policy import load_policy
 from canbao.policy.schema import Assessment
-from canbao.reports import bar_chart, write_workbook
-from canbao.services.progress import NO_TOWNSHIP, percent_text, progress, rate_bp, rate_key
+from canbao.reports import NumberKind, bar_chart, rate, write_workbook
+from canbao.services.progress import NO_TOWNSHIP, progress, rate_bp, rate_key
 
 NO_ASSESSMENT = "本政策没有考核奖惩规定"
 # Columns assign_prizes needs: one row per township.
@@ -97,7 +97,7 @@ class Rewards:
 def policy_assessment(policy_id: str) -> Assessment:
     assessment = load_policy(policy_id).assessment
     if assessment is None:
-        raise InputError("--policy", f"{NO_ASSESSMENT}（{policy_id}）")
+        raise InputError("policy_id", f"{NO_ASSESSMENT}（{policy_id}）")
     return assessment
 
 
@@ -130,60 +130,74 @@ def _missing(frame: pl.DataFrame) -> pl.Expr:
     return parts.list.drop_nulls().list.join("；")
 
 
+REWARDS_NUMBERS: dict[str, NumberKind] = {
+    **dict.fromkeys(
+        ("参保任务数", "截至考核日参保人数", "电子凭证激活任务数", "截至考核日激活人数", "名次", "人数（个数）"),
+        "count",
+    ),
+    **dict.fromkeys(("参保完成率", "激活率"), "rate"),
+    **dict.fromkeys(("补助标准（元/人）", "工作经费补助（元）", "奖励金额（元）", "金额（元）"), "fen"),
+}
+"""The number columns of the rewards workbook (canbao.reports.xlsx)."""
+
+
 def rewards_sheets(result: Rewards) -> dict[str, pl.DataFrame]:
     a = result.assessment
     t = result.townships.filter(pl.col("township") != NO_TOWNSHIP)
     figures = [
         pl.col("enrollment_target").alias("参保任务数"),
         pl.col("enrolled").alias("截至考核日参保人数"),
-        percent_text(pl.col("enrollment_rate_bp")).alias("参保完成率"),
+        rate(pl.col("enrolled"), pl.col("enrollment_target")).alias("参保完成率"),
         pl.col("e_voucher_target").alias("电子凭证激活任务数"),
         pl.col("activated").alias("截至考核日激活人数"),
-        percent_text(pl.col("e_voucher_rate_bp")).alias("激活率"),
+        rate(pl.col("activated"), pl.col("e_voucher_target")).alias("激活率"),
     ]
     subsidy = result.townships.select(
         pl.col("township").alias("乡镇"),
         pl.col("enrolled").alias("截至考核日参保人数"),
-        pl.lit(f"{a.work_subsidy.per_enrollee}").alias("补助标准（元/人）"),
-        pl.when(pl.col("work_subsidy_fen").is_null()).then(pl.lit("未登记乡镇，无法发放"))
-        .otherwise(yuan_text(pl.col("work_subsidy_fen"))).alias("工作经费补助（元）"),
+        pl.lit(to_fen(a.work_subsidy.per_enrollee), dtype=pl.Int64).alias("补助标准（元/人）"),
+        pl.col("work_subsidy_fen").alias("工作经费补助（元）"),
+        pl.when(pl.col("work_subsidy_fen").is_null()).then(pl.lit("未登记乡镇，无法发放")).alias("备注"),
     ).sort("乡镇")  # fmt: skip
     total = pl.DataFrame(
         {
             "乡镇": ["合计"],
             "截至考核日参保人数": [int(subsidy["截至考核日参保人数"].sum())],
-            "补助标准（元/人）": [f"{a.work_subsidy.per_enrollee}"],
-            "工作经费补助（元）": [pl.select(yuan_text(pl.lit(result.work_subsidy_fen))).item()],
-        }
+            "补助标准（元/人）": [to_fen(a.work_subsidy.per_enrollee)],
+            "工作经费补助（元）": [result.work_subsidy_fen],
+            "备注": [None],
+        },
+        schema=subsidy.schema,
     )
     prizes = t.filter(pl.col("completed")).select(
         pl.col("rank").alias("名次"), pl.col("township").alias("乡镇"), pl.col("township_code").alias("乡镇代码"),
-        *figures, pl.col("prize").alias("奖项"), yuan_text(pl.col("prize_fen")).alias("奖励金额（元）"),
+        *figures, pl.col("prize").alias("奖项"), pl.col("prize_fen").alias("奖励金额（元）"),
     )  # fmt: skip
     prize_total = pl.DataFrame(
-        {"乡镇": ["合计"], "奖励金额（元）": [pl.select(yuan_text(pl.lit(result.prizes_fen))).item()]}
+        {"乡镇": ["合计"], "奖励金额（元）": [result.prizes_fen]},
+        schema={"乡镇": pl.String, "奖励金额（元）": pl.Int64},
     )
     criticized = t.filter(~pl.col("completed")).select(
         pl.col("township").alias("乡镇"), pl.col("township_code").alias("乡镇代码"), *figures,
         _missing(t).alias("未完成情况"),
     )  # fmt: skip
     goals = result.townships.select(pl.col("enrollment_target").sum(), pl.col("e_voucher_target").sum()).row(0)
+    counts = [
+        ("全县参保人数（截至考核日）", result.county_enrolled), ("通知参保任务数", a.targets.enrollment),
+        ("任务分解表参保任务合计", goals[0] or 0), ("全县电子凭证激活人数（截至考核日）", result.county_activated),
+        ("通知电子凭证激活任务数", a.targets.e_voucher), ("任务分解表激活任务合计", goals[1] or 0),
+        ("完成两项任务的乡镇数", int(t["completed"].sum())), ("未完成的乡镇数", int((~t["completed"]).sum())),
+    ]  # fmt: skip
+    money = [("工作经费补助合计（元）", result.work_subsidy_fen), ("奖励合计（元）", result.prizes_fen)]
     summary = pl.DataFrame(
         {
-            "项目": [
-                "政策", "考核截止日期", "全县参保人数（截至考核日）", "通知参保任务数", "任务分解表参保任务合计",
-                "全县电子凭证激活人数（截至考核日）", "通知电子凭证激活任务数", "任务分解表激活任务合计",
-                "完成两项任务的乡镇数", "未完成的乡镇数", "工作经费补助合计（元）", "奖励合计（元）",
-            ],
-            "数值": [
-                result.policy, a.cutoff.isoformat(), str(result.county_enrolled), str(a.targets.enrollment),
-                str(goals[0] or 0), str(result.county_activated), str(a.targets.e_voucher), str(goals[1] or 0),
-                str(t["completed"].sum()), str((~t["completed"]).sum()),
-                pl.select(yuan_text(pl.lit(result.work_subsidy_fen))).item(),
-                pl.select(yuan_text(pl.lit(result.prizes_fen))).item(),
-            ],
-        }
-    )  # fmt: skip
+            "项目": ["政策", "考核截止日期", *(k for k, _ in counts), *(k for k, _ in money)],
+            "内容": [result.policy, a.cutoff.isoformat(), *[None] * (len(counts) + len(money))],
+            "人数（个数）": [None, None, *(int(v) for _, v in counts), *[None] * len(money)],
+            "金额（元）": [None, None, *[None] * len(counts), *(int(v) for _, v in money)],
+        },
+        schema={"项目": pl.String, "内容": pl.String, "人数（个数）": pl.Int64, "金额（元）": pl.Int64},
+    )
     tiers = "，".join(f"{tier.name}{tier.count}名各{tier.amount}元" for tier in a.prizes.tiers)
     notes = pl.DataFrame(
         {
@@ -209,7 +223,7 @@ def rewards_sheets(result: Rewards) -> dict[str, pl.DataFrame]:
 
 def write_rewards(result: Rewards, out: Path) -> list[Path]:
     stem = f"考核奖惩-{result.benefit_year}年度-截至{result.assessment.cutoff.isoformat()}"
-    workbook = write_workbook(out / f"{stem}.xlsx", rewards_sheets(result))
+    workbook = write_workbook(out / f"{stem}.xlsx", rewards_sheets(result), numbers=REWARDS_NUMBERS)
     towns = result.townships.filter(pl.col("township") != NO_TOWNSHIP)
     label = pl.concat_str(
         pl.col("township"),

@@ -366,7 +366,7 @@ def cleanup_list(
         pl.lit(policy_id).alias("policy"),
         "id_number",
     )  # fmt: skip
-    decided = refund_frame(policy_id, asked) if asked.height else None
+    decided = refund_frame(load_policy(policy_id), asked) if asked.height else None
     if decided is not None:
         error, field = decided["refund_error"], decided["refund_error_field"]
         enrolled = enrolled.with_columns(

@@ -11,10 +11,10 @@ Every figure comes from the registry and the ledger, read once into Polars frame
   (a refund appends a negative one), per enrollment, checked against what the enrollment says
   (`subsidy_fen` when its timing is `upfront` and it was not refunded);
 - county subsidies (004 二(三)): entitled live enrollments, `county_subsidy_refund` entries paid, and what is
-  still owed (as `canbao.services.payments.county_subsidy_refunds_owed` counts it: active enrollments not paid
-  back), per township.
+  still owed (the one definition, `canbao.services.payments.county_subsidy_owed`, that the townships' list
+  uses too), per township.
 
-Money is integer fen throughout; the workbook shows yuan text.
+Money is integer fen throughout; the workbook shows yuan as numbers (#,##0.00).
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import BigInteger, Engine, func, select
 
-from canbao.money import yuan_text
 from canbao.policy import load_policy
+from canbao.reports.xlsx import NumberKind
+from canbao.services.payments import county_subsidy_owed
 from canbao.store.arrow import read_query
 from canbao.store.tables import enrollments, ledger_entries, persons
-from canbao.vocabulary import CATEGORY_LABELS, FISCAL_LEVELS, SUBSIDY_KIND_LABELS
+from canbao.vocabulary import CATEGORY_LABELS, ENROLLMENT_STATUS_LABELS, FISCAL_LEVELS, SUBSIDY_KIND_LABELS
 
 NO_TOWNSHIP = "（未填乡镇）"
 TOTAL = "合计"
@@ -192,7 +193,7 @@ def fund_report(engine: Engine, benefit_year: int, policy_id: str | None = None)
     # 004 二(三) 先缴后补: entitled (live), paid back (the ledger), owed (active, not yet paid back).
     after = frame.filter(pl.col("subsidy_timing") == "refund_after_payment")
     entitled = after.filter(pl.col("live") & (pl.col("subsidy_fen").fill_null(0) > 0))
-    owed = entitled.filter((pl.col("status") == "active") & (pl.col("paid_back_fen") == 0))
+    owed = frame.filter(county_subsidy_owed())
     paid = frame.filter(pl.col("paid_back_fen") != 0)
 
     def per_township(part: pl.DataFrame, name: str, money: str) -> pl.DataFrame:
@@ -217,8 +218,17 @@ def fund_report(engine: Engine, benefit_year: int, policy_id: str | None = None)
 # ---------------------------------------------------------------------------------------------------- output
 
 
-def _yuan_or_not_stated(column: str) -> pl.Expr:
-    return pl.when(pl.col(column).is_null()).then(pl.lit(NOT_STATED)).otherwise(yuan_text(pl.col(column)))
+FUNDS_NUMBERS: dict[str, NumberKind] = {
+    **dict.fromkeys(("参保人数", "未分级人数", "人数", "应补人数", "已退补人数", "待退补人数", "参保记录号"), "count"),
+    **dict.fromkeys(
+        (*(f"{label}（元）" for label in LEVEL_LABELS.values()), "应到位金额（元）", "台账金额（元）",
+         "参保记录资助金额（元）", "差额（元）", "划拨金额（元）", "应补金额（元）", "已退补金额（元）",
+         "待退补金额（元）"),
+        "fen",
+    ),
+}  # fmt: skip
+"""The number columns of the fund workbook (canbao.reports.xlsx); a level the policy does not state is an
+empty cell, said so beside it (未分级)."""
 
 
 def _labels() -> list[pl.Expr]:
@@ -244,13 +254,13 @@ def _with_total(frame: pl.DataFrame, label_column: str, sum_columns: list[str]) 
 
 
 def workbook_sheets(report: FundReport) -> dict[str, pl.DataFrame]:
-    """The report as sheets with Chinese headers, yuan as text."""
+    """The report as sheets with Chinese headers; amounts in fen, written as yuan numbers (FUNDS_NUMBERS)."""
     fiscal_cols = [f"fiscal_{lvl}_fen" for lvl in _LEVELS_AND_TOTAL]
     towns = pl.concat([report.fiscal_by_township, report.fiscal_county])
     fiscal = towns.select(
         pl.col("township").alias("乡镇"),
         pl.col("persons").alias("参保人数"),
-        *[_yuan_or_not_stated(c).alias(f"{LEVEL_LABELS[c[7:-4]]}（元）") for c in fiscal_cols],
+        *[pl.col(c).alias(f"{LEVEL_LABELS[c[7:-4]]}（元）") for c in fiscal_cols],
         pl.col("unsplit").alias("未分级人数"),
     )
     county = report.fiscal_county.row(0, named=True)
@@ -261,7 +271,7 @@ def workbook_sheets(report: FundReport) -> dict[str, pl.DataFrame]:
             "应到位金额（元）": [county[f"fiscal_{lvl}_fen"] for lvl in _LEVELS_AND_TOTAL],
         },
         schema={"级次": pl.String, "参保人数": pl.Int64, "应到位金额（元）": pl.Int64},
-    ).with_columns(_yuan_or_not_stated("应到位金额（元）").alias("应到位金额（元）"))
+    ).with_columns(pl.when(pl.col("应到位金额（元）").is_null()).then(pl.lit(NOT_STATED)).alias("备注"))
 
     by_category = _with_total(
         report.subsidies_by_category, "subsidy_kind", ["persons", "ledger_fen", "enrollment_fen", "difference_fen"]
@@ -269,36 +279,37 @@ def workbook_sheets(report: FundReport) -> dict[str, pl.DataFrame]:
     categories = by_category.select(
         *_labels(),
         pl.col("persons").alias("人数"),
-        yuan_text(pl.col("ledger_fen")).alias("台账金额（元）"),
-        yuan_text(pl.col("enrollment_fen")).alias("参保记录资助金额（元）"),
-        yuan_text(pl.col("difference_fen")).alias("差额（元）"),
+        pl.col("ledger_fen").alias("台账金额（元）"),
+        pl.col("enrollment_fen").alias("参保记录资助金额（元）"),
+        pl.col("difference_fen").alias("差额（元）"),
     )
     differences = report.subsidy_differences.select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村（社区）"), pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"), pl.col("enrollment_id").alias("参保记录号"),
-        pl.col("status").alias("参保状态"), *_labels(),
-        yuan_text(pl.col("enrollment_fen")).alias("参保记录资助金额（元）"),
-        yuan_text(pl.col("ledger_fen")).alias("台账金额（元）"),
-        yuan_text(pl.col("difference_fen")).alias("差额（元）"),
+        pl.col("status").replace_strict(ENROLLMENT_STATUS_LABELS, default=pl.col("status")).alias("参保状态"),
+        *_labels(),
+        pl.col("enrollment_fen").alias("参保记录资助金额（元）"),
+        pl.col("ledger_fen").alias("台账金额（元）"),
+        pl.col("difference_fen").alias("差额（元）"),
     )  # fmt: skip
     transfers = _with_total(report.transfers_by_township, "township", ["persons", "amount_fen"])
     transfer_sheet = transfers.select(
         pl.col("township").alias("乡镇"), *_labels(), pl.col("persons").alias("人数"),
-        yuan_text(pl.col("amount_fen")).alias("划拨金额（元）"),
+        pl.col("amount_fen").alias("划拨金额（元）"),
     )  # fmt: skip
     detail = report.transfer_detail.select(
         pl.col("township").alias("乡镇"), pl.col("village").alias("村（社区）"), pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"), *_labels(),
-        yuan_text(pl.col("amount_fen")).alias("划拨金额（元）"), pl.col("paid_on").alias("缴费日期"),
+        pl.col("amount_fen").alias("划拨金额（元）"), pl.col("paid_on").alias("缴费日期"),
         pl.col("collecting_unit").alias("代收单位"), pl.col("enrollment_id").alias("参保记录号"),
     )  # fmt: skip
     county_subsidy = _with_total(
         report.county_subsidy_by_township, "township", [c for c in report.county_subsidy_by_township.columns[1:]]
     ).select(
         pl.col("township").alias("乡镇"),
-        pl.col("entitled_persons").alias("应补人数"), yuan_text(pl.col("entitled_fen")).alias("应补金额（元）"),
-        pl.col("paid_persons").alias("已退补人数"), yuan_text(pl.col("paid_fen")).alias("已退补金额（元）"),
-        pl.col("owed_persons").alias("待退补人数"), yuan_text(pl.col("owed_fen")).alias("待退补金额（元）"),
+        pl.col("entitled_persons").alias("应补人数"), pl.col("entitled_fen").alias("应补金额（元）"),
+        pl.col("paid_persons").alias("已退补人数"), pl.col("paid_fen").alias("已退补金额（元）"),
+        pl.col("owed_persons").alias("待退补人数"), pl.col("owed_fen").alias("待退补金额（元）"),
     )  # fmt: skip
     notes = pl.DataFrame(
         {
@@ -329,7 +340,9 @@ def write_fund_report(report: FundReport, out: Path) -> list[Path]:
     from canbao.reports import bar_chart, write_workbook
 
     out.mkdir(parents=True, exist_ok=True)
-    files = [write_workbook(out / f"资金核算-{report.benefit_year}.xlsx", workbook_sheets(report))]
+    files = [
+        write_workbook(out / f"资金核算-{report.benefit_year}.xlsx", workbook_sheets(report), numbers=FUNDS_NUMBERS)
+    ]
     towns = report.fiscal_by_township
     if towns.height:
         stated = [lvl for lvl in FISCAL_LEVELS if towns[f"fiscal_{lvl}_fen"].is_not_null().any()]

@@ -28,16 +28,17 @@ from sqlalchemy.exc import DBAPIError
 from canbao.errors import CanbaoError
 from canbao.ids import mask_id_numbers
 from canbao.money import yuan_text
-from canbao.policy import load_policy
+from canbao.policy import Policy, load_policy
 from canbao.rules.columns import first_match
 from canbao.rules.engine import quote_frame
 from canbao.store.bulk import allocate_ids, bulk_insert
 from canbao.store.db import refresh_statistics
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import BUSY, DatabaseBusy, UnitOfWork, audit, now
+from canbao.vocabulary import CHANNEL_LABELS, CHANNELS
 
-CHANNELS: tuple[str, ...] = ("online", "collecting_unit", "school", "bank_debit")
-CHANNEL_LABELS = {"online": "线上自助缴费", "collecting_unit": "代收单位", "school": "学校", "bank_debit": "银行批扣"}
+__all__ = ["CHANNELS", "CHANNEL_LABELS", "CHUNK_ROWS", "PAYMENT_COLUMNS", "RESULT_COLUMNS", "apply_payments"]
+
 PAYMENT_COLUMNS: dict[str, pl.DataType] = {
     "channel": pl.String(),
     "channel_name": pl.String(),
@@ -105,12 +106,21 @@ class _Outcomes:
         return self.frame.filter(pl.col("outcome").is_null())
 
 
+def id_check_day(policy: Policy, today: dt.date | None) -> dt.date:
+    """The day ID numbers are checked against (a birth date after it is refused): `today` when the caller
+    gives it, else the policy's last payable day (the benefit period's end) — never the machine's clock, so
+    that a file applied again later is judged the same.  A payment dated before the birth is refused all the
+    same (the engine's 缴费日期早于身份证号码中的出生日期)."""
+    return today if today is not None else policy.benefit_period.end
+
+
 def _prepare(policy_id: str, frame: pl.DataFrame, today: dt.date | None) -> pl.DataFrame:
+    policy = load_policy(policy_id)
     missing = {c: pl.lit(None, dtype=t) for c, t in PAYMENT_COLUMNS.items() if c not in frame.columns}
     frame = frame.with_columns(**missing).with_columns(
         pl.col(c).cast(t, strict=False) for c, t in PAYMENT_COLUMNS.items()
     )
-    quoted = quote_frame(policy_id, frame.with_row_index("payment_row"), today)
+    quoted = quote_frame(policy, frame.with_row_index("payment_row"), id_check_day(policy, today))
     return quoted.rename({"error_field": "quote_error_field", "error": "quote_error"}).with_columns(
         mask_id_numbers(pl.col("id_number")).alias("masked_id")
     )
@@ -145,16 +155,29 @@ def _length_rules(o: _Outcomes) -> None:
     )
 
 
-def _payment_rules(o: _Outcomes) -> None:
+def _payment_rules(o: _Outcomes, policy: Policy) -> None:
     o.refuse(
         ~pl.col("eligible"),
         "person",
         pl.format("{} 不符合参保条件：{}", pl.col("masked_id"), pl.col("reasons").list.join("；")),
     )
+    allowed = policy.collection.channels
+    choices = "、".join(f"{c}（{CHANNEL_LABELS[c]}）" for c in allowed)
     o.refuse(
         pl.col("channel").is_null() | ~pl.col("channel").is_in(list(CHANNELS)),
         "channel",
-        pl.format("未知的缴费渠道 {}（可选：{}）", pl.col("channel"), pl.lit("、".join(CHANNELS))),
+        pl.format("未知的缴费渠道 {}（可选：{}）", pl.col("channel"), pl.lit(choices)),
+    )
+    o.refuse(
+        ~pl.col("channel").is_in(list(allowed)),
+        "channel",
+        pl.format(
+            "本政策（{}）不经由“{}”征收（{}；可选：{}）",
+            pl.lit(policy.policy),
+            pl.col("channel").replace_strict(CHANNEL_LABELS, default=pl.col("channel")),
+            pl.lit(policy.collection.clause),
+            pl.lit(choices),
+        ),
     )
     o.refuse(pl.col("txn_id").is_null(), "txn_id", pl.lit("缺少交易流水号"))
     o.refuse(pl.col("amount_fen").is_null(), "amount", pl.lit("缺少缴费金额，或金额不是以分计的整数"))
@@ -504,7 +527,7 @@ def _apply_chunk(
                         refresh_statistics(c, "persons", "enrollments", "ledger_entries")
                     locked = _lock_persons(c, o)
                 _replays(c, o)
-                _payment_rules(o)
+                _payment_rules(o, load_policy(policy_id))
                 repeats = _in_file_duplicates(o)
                 _persons(c, o, locked)
                 _one_enrollment_per_year(c, o, benefit_year)

@@ -18,20 +18,27 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import BigInteger, Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
-from canbao.money import to_fen, to_yuan
+from canbao.money import to_fen, to_yuan, yuan_text
+from canbao.outputs import write_csv
+from canbao.policy import load_policy
+from canbao.quote import application_row
+from canbao.reports.xlsx import NumberKind, write_workbook
+from canbao.rules.columns import input_frame
 from canbao.rules.refund import refund_frame
 from canbao.services.payment_batch import apply_payments
 from canbao.services.registry import find_person
 from canbao.store.tables import enrollments, ledger_entries, persons
 from canbao.store.uow import UnitOfWork, audit, now
+from canbao.vocabulary import CATEGORY_LABELS, END_REASON_LABELS, END_REASONS, ENROLLMENT_STATUS_LABELS
 
 _T = TypeVar("_T")
 
@@ -98,9 +105,7 @@ def _masked(payment: Payment) -> str:
 
 def _application_row(payment: Payment) -> pl.DataFrame:
     """The payment as a frame of one, its shape and types checked as a quote's are."""
-    from canbao.quote import _frame, _row
-
-    row = _row(payment.application)
+    row = application_row(payment.application)
     row.update(
         channel=payment.channel,
         channel_name=payment.channel_name,
@@ -111,7 +116,7 @@ def _application_row(payment: Payment) -> pl.DataFrame:
         village=payment.village,
         phone=payment.phone,
     )
-    return _frame([row])
+    return input_frame([row])
 
 
 # --- refunds, suspension, termination -------------------------------------------------------------------
@@ -194,7 +199,7 @@ def refund(
                 },
                 schema_overrides={"error": pl.String, "reasons": pl.List(pl.String), "subsidy_timing": pl.String},
             )
-            decided = refund_frame(row.policy, frame).row(0, named=True)
+            decided = refund_frame(load_policy(row.policy), frame).row(0, named=True)
             if decided["refund_error"] is not None:
                 raise InputError(decided["refund_error_field"], decided["refund_error"])
             result = RefundResult(row.id, decided["refundable"], decided["refund_fen"], decided["refund_why"])
@@ -237,9 +242,6 @@ def _end(
         raise _no_live(id_number, benefit_year)
 
 
-END_REASONS = {"death": "死亡", "joined_employee_insurance": "参加职工医保", "moved_away": "迁出本地", "other": "其他"}
-
-
 def end_enrollment(
     engine: Engine,
     id_number: str,
@@ -252,7 +254,8 @@ def end_enrollment(
     """Suspend (暂停: the enrollment stays the person's one for the year) or terminate (终止) it, keeping
     the reason.  No money moves: a refund is its own use case."""
     if reason not in END_REASONS:
-        raise InputError("reason", f"未知的原因 {reason}（可选：{'、'.join(END_REASONS)}）")
+        choices = "、".join(f"{r}（{END_REASON_LABELS[r]}）" for r in END_REASONS)
+        raise InputError("reason", f"未知的原因 {reason}（可选：{choices}）")
     masked = mask_id_number(id_number)
 
     def once() -> int:
@@ -274,45 +277,97 @@ def end_enrollment(
 # --- county subsidy refunds (先缴后补, 004 二(三)) ------------------------------------------------------
 
 
+def county_subsidy_owed() -> pl.Expr:
+    """The one definition of a county subsidy still owed back (先缴后补, 004 二(三)), over the columns
+    `status`, `subsidy_timing`, `subsidy_fen` and `paid_back_fen` (the enrollment's county_subsidy_refund
+    entries summed, corrections included): an active enrollment paid in full first, with a county subsidy,
+    that nothing has yet been paid back for.  Used by the township's list (county_subsidy_refunds_owed), by
+    the recording of a refund and by the fund accounting (canbao.services.funds)."""
+    return (
+        (pl.col("status") == "active")
+        & (pl.col("subsidy_timing") == "refund_after_payment")
+        & (pl.col("subsidy_fen").fill_null(0) > 0)
+        & (pl.col("paid_back_fen").fill_null(0) == 0)
+    )
+
+
+def _is_owed(status: str, subsidy_timing: str | None, subsidy_fen: int | None, paid_back_fen: int) -> bool:
+    one = pl.DataFrame(
+        {"status": [status], "subsidy_timing": [subsidy_timing], "subsidy_fen": [subsidy_fen],
+         "paid_back_fen": [paid_back_fen]},
+        schema={"status": pl.String, "subsidy_timing": pl.String, "subsidy_fen": pl.Int64, "paid_back_fen": pl.Int64},
+    )  # fmt: skip
+    return bool(one.select(county_subsidy_owed()).item())
+
+
+_OWED_SCHEMA: dict[str, pl.DataType] = {
+    "township": pl.String(),
+    "village": pl.String(),
+    "name": pl.String(),
+    "id_number": pl.String(),
+    "enrollment_id": pl.Int64(),
+    "subsidy_category": pl.String(),
+    "subsidy_fen": pl.Int64(),
+}
+
+
 def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str | None = None) -> pl.DataFrame:
-    """Who is owed a county subsidy back, per township: active enrollments paid first (refund_after_payment)
-    with no county_subsidy_refund entry yet."""
+    """Who is owed a county subsidy back (:func:`county_subsidy_owed`), per township and village."""
+    le, e, p = ledger_entries.c, enrollments.c, persons.c
     paid_back = (
-        select(ledger_entries.c.enrollment_id).where(ledger_entries.c.kind == "county_subsidy_refund").scalar_subquery()
+        select(le.enrollment_id, func.sum(le.amount_fen).cast(BigInteger).label("paid_back_fen"))
+        .where(le.kind == "county_subsidy_refund")
+        .group_by(le.enrollment_id)
+        .subquery("paid_back")
     )
     query = (
         select(
-            persons.c.township,
-            persons.c.village,
-            persons.c.name,
-            persons.c.id_number,
-            enrollments.c.id.label("enrollment_id"),
-            enrollments.c.subsidy_category,
-            enrollments.c.subsidy_fen,
+            p.township, p.village, p.name, p.id_number, e.id.label("enrollment_id"), e.subsidy_category,
+            e.subsidy_fen, e.status, e.subsidy_timing,
+            func.coalesce(paid_back.c.paid_back_fen, 0).label("paid_back_fen"),
         )
-        .join(persons, persons.c.id == enrollments.c.person_id)
-        .where(
-            enrollments.c.benefit_year == benefit_year,
-            enrollments.c.status == "active",
-            enrollments.c.subsidy_timing == "refund_after_payment",
-            enrollments.c.id.not_in(paid_back),
-        )
-        .order_by(persons.c.township, persons.c.village, enrollments.c.id)
-    )
+        .join(persons, p.id == e.person_id)
+        .outerjoin(paid_back, paid_back.c.enrollment_id == e.id)
+        .where(e.benefit_year == benefit_year, e.status == "active", e.subsidy_timing == "refund_after_payment")
+        .order_by(p.township, p.village, e.id)
+    )  # fmt: skip
     if township is not None:
-        query = query.where(persons.c.township == township)
+        query = query.where(p.township == township)
     with engine.connect() as c:
-        rows = c.execute(query).mappings().all()
-    schema = {
-        "township": pl.String,
-        "village": pl.String,
-        "name": pl.String,
-        "id_number": pl.String,
-        "enrollment_id": pl.Int64,
-        "subsidy_category": pl.String,
-        "subsidy_fen": pl.Int64,
-    }
-    return pl.DataFrame([dict(r) for r in rows], schema=schema)
+        rows = c.execute(query).all()
+    schema = {**_OWED_SCHEMA, "status": pl.String(), "subsidy_timing": pl.String(), "paid_back_fen": pl.Int64()}
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return frame.filter(county_subsidy_owed()).select(list(_OWED_SCHEMA))
+
+
+COUNTY_SUBSIDY_NUMBERS: dict[str, NumberKind] = {"应退补金额（元）": "fen", "参保记录号": "count"}
+
+
+def county_subsidy_sheet(owed: pl.DataFrame) -> pl.DataFrame:
+    """The townships' list of county subsidies owed back (county_subsidy_refunds_owed) in Chinese; amounts
+    stay fen, written as yuan numbers (COUNTY_SUBSIDY_NUMBERS)."""
+    return owed.select(
+        pl.col("township").fill_null("（未填乡镇）").alias("乡镇"),
+        pl.col("village").alias("村（社区）"),
+        pl.col("name").alias("姓名"),
+        pl.col("id_number").alias("身份证号码"),
+        pl.col("subsidy_category")
+        .replace_strict(CATEGORY_LABELS, default=pl.col("subsidy_category"))
+        .alias("补贴身份"),
+        pl.col("subsidy_fen").alias("应退补金额（元）"),
+        pl.col("enrollment_id").alias("参保记录号"),
+    )
+
+
+def write_county_subsidy_refunds(owed: pl.DataFrame, path: Path) -> Path:
+    """The list as `.xlsx` (numbers as numbers) or `.csv` (yuan as text, 400.00); any other suffix is refused."""
+    sheet = county_subsidy_sheet(owed)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return write_workbook(path, {"先缴后补退补清单": sheet}, numbers=COUNTY_SUBSIDY_NUMBERS)
+    if suffix == ".csv":
+        return write_csv(sheet.with_columns(yuan_text(pl.col("应退补金额（元）")).alias("应退补金额（元）")), path)
+    raise InputError("output", f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{path.name}”")
 
 
 def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: int, township: str, actor: str) -> int:
@@ -326,8 +381,12 @@ def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: i
             row = _find_live(c, id_number, benefit_year)
             if row.subsidy_timing != "refund_after_payment" or not row.subsidy_fen:
                 raise InputError("id_number", f"{masked} 的参保记录没有先缴后补的县财政补贴")
-            if _county_subsidy_paid_back(c, row.id):
+            paid_back = _county_subsidy_paid_back(c, row.id)
+            if paid_back:
                 raise InputError("id_number", f"{masked} 的县财政补贴已经退补过，不能重复退补")
+            if not _is_owed(row.status, row.subsidy_timing, row.subsidy_fen, paid_back):
+                status = ENROLLMENT_STATUS_LABELS.get(row.status, row.status)
+                raise InputError("id_number", f"{masked} 的参保关系为“{status}”，暂不退补县财政补贴")
             c.execute(
                 insert(ledger_entries).values(
                     enrollment_id=row.id,

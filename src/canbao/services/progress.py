@@ -5,14 +5,15 @@ What counts as of a date D:
 
 - enrolled: a live enrollment (active or suspended; a refunded or ended one no longer counts) of the benefit
   year paid on or before D, counted in the person's registered township and village;
-- renewed: one of last year's enrollees (as :func:`canbao.services.season.last_year_select`: enrolled in
+- renewed: one of last year's enrollees (as :func:`canbao.services.last_year.last_year_select`: enrolled in
   the year before in the registry, or on an imported roster of last year's) who is enrolled as of D;
 - activated: an e-voucher activation recorded on or before D (:mod:`canbao.services.targets`);
 - last week: the same as of D − 7 days.
 
-Rates are exact integers in basis points (1/10,000; floor), shown as percentages; a rate against a target of
-0 is null.  Ranking (004 七(四) 每周统计公布各村（社区）参保缴费进度): completion rate (exactly, not the rounded
-basis points), then the number enrolled, then the code and name — the notices give no rule for ties.
+Rates are kept as exact integers in basis points (1/10,000; floor) for the frames and the thresholds, and
+written to the workbooks as the fraction itself (canbao.reports.xlsx: 16/27 shows 59.26%); a rate against a
+target of 0 is null.  Ranking (004 七(四) 每周统计公布各村（社区）参保缴费进度): completion rate (exactly, not
+the rounded basis points), then the number enrolled, then the code and name — the notices give no rule for ties.
 
 Every count is made by the database (GROUP BY), so a county of a million persons is read as a few hundred
 rows; see benchmarks/progress.py.
@@ -26,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Integer, and_, case, func, literal_column, select
+from sqlalchemy import Connection, Engine, Integer, and_, case, func, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from canbao.errors import InputError
-from canbao.money import yuan_text
 from canbao.outputs import OutputGroup, unique_file_names
-from canbao.reports import bar_chart, write_workbook
-from canbao.services.season import due_columns, last_year_select
+from canbao.reports import NumberKind, bar_chart, rate, write_workbook
+from canbao.services.last_year import last_year_select
+from canbao.services.season import DUE_NUMBERS, due_columns, settled
 from canbao.services.targets import read_targets
 from canbao.store.tables import dues, e_voucher_activations, enrollments, persons
 
@@ -56,22 +57,6 @@ def rate_bp(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 def rate_key(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     """An exact integer order of numerator / denominator (see RATE_SCALE); null when it has no rate."""
     return pl.when(denominator > 0).then(numerator.cast(pl.Int64) * RATE_SCALE // denominator)
-
-
-def percent_text(bp: pl.Expr) -> pl.Expr:
-    """Basis points → "98.76%" by integer arithmetic; "—" when there is no rate."""
-    sign = pl.when(bp < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    whole = bp.abs()
-    text = pl.format("{}{}.{}%", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))
-    return pl.when(bp.is_null()).then(pl.lit("—")).otherwise(text)
-
-
-def points_text(bp: pl.Expr) -> pl.Expr:
-    """A change of rate in percentage points, signed: "+1.25"."""
-    sign = pl.when(bp < 0).then(pl.lit("-")).otherwise(pl.lit("+"))
-    whole = bp.abs()
-    text = pl.format("{}{}.{}", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))
-    return pl.when(bp.is_null()).then(pl.lit("—")).otherwise(text)
 
 
 # -------------------------------------------------------------------------------------------------- counts
@@ -174,7 +159,7 @@ def progress(engine: Engine, benefit_year: int, as_of: dt.date) -> Progress:
         counts = place_counts(c, benefit_year, as_of, week_before)
         goals = read_targets(c, benefit_year)
     if goals.is_empty():
-        raise InputError("--benefit-year", f"尚未导入 {benefit_year} 年度的任务分解表（canbao targets import）")
+        raise InputError("benefit_year", f"尚未导入 {benefit_year} 年度的任务分解表（canbao targets import）")
     wide = goals.pivot(on="kind", index=["township", "township_code", "village", "village_code"], values="target")
     wide = wide.rename({"enrollment": "enrollment_target", "e_voucher": "e_voucher_target"}, strict=False)
     for column in ("enrollment_target", "e_voucher_target"):
@@ -224,36 +209,48 @@ def _yes_no(flag: pl.Expr) -> pl.Expr:
 
 
 def _figures(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The figures of a place, as numbers (PROGRESS_NUMBERS): counts, rates as fractions (16/27 shows 59.26%),
+    the week's change of the completion rate in percentage points."""
+    target, e_target = pl.col("enrollment_target"), pl.col("e_voucher_target")
+    change = (rate(pl.col("enrolled"), target) - rate(pl.col("enrolled_last_week"), target)) * 100
     return [
-        pl.col("enrollment_target").alias("参保任务数"),
+        target.alias("参保任务数"),
         pl.col("enrolled").alias("已参保人数"),
-        percent_text(pl.col("enrollment_rate_bp")).alias("参保完成率"),
+        rate(pl.col("enrolled"), target).alias("参保完成率"),
         pl.col("enrolled_last_week").alias("上周同期已参保"),
         pl.col("enrolled_this_week").alias("本周新增参保"),
-        points_text(pl.col("enrollment_rate_change_bp")).alias("完成率周变化（百分点）"),
+        change.alias("完成率周变化（百分点）"),
         pl.col("last_year").alias("上年度参保人数"),
         pl.col("renewed").alias("已续保人数"),
-        percent_text(pl.col("renewal_rate_bp")).alias("续保率"),
+        rate(pl.col("renewed"), pl.col("last_year")).alias("续保率"),
         pl.col("not_renewed").alias("未续保人数"),
-        pl.col("e_voucher_target").alias("电子凭证激活任务数"),
+        e_target.alias("电子凭证激活任务数"),
         pl.col("activated").alias("已激活人数"),
-        percent_text(pl.col("e_voucher_rate_bp")).alias("激活率"),
+        rate(pl.col("activated"), e_target).alias("激活率"),
         pl.col("activated_this_week").alias("本周新增激活"),
         _yes_no(pl.col("enrollment_completed") & pl.col("e_voucher_completed")).alias("两项任务均完成"),
-        pl.col("enrollment_rate_bp").alias("参保完成率（万分之）"),
-        pl.col("renewal_rate_bp").alias("续保率（万分之）"),
-        pl.col("e_voucher_rate_bp").alias("激活率（万分之）"),
     ]
 
 
+PROGRESS_NUMBERS: dict[str, NumberKind] = {
+    **dict.fromkeys(
+        ("参保任务数", "已参保人数", "上周同期已参保", "本周新增参保", "上年度参保人数", "已续保人数", "未续保人数",
+         "电子凭证激活任务数", "已激活人数", "本周新增激活", "名次", "全县名次", "乡镇内名次"),
+        "count",
+    ),
+    **dict.fromkeys(("参保完成率", "续保率", "激活率"), "rate"),
+    "完成率周变化（百分点）": "points",
+}  # fmt: skip
+"""The number columns of the progress workbook (canbao.reports.xlsx)."""
+
+
 def progress_sheets(report: Progress) -> dict[str, pl.DataFrame]:
-    county = report.county.select(_figures(report.county))
-    summary = pl.DataFrame(
-        {
-            "指标": ["统计截止日期", "上周同期（对比日期）", *county.columns],
-            "数值": [report.as_of.isoformat(), report.week_before.isoformat(), *[str(v) for v in county.row(0)]],
-        }
+    county = report.county.select(
+        pl.lit(report.as_of).alias("统计截止日期"),
+        pl.lit(report.week_before).alias("上周同期（对比日期）"),
+        *_figures(report.county),
     )
+    summary = county
     townships = report.townships.select(
         pl.col("rank").alias("名次"), pl.col("township").alias("乡镇"), pl.col("township_code").alias("乡镇代码"),
         *_figures(report.townships),
@@ -276,7 +273,7 @@ def progress_sheets(report: Progress) -> dict[str, pl.DataFrame]:
                 "续保：上年度参保人员（登记库中上年度参保或导入的上年度参保名册）中本年度已参保的人数。",
                 "已激活：激活日期不晚于截止日期的医保电子凭证激活记录。",
                 f"上周同期：截至 {report.week_before.isoformat()} 的同一口径；本周新增 = 本期 − 上周同期。",
-                "完成率、续保率、激活率按万分之一取整（向下），以百分数显示。",
+                "完成率、续保率、激活率为数值（人数之比），以百分数显示两位小数（四舍五入）；排名按精确比较。",
                 "排名：完成率（精确比较）高者在前，相同时已参保人数多者在前，再按代码、名称（通知未规定并列规则）。",
                 "未列入任务分解表：有参保或激活记录、但其乡镇或村不在任务分解表中的人员所在地，计入乡镇和全县合计。",
             ]
@@ -288,7 +285,7 @@ def progress_sheets(report: Progress) -> dict[str, pl.DataFrame]:
 def write_progress(report: Progress, out: Path) -> list[Path]:
     """The workbook (全县, 乡镇排名, 村排名, …) and the chart of township completion rates."""
     stem = f"参保进度-{report.benefit_year}年度-截至{report.as_of.isoformat()}"
-    workbook = write_workbook(out / f"{stem}.xlsx", progress_sheets(report))
+    workbook = write_workbook(out / f"{stem}.xlsx", progress_sheets(report), numbers=PROGRESS_NUMBERS)
     ranked = report.townships.filter(pl.col("rank").is_not_null())
     rates = ranked.select(
         pl.col("township"),
@@ -314,13 +311,11 @@ def write_progress(report: Progress, out: Path) -> list[Path]:
 
 
 def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFrame:
-    """Last year's enrollees without a live enrollment paid on or before `as_of`, with what each owes (the
-    season's due record; null when the season gave them none)."""
-    e, p, d = enrollments.c, persons.c, dues.c
+    """Last year's enrollees not renewed and not otherwise settled as of `as_of` (no enrollment of the year
+    paid on or before it, live or since terminated or refunded: :func:`canbao.services.season.settled`), with
+    what each owes (the season's due record; null when the season gave them none)."""
+    p, d = persons.c, dues.c
     last = last_year_select(benefit_year).subquery("last")
-    renewed: Select[Any] = select(literal_column("1")).where(
-        e.person_id == last.c.person_id, e.benefit_year == benefit_year, e.live, e.paid_on <= as_of
-    )
     query = (
         select(
             p.township, p.village, p.name, p.id_number, p.phone, d.amount_due_fen, d.subsidy_category,
@@ -331,7 +326,7 @@ def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFra
                 dues, and_(d.person_id == last.c.person_id, d.benefit_year == benefit_year)
             )
         )
-        .where(~renewed.exists())
+        .where(~settled(last.c.person_id, benefit_year, as_of))
     )  # fmt: skip
     text = pl.String()
     schema: dict[str, pl.DataType] = {
@@ -347,6 +342,11 @@ def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFra
     )
 
 
+NOT_RENEWED_NUMBERS: dict[str, NumberKind] = {
+    **DUE_NUMBERS,
+    "应缴合计（元）": "fen",
+    **dict.fromkeys(("序号", "未续保人数", "已测算应缴人数"), "count"),
+}
 SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
@@ -358,18 +358,18 @@ def write_not_renewed(frame: pl.DataFrame, out: Path, benefit_year: int, as_of: 
         pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"),
         pl.col("phone").alias("联系电话"),
-        pl.when(pl.col("amount_due_fen").is_null()).then(pl.lit("未测算（开征时不在应缴名单）"))
-        .otherwise(yuan_text(pl.col("amount_due_fen"))).alias("应缴金额（元）"),
+        pl.col("amount_due_fen").alias("应缴金额（元）"),
         *due_columns(),
         pl.lit(None, dtype=pl.String).alias("核查情况（已外出/已死亡/参加职工医保/外地参保/拒绝参保/其他）"),
-        pl.lit(None, dtype=pl.String).alias("备注"),
+        pl.when(pl.col("amount_due_fen").is_null()).then(pl.lit("应缴金额未测算（开征时不在应缴名单）"))
+        .otherwise(pl.lit(None, dtype=pl.String)).alias("备注"),
     )  # fmt: skip
     parts = readable.partition_by("township", maintain_order=True)
     stems = [f"未续保名单-{benefit_year}年度-{p['township'][0]}-截至{as_of.isoformat()}" for p in parts]
     files = [out / f"{stem}.xlsx" for stem in unique_file_names(stems)]  # a `/` in a name makes no folder
     with OutputGroup() as group:  # every township's workbook or none
         for path, township_frame in zip(files, parts, strict=True):
-            write_workbook(path, _not_renewed_sheets(frame, township_frame), group)
+            write_workbook(path, _not_renewed_sheets(frame, township_frame), group, NOT_RENEWED_NUMBERS)
     return files
 
 
@@ -402,6 +402,6 @@ def _village_summary(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("village").alias("村（社区）"),
             "未续保人数",
             "已测算应缴人数",
-            yuan_text(pl.col("_fen")).alias("应缴合计（元）"),
+            pl.col("_fen").alias("应缴合计（元）"),
         )
     )

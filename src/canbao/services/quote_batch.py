@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from canbao.errors import InputError
 from canbao.outputs import atomic_outputs, csv_safe
 from canbao.policy import load_policy
 from canbao.rules.engine import quote_frame
+from canbao.services.payment_batch import id_check_day
 from canbao.tabular.textfiles import CONTROL, csv_bytes, read_csv_text
 
 CHUNK_ROWS = 250_000
@@ -55,18 +57,24 @@ ProgressHook = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 def run(
-    policy_id: str, source: Path, output: Path, rejects: Path | None = None, progress: ProgressHook | None = None
+    policy_id: str,
+    source: Path,
+    output: Path,
+    rejects: Path | None = None,
+    progress: ProgressHook | None = None,
+    today: dt.date | None = None,
 ) -> str:
     """Quote every row of `source` into `output` (Parquet) and the refused rows into `rejects` (default
     `<output stem>.rejects.csv`); `progress("测算", done, total)` after each chunk. Returns the summary."""
-    load_policy(policy_id)  # an unknown policy is refused before any work
+    policy = load_policy(policy_id)  # an unknown policy is refused before any work
+    day = id_check_day(policy, today)
     persons = read_persons(source).with_row_index("source_row", offset=1)
     rejects = rejects or output.with_name(output.stem + ".rejects.csv")
     good: list[pl.DataFrame] = []
     bad: list[pl.DataFrame] = []
     done = 0
     for start in range(0, persons.height, CHUNK_ROWS):
-        chunk = quote_frame(policy_id, persons.slice(start, CHUNK_ROWS))
+        chunk = quote_frame(policy, persons.slice(start, CHUNK_ROWS), day)
         failed = pl.col("error").is_not_null()
         good.append(chunk.filter(~failed))
         bad.append(chunk.filter(failed).select([*persons.columns, "error_field", "error"]))

@@ -7,14 +7,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, select
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.policy import load_policy
+from canbao.services.last_year import Certified, certified_on, enrolled_last_year, memberships_select
 from canbao.services.payments import Payment, PaymentResult, pay
 from canbao.services.registry import find_person
-from canbao.store.tables import enrollments, identity_memberships
+from canbao.store.tables import enrollments
 
 
 def lookup(engine: Engine, name: str, id_number: str) -> dict[str, Any]:
@@ -43,16 +44,9 @@ def lookup(engine: Engine, name: str, id_number: str) -> dict[str, Any]:
 
 def categories_on(engine: Engine, person_id: int, on: dt.date) -> list[str]:
     """Identity categories certified for the person and valid on a date (any list, any department)."""
-    m = identity_memberships.c
     with engine.connect() as c:
-        found = c.execute(
-            select(m.category)
-            .where(m.person_id == person_id)
-            .where(or_(m.valid_from.is_(None), m.valid_from <= on))
-            .where(or_(m.valid_to.is_(None), m.valid_to >= on))
-            .distinct()
-        ).scalars()
-        return sorted(found)
+        found = c.execute(memberships_select(on, (person_id, person_id))).all()
+    return sorted({r.category for r in found})
 
 
 def renew(
@@ -68,33 +62,31 @@ def renew(
     channel_name: str | None = None,
     new_person: dict[str, Any] | None = None,
 ) -> PaymentResult:
-    """Renew last year's enrollee from the registry, or register a new one from `new_person`
-    (county, residency, optional categories) and enroll them."""
+    """Renew last year's enrollee (:func:`canbao.services.last_year.enrolled_last_year`: in the registry or
+    on last year's roster) from the registry, or register a new one from `new_person` (county, residency,
+    optional categories and household_role) and enroll them.
+
+    Either way a registered person carries what the department lists certify on the payment date (their
+    identity categories and household role, 004 二(三)): a certified dibao person renewing pays the dibao
+    amount, whatever the form says."""
     policy = load_policy(policy_id)
     with engine.connect() as c:
         person = find_person(c, id_number)
-        enrolled_last_year = (
-            person is not None
-            and c.execute(
-                select(enrollments.c.id).where(
-                    enrollments.c.person_id == person["id"], enrollments.c.benefit_year == policy.benefit_year - 1
-                )
-            ).first()
-            is not None
-        )
-    if person is not None and person["name"] != name:
-        raise InputError("name", f"姓名与身份证号码 {mask_id_number(id_number)} 的登记信息不一致")
-    if enrolled_last_year and person is not None:
+        if person is not None and person["name"] != name:
+            raise InputError("name", f"姓名与身份证号码 {mask_id_number(id_number)} 的登记信息不一致")
+        renewing = person is not None and enrolled_last_year(c, person["id"], policy.benefit_year)
+        certified = certified_on(c, person["id"], paid_on, policy) if person is not None else Certified([], None)
+    if renewing and person is not None:
         fields = {"county": person["county"], "residency": person["residency"]}
-        categories = categories_on(engine, person["id"], paid_on)
+        categories, role = certified.categories, certified.household_role
     elif new_person:
         fields = {"county": new_person.get("county"), "residency": new_person.get("residency")}
-        categories = list(new_person.get("categories", []))
+        categories = sorted(set(new_person.get("categories") or []) | set(certified.categories))
+        role = certified.household_role or new_person.get("household_role")
     else:
         raise InputError("person", f"{mask_id_number(id_number)} 上年度未参保，请按新参保填写县区和居民类型")
-    application = {
-        "person": {"id_number": id_number, "name": name, "categories": categories, **fields},
-        "situation": "regular",
-        "paid_on": paid_on.isoformat(),
-    }
+    person_fields: dict[str, Any] = {"id_number": id_number, "name": name, "categories": categories, **fields}
+    if role is not None:
+        person_fields["household_role"] = role
+    application = {"person": person_fields, "situation": "regular", "paid_on": paid_on.isoformat()}
     return pay(engine, Payment(policy_id, application, channel, txn_id, amount, channel_name=channel_name), actor)

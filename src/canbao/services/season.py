@@ -15,31 +15,38 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, delete, func, or_, select, union
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from canbao.ids import mask_id_numbers
-from canbao.money import yuan_text
 from canbao.outputs import OutputGroup, unique_file_names
-from canbao.policy import load_policy
-from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
+from canbao.policy import Policy, load_policy
+from canbao.reports.xlsx import AUTOFIT_ROWS, NumberKind, safe_workbook, write_sheet
 from canbao.rules.contribution import household_roles
 from canbao.rules.engine import quote_frame
+from canbao.services.last_year import MEMBERSHIP_SCHEMA, last_year_select, memberships_select
+from canbao.services.payment_batch import id_check_day
 from canbao.store.bulk import bulk_insert
 from canbao.store.db import refresh_statistics
-from canbao.store.tables import dues, enrollments, identity_memberships, import_batches, import_rows, persons
+from canbao.store.tables import dues, enrollments, persons
 from canbao.store.uow import UnitOfWork, audit, now
 from canbao.vocabulary import CATEGORY_LABELS
 
-# How each person is asked to pay (000 四(一)): special groups through the collecting unit of their
-# township, students through their school, everyone else online by themselves.
-COLLECTED_CATEGORIES = ("destitute", "orphan", "unsupported_child", "dibao", "relapsed_poor", "monitored",
-                        "key_entitled")  # fmt: skip
 # Text columns read from the database: typed up front, as a column whose first rows are empty would
 # otherwise be taken for an empty type.
 _TEXT_COLUMNS = ("id_number", "name", "county", "residency", "township", "village", "phone", "subsidy_category",
                  "subsidy_timing", "how_to_pay")  # fmt: skip
+
+
+def how_to_pay_categories(policy: Policy) -> list[str]:
+    """Who is asked to pay through the collecting unit of their township: the policy's own value
+    (`collection.collecting_unit_categories`, e.g. 000 四(一) 特殊群体实行委托代收制).  Students pay at their
+    school where the policy collects through schools; everyone else online by themselves."""
+    return list(policy.collection.collecting_unit_categories)
+
+
 HOW_TO_PAY_LABELS = {
     "online": "微信、支付宝或皖事通自助缴费",
     "collecting_unit": "由乡镇（街道）、村（社区）代收",
@@ -69,19 +76,8 @@ def _candidates(c: Connection, policy_id: str, ids: tuple[int, int]) -> pl.DataF
     policy = load_policy(policy_id)
     on = policy.collection_window.start
     counties = list(policy.region.counties)
-    m = identity_memberships.c
-    valid = (
-        select(m.person_id, m.category, m.household_role, m.batch_id)
-        .where(m.person_id.between(*ids))
-        .where(or_(m.valid_from.is_(None), m.valid_from <= on))
-        .where(or_(m.valid_to.is_(None), m.valid_to >= on))
-    )
-    listed = pl.read_database(
-        valid,
-        c,
-        schema_overrides={"person_id": pl.Int64, "category": pl.String, "household_role": pl.String,
-                          "batch_id": pl.Int64},
-    )  # fmt: skip
+    valid = memberships_select(on, ids)
+    listed = pl.read_database(valid, c, schema_overrides=MEMBERSHIP_SCHEMA)
     people = pl.read_database(
         select(
             persons.c.id.label("person_id"), persons.c.id_number, persons.c.name, persons.c.county,
@@ -113,28 +109,6 @@ def _chunks(c: Connection, counties: list[str], size: int) -> list[tuple[int, in
         return []
     step = -(-(high - low + 1) // -(-count // size))
     return [(first, min(first + step - 1, high)) for first in range(low, high + 1, step)]
-
-
-def last_year_select(benefit_year: int, ids: tuple[int, int] | None = None) -> Select[tuple[int]]:
-    """person_id of everyone enrolled in the year before `benefit_year`: in the registry's enrollments, or on
-    an imported roster of that year (a roster imported before migration 0007 has no year: taken as last
-    year's), as SQL for the database to join and count; `ids`: only person ids within this range."""
-    last = benefit_year - 1
-    in_registry = select(enrollments.c.person_id.label("person_id")).where(enrollments.c.benefit_year == last)
-    on_roster = (
-        select(import_rows.c.person_id.label("person_id"))
-        .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
-        .where(
-            import_batches.c.kind == "roster",
-            import_rows.c.outcome == "accepted",
-            import_rows.c.person_id.is_not(None),
-            or_(import_batches.c.benefit_year == last, import_batches.c.benefit_year.is_(None)),
-        )
-    )
-    if ids is not None:
-        in_registry = in_registry.where(enrollments.c.person_id.between(*ids))
-        on_roster = on_roster.where(import_rows.c.person_id.between(*ids))
-    return select(union(in_registry, on_roster).subquery().c.person_id)
 
 
 def open_season(
@@ -179,22 +153,23 @@ def _quote_dues(
     """The due records of `people` (quoted as if paid on the window's first day), and those not due with why."""
     policy = load_policy(policy_id)
     quoted = quote_frame(
-        policy_id,
+        policy,
         people.with_columns(
             pl.lit("regular").alias("situation"), pl.lit(policy.collection_window.start).alias("paid_on")
         ),
-        today,
+        id_check_day(policy, today),
     )
     ok = pl.col("error").is_null() & pl.col("eligible")
     due = quoted.filter(ok)
-    collected = pl.col("categories").list.eval(pl.element().is_in(list(COLLECTED_CATEGORIES))).list.any()
+    collected = pl.col("categories").list.eval(pl.element().is_in(how_to_pay_categories(policy))).list.any()
+    school = pl.col("residency") == "student" if "school" in policy.collection.channels else pl.lit(False)
     rows = due.select(
         "person_id",
         pl.lit(policy_id).alias("policy"),
         pl.lit(policy.benefit_year).alias("benefit_year"),
         "township", "village", "amount_due_fen", "net_personal_fen",
         "subsidy_category", "subsidy_kind", "subsidy_timing", "subsidy_fen",
-        pl.when(pl.col("residency") == "student").then(pl.lit("school"))
+        pl.when(school).then(pl.lit("school"))
         .when(collected).then(pl.lit("collecting_unit"))
         .otherwise(pl.lit("online")).alias("how_to_pay"),
         pl.when(pl.col("last_year")).then(pl.lit("last_year")).otherwise(pl.lit("identity_list")).alias("source"),
@@ -208,8 +183,27 @@ def _quote_dues(
     return rows, not_due
 
 
-def due_list(engine: Engine, benefit_year: int, township: str | None = None, unpaid_only: bool = True) -> pl.DataFrame:
-    """The due records with each person's amount, subsidy and how to pay; by default those not yet enrolled."""
+def settled(person_id: ColumnElement[Any], benefit_year: int, as_of: dt.date | None = None) -> ColumnElement[bool]:
+    """Whether the person's year is settled, so nobody chases them for it: they hold an enrollment of the
+    benefit year (paid on or before `as_of` when given), live or ended since — terminated (迁出、死亡、参加职工医保)
+    or refunded (重复缴费、参加职工医保或其他地区居民医保).  One who ended it owes nothing more this year."""
+    e = enrollments.c
+    paid = select(e.id).where(e.person_id == person_id, e.benefit_year == benefit_year)
+    if as_of is not None:
+        paid = paid.where(e.paid_on <= as_of)
+    return paid.exists()
+
+
+def due_list(
+    engine: Engine,
+    benefit_year: int,
+    township: str | None = None,
+    unpaid_only: bool = True,
+    how_to_pay: str | None = None,
+) -> pl.DataFrame:
+    """The due records with each person's amount, subsidy and how to pay; by default only those still owing
+    (not :func:`settled`: neither enrolled nor ended this year); `how_to_pay`: only those asked to pay so
+    (e.g. ``collecting_unit``, the collecting units' lists)."""
     query = (
         select(
             dues.c.township, dues.c.village, persons.c.name, persons.c.id_number, persons.c.phone,
@@ -222,13 +216,10 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
     )  # fmt: skip
     if township is not None:
         query = query.where(dues.c.township == township)
+    if how_to_pay is not None:
+        query = query.where(dues.c.how_to_pay == how_to_pay)
     if unpaid_only:
-        paid = select(enrollments.c.id).where(
-            enrollments.c.person_id == dues.c.person_id,
-            enrollments.c.benefit_year == benefit_year,
-            enrollments.c.live,
-        )
-        query = query.where(~paid.exists())
+        query = query.where(~settled(dues.c.person_id, benefit_year))
     with engine.connect() as c:
         return pl.read_database(
             query,
@@ -243,15 +234,24 @@ def due_list(engine: Engine, benefit_year: int, township: str | None = None, unp
         )
 
 
+DUE_NUMBERS: dict[str, NumberKind] = {
+    "应缴金额（元）": "fen",
+    "资助金额（元）": "fen",
+    "个人实际负担（元）": "fen",
+}
+"""The number columns of the due lists (canbao.reports.xlsx: yuan as numbers with #,##0.00)."""
+
+
 def due_columns() -> list[pl.Expr]:
     """What a list of dues shows after the amount due, in Chinese: the subsidy, how it is paid, what the
-    person bears, and how to pay (the due lists and the door-to-door list)."""
+    person bears, and how to pay (the due lists and the door-to-door list).  Amounts stay integer fen, written
+    as yuan numbers (DUE_NUMBERS)."""
     return [
         pl.col("subsidy_category").replace_strict(CATEGORY_LABELS, default=None).alias("资助身份"),
-        yuan_text(pl.col("subsidy_fen")).alias("资助金额（元）"),
+        pl.col("subsidy_fen").alias("资助金额（元）"),
         pl.when(pl.col("subsidy_timing") == "refund_after_payment").then(pl.lit("先缴后补"))
         .when(pl.col("subsidy_timing") == "upfront").then(pl.lit("缴费时直接抵扣")).alias("资助方式"),
-        yuan_text(pl.col("net_personal_fen")).alias("个人实际负担（元）"),
+        pl.col("net_personal_fen").alias("个人实际负担（元）"),
         pl.col("how_to_pay").replace_strict(HOW_TO_PAY_LABELS, default=None).alias("缴费方式"),
     ]  # fmt: skip
 
@@ -267,7 +267,7 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title:
         pl.col("name").alias("姓名"),
         pl.col("id_number").alias("身份证号码"),
         pl.col("phone").alias("联系电话"),
-        yuan_text(pl.col("amount_due_fen")).alias("应缴金额（元）"),
+        pl.col("amount_due_fen").alias("应缴金额（元）"),
         *due_columns(),
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
@@ -278,5 +278,5 @@ def write_due_lists(frame: pl.DataFrame, out: Path, by: str = "township", title:
     with OutputGroup() as group:  # all the lists or none
         for path, part in zip(files, parts.values(), strict=True):
             with safe_workbook(group.temporary(path)) as workbook:
-                write_sheet(workbook, title, part, autofit=part.height < AUTOFIT_ROWS, freeze_panes=(1, 0))
+                write_sheet(workbook, title, part, DUE_NUMBERS, autofit=part.height < AUTOFIT_ROWS, freeze_panes=(1, 0))
     return files

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Engine, and_, case, func, select
 
-from canbao.services.season import last_year_select
+from canbao.services.last_year import last_year_select
 from canbao.store.db import plan_for_whole_tables
 from canbao.store.tables import enrollments, ledger_entries, persons
 

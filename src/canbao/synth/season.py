@@ -252,7 +252,7 @@ def quote(policy_id: str, frame: pl.DataFrame, today: dt.date) -> pl.DataFrame:
     """`quote_frame` in chunks; only error, eligible, reasons and amount_due_fen, in the frame's order."""
     inputs = frame.select([c for c in QUOTE_INPUTS if c in frame.columns])
     parts = [
-        quote_frame(policy_id, inputs.slice(start, QUOTE_CHUNK_ROWS), today=today).select(
+        quote_frame(load_policy(policy_id), inputs.slice(start, QUOTE_CHUNK_ROWS), today).select(
             "error", "eligible", "reasons", "amount_due_fen"
         )
         for start in range(0, max(inputs.height, 1), QUOTE_CHUNK_ROWS)
