@@ -83,11 +83,18 @@ def cleanup(
         raise InputError("--deaths", "至少给出一个名单：--deaths、--employee 或 --other-county")
     day = _date(as_of, "--as-of") if as_of else dt.date.today()
     registers = {
-        "deaths": read_register(deaths, "deaths") if deaths else None,
-        "employees": read_register(employee, "employee_insurance") if employee else None,
-        "other_counties": read_register(other_county, "other_county") if other_county else None,
+        "deaths": read_register(deaths, "deaths", dt.date.today()) if deaths else None,
+        "employees": read_register(employee, "employee_insurance", dt.date.today()) if employee else None,
+        "other_counties": read_register(other_county, "other_county", dt.date.today()) if other_county else None,
     }
-    frame = cleanup_list(_engine(), policy_id, as_of=day, **registers)
+    frame = cleanup_list(
+        _engine(),
+        policy_id,
+        as_of=day,
+        deaths=registers["deaths"],
+        employees=registers["employees"],
+        other_counties=registers["other_counties"],
+    )
     path = write_workbook(out / f"清理清单-{benefit_year}.xlsx", cleanup_sheets(frame, policy_id, day))
     paid = frame.filter(pl.col("status") == "paid")
     refund = paid.filter(pl.col("refund_due").fill_null(False))

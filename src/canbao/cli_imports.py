@@ -8,6 +8,8 @@ stderr and exit code 2 (raised as InputError; `canbao.cli.main` does that).
 
 from __future__ import annotations
 
+import datetime as dt
+import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +24,17 @@ SHOWN_REJECTIONS = 10
 
 
 def _default_feedback(path: Path, feedback: Path | None) -> Path:
-    return feedback if feedback is not None else path.with_name(f"{path.stem}_反馈.xlsx")
+    from canbao.outputs import feedback_path
+
+    return feedback if feedback is not None else feedback_path(path)
+
+
+def _login() -> str:
+    """The operator when --actor is not given: the OS login (services take the actor as an argument)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 @contextmanager
@@ -53,7 +65,7 @@ def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
     engine = make_engine(url)
     try:
         with _progress() as hook:
-            report = call(engine, progress=hook, **kwargs)
+            report = call(engine, progress=hook, today=dt.date.today(), **kwargs)
     except OSError as exc:
         # The feedback workbook (or the folder for it) cannot be written: the import was rolled back.
         if exc.filename is None or not str(exc.filename).startswith(str(feedback.parent)):
@@ -117,7 +129,7 @@ def import_list(
         department=department,
         county=county,
         policy_id=policy_id,
-        actor=actor or "",
+        actor=actor or _login(),
         accept_valid=accept_valid,
         feedback_path=_default_feedback(file, feedback),
     )
@@ -142,7 +154,7 @@ def import_roster_command(
         path=file,
         county=county,
         benefit_year=benefit_year,
-        actor=actor or "",
+        actor=actor or _login(),
         accept_valid=accept_valid,
         feedback_path=_default_feedback(file, feedback),
     )
@@ -167,7 +179,7 @@ def import_school_command(
         path=file,
         school=school,
         county=county,
-        actor=actor or "",
+        actor=actor or _login(),
         accept_valid=accept_valid,
         feedback_path=_default_feedback(file, feedback),
     )

@@ -46,7 +46,7 @@ def e_voucher_import(file: Path, actor: str) -> None:
     """Import activation records (CSV or XLSX: 姓名, 身份证号码, 激活日期, 激活渠道); replays change nothing."""
     from canbao.services.targets import import_activations
 
-    report = import_activations(_engine(), file, actor)
+    report = import_activations(_engine(), file, actor, today=dt.date.today())
     click.echo(f"{report.file_name}：{report.rows} 行，新记录激活 {report.recorded} 人，此前已记录 {report.already} 人")
 
 

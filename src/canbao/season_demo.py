@@ -10,6 +10,7 @@ in one output folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Iterator
@@ -94,19 +95,21 @@ def _import_lists(
     rejected: list[tuple[str, int, list[str]]] = []
     roster = next(data.glob("roster_*.csv"))
     report = imports.import_roster(
-        engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True, feedback_path=answer(roster.stem)
-    )
+        engine, roster, county, policy.benefit_year - 1, ACTOR, accept_valid=True, feedback_path=answer(roster.stem),
+        today=dt.date.today(),
+    )  # fmt: skip
     rejected.append((roster.name, report.rejected, report.rejections(3)))
     for school in filter(_has_rows, sorted((data / "schools").glob("*.csv"))):
         report = imports.import_school_roster(
-            engine, school, school.stem, county, ACTOR, accept_valid=True, feedback_path=answer(f"学校-{school.stem}")
-        )
+            engine, school, school.stem, county, ACTOR, accept_valid=True, feedback_path=answer(f"学校-{school.stem}"),
+            today=dt.date.today(),
+        )  # fmt: skip
         if report.rejected:
             rejected.append((school.name, report.rejected, report.rejections(3)))
     for listing in filter(_has_rows, sorted((data / "lists").glob("*.csv"))):
         report = imports.import_department_list(
             engine, listing, listing.stem, county, policy.policy, ACTOR, accept_valid=True,
-            feedback_path=answer(listing.stem),
+            feedback_path=answer(listing.stem), today=dt.date.today(),
         )  # fmt: skip
         rejected.append((listing.name, report.rejected, report.rejections(3)))
     return rejected
@@ -237,7 +240,7 @@ def _control_room(engine: Engine, policy_id: str, data: Path, out: Path) -> str:
     from canbao.services.targets import import_activations
 
     policy = load_policy(policy_id)
-    import_activations(engine, data / "e_voucher_activations.csv", ACTOR)
+    import_activations(engine, data / "e_voucher_activations.csv", ACTOR, today=dt.date.today())
     end = policy.benefit_period.end
     run = r.run_reconciliation(
         engine, end, policy.benefit_year, out, tax=data / "tax_records.csv", bank=data / "bank_statement.csv",

@@ -224,7 +224,7 @@ def _validated(sheet: Sheet, register: RegisterKind, today: dt.date) -> pl.DataF
     )
 
 
-def read_register(path: Path, kind: str, *, today: dt.date) -> pl.DataFrame:
+def read_register(path: Path, kind: str, today: dt.date) -> pl.DataFrame:
     """Read and validate one register file (CSV or XLSX, in its kind's layout of canbao.tabular.layouts: header
     row found below any title rows, 合计 rows left out) into REGISTER_SCHEMA."""
     register = _check_kind(kind)

@@ -19,9 +19,9 @@ E-voucher activations
 CSV or XLSX (first sheet) in the layout ``e_voucher`` of :mod:`canbao.tabular.layouts`
 (docs/file-layouts.md): 姓名, 身份证号码, 激活日期, 激活渠道; ID numbers and dates as every reader takes
 them (:mod:`canbao.tabular.values`).  Every person must be registered, with the registered name; an ID number
-that fails GB 11643, an unknown person, a name that differs or a date that is not a date refuses the whole file, naming file, row
-and field.  A person's first recorded activation is kept: a file imported again, or a later record of an
-already activated person, changes nothing (counted as ``already``).
+that fails GB 11643, an unknown person, a name that differs or a date that is not a date refuses the whole
+file, naming file, row and field.  A person's first recorded activation is kept: a file imported again, or a
+later record of an already activated person, changes nothing (counted as ``already``).
 """
 
 from __future__ import annotations

@@ -95,9 +95,11 @@ def _run(
     feedback_path: Path | None,
     today: dt.date,
     progress: ProgressHook | None,
+    write_feedback: bool = True,
 ) -> ImportReport:
     path = Path(path)
-    feedback_path = Path(feedback_path) if feedback_path is not None else default_feedback_path(path)
+    if feedback_path is None and write_feedback:
+        feedback_path = default_feedback_path(path)
     timer = _Timer()
     if progress is not None:
         progress(PHASE_READ, 0, 1)
@@ -490,8 +492,13 @@ def import_department_list(
     *,
     today: dt.date,
     progress: ProgressHook | None = None,
+    write_feedback: bool = True,
 ) -> ImportReport:
-    """Import one certifying department's list of identity categories (see the module docstring)."""
+    """Import one certifying department's list of identity categories (see the package docstring).
+
+    `actor`: who imports (required: the front end knows, e.g. the CLI's OS login); `today`: the day ID numbers'
+    birth dates are checked against; the feedback workbook goes to `feedback_path`, else beside the file
+    (:func:`canbao.outputs.feedback_path`), unless `write_feedback` is false."""
     department = resolve_department(department)
     county = _check_county(county)
     policy = load_policy(policy_id)
@@ -520,7 +527,8 @@ def import_department_list(
         policy=policy,
         residency="local_hukou",
     )
-    return _run(engine, Path(path), job, _check_actor(actor), accept_valid, feedback_path, today, progress)
+    actor = _check_actor(actor)
+    return _run(engine, Path(path), job, actor, accept_valid, feedback_path, today, progress, write_feedback)
 
 
 def import_roster(
@@ -534,6 +542,7 @@ def import_roster(
     *,
     today: dt.date,
     progress: ProgressHook | None = None,
+    write_feedback: bool = True,
 ) -> ImportReport:
     """Import last year's enrollees of `county` (the roster of `benefit_year`): registers new persons and
     updates county, township, village, residency and phone of known ones. No enrollment is written."""
@@ -549,7 +558,8 @@ def import_roster(
         optional=("county", "township", "village", "residency", "phone"),
         benefit_year=int(benefit_year),
     )
-    return _run(engine, Path(path), job, _check_actor(actor), accept_valid, feedback_path, today, progress)
+    actor = _check_actor(actor)
+    return _run(engine, Path(path), job, actor, accept_valid, feedback_path, today, progress, write_feedback)
 
 
 def import_school_roster(
@@ -563,6 +573,7 @@ def import_school_roster(
     *,
     today: dt.date,
     progress: ProgressHook | None = None,
+    write_feedback: bool = True,
 ) -> ImportReport:
     """Import a school's students (entered by the school, reviewed by the county): registered with residency
     ``student``; known persons' residency becomes ``student``."""
@@ -580,4 +591,5 @@ def import_school_roster(
         school=school,
         residency="student",
     )
-    return _run(engine, Path(path), job, _check_actor(actor), accept_valid, feedback_path, today, progress)
+    actor = _check_actor(actor)
+    return _run(engine, Path(path), job, actor, accept_valid, feedback_path, today, progress, write_feedback)

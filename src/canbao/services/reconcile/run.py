@@ -51,7 +51,7 @@ def run_reconciliation(
         "tax": read_many([tax] if tax else [], "tax", "--tax"),
         "bank": read_many([bank] if bank else [], "bank", "--bank"),
         "units": read_many(collections or [], "collecting_unit", "--collections"),
-        "other_counties": read_other_counties(other_counties or []),
+        "other_counties": read_other_counties(other_counties or [], as_of),  # registers' dates: not after as_of
     }
     step(1)
     registry = load_registry(engine, benefit_year)
@@ -65,8 +65,8 @@ def run_reconciliation(
         cleanup = cleanup_list(
             engine,
             policy_id,
-            deaths=read_register(deaths, "deaths") if deaths else None,
-            employees=read_register(employees, "employee_insurance") if employees else None,
+            deaths=read_register(deaths, "deaths", as_of) if deaths else None,
+            employees=read_register(employees, "employee_insurance", as_of) if employees else None,
             as_of=as_of,
         )
         extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, as_of).items()}
