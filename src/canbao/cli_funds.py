@@ -91,6 +91,7 @@ def cleanup(
         _engine(),
         policy_id,
         as_of=day,
+        today=dt.date.today(),
         deaths=registers["deaths"],
         employees=registers["employees"],
         other_counties=registers["other_counties"],

@@ -56,7 +56,7 @@ def reconcile_command(
         run = r.run_reconciliation(
             engine, day, year, out, tax=tax, bank=bank, collections=list(collections),
             other_counties=list(other_county), deaths=deaths, employees=employee, policy_id=policy_id,
-            on_step=lambda n: bar.update(task, completed=n, description=r.STEPS[n]),
+            on_step=lambda n: bar.update(task, completed=n, description=r.STEPS[n]), today=dt.date.today(),
         )  # fmt: skip
     result, cleanup = run.result, run.cleanup
     compared = "，".join(f"{r.SOURCE_LABELS[s]} {n:,} 笔" for s, n in result.counts.items() if n)

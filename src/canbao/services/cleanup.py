@@ -308,16 +308,16 @@ def cleanup_list(
     employees: pl.DataFrame | None = None,
     other_counties: pl.DataFrame | None = None,
     as_of: dt.date,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> pl.DataFrame:
     """Enrollments to stop or refund and dues not to chase, one row per person and register (CLEANUP_SCHEMA).
 
     Each register is a frame as read (Chinese headers, text) or from :func:`read_register`.  `as_of` is the
     day the list is drawn up, taken as the refund's request date.  `today`: the day a register given as read
-    (not from :func:`read_register`) is checked against (no date after it); default `as_of`."""
+    (not from :func:`read_register`) is checked against (no date after it)."""
     policy = load_policy(policy_id)
     given = [(k, f) for k, f in zip(REGISTER_KINDS, (deaths, employees, other_counties), strict=True) if f is not None]
-    frames = [normalize_register(f, k, REGISTER_LABELS[k], today=today or as_of) for k, f in given]
+    frames = [normalize_register(f, k, REGISTER_LABELS[k], today=today) for k, f in given]
     found = pl.concat(frames) if frames else pl.DataFrame(schema=REGISTER_SCHEMA)
     # An event after the benefit period does not touch this year's enrollment.
     found = found.filter(pl.col("event_date") <= policy.benefit_period.end)

@@ -181,10 +181,13 @@ def _skipped(raw: pl.DataFrame, frame: pl.DataFrame, layout: Layout) -> list[tup
         candidate = pl.col("id_number").is_null() | ~pl.col("id_number").str.contains(_ID_LIKE)
     else:
         candidate = pl.lit(True)
-    text_columns = [c for c, t in raw.schema.items() if t == pl.String]
+    text_columns = [f"_raw_{n}" for n, (c, t) in enumerate(raw.schema.items()) if t == pl.String]
     if not text_columns:
         return []
-    both = pl.concat([frame.select("row_number", *layout.required), raw.select(text_columns)], how="horizontal")
+    raw_text = raw.select(
+        pl.col(c).alias(f"_raw_{n}") for n, (c, t) in enumerate(raw.schema.items()) if t == pl.String
+    )
+    both = pl.concat([frame.select("row_number", *layout.required), raw_text], how="horizontal")
     rows = both.filter(candidate) if "id_number" in layout.fields else both
     if rows.is_empty():
         return []

@@ -60,14 +60,12 @@ def _ids(text: pl.Series) -> pl.DataFrame:
     frame = text.to_frame("t")
     if bool(text.str.contains(r"^[0-9]{17}[0-9X]$").fill_null(True).all()):
         return frame.select(pl.col("t").alias("id_number"), pl.lit(False).alias("excel"))  # the usual case: as is
-    parsed = frame.select(id_numbers(pl.col("t"), _ID_CHECK_DAY, full_width=needs_full_width(text))).unnest("id")
-    written = parsed["id_text"].str.replace_all(r"[\s'‘’\"`]", "")
-    return pl.DataFrame(
-        {
-            "id_number": pl.coalesce(parsed["id_number"], pl.when(written != "").then(written)),
-            "excel": text.str.starts_with(EXCEL_NUMBER).fill_null(False),
-        }
-    )
+    parsed = frame.select(
+        id_numbers(pl.col("t"), _ID_CHECK_DAY, full_width=needs_full_width(text)),
+        pl.col("t").str.starts_with(EXCEL_NUMBER).fill_null(False).alias("excel"),
+    ).unnest("id")
+    written = pl.col("id_text").str.replace_all(r"[\s'‘’\"`]", "")
+    return parsed.select(pl.coalesce("id_number", pl.when(written != "").then(written)).alias("id_number"), "excel")
 
 
 def read_records(path: Path, source: str, field: str | None = None) -> pl.DataFrame:

@@ -43,15 +43,17 @@ def run_reconciliation(
     employees: Path | None = None,
     policy_id: str | None = None,
     on_step: Callable[[int], None] | None = None,
+    today: dt.date | None = None,
 ) -> ReconciliationRun:
     """Read the files, match them with the registry, and write the workbook (with the clean-up of the dead
     and the doubly insured when their registers are given); `on_step(n)` after each of STEPS."""
     step = on_step or (lambda n: None)
+    today = today or as_of  # the registers' dates may not lie after it
     files = {
         "tax": read_many([tax] if tax else [], "tax", "--tax"),
         "bank": read_many([bank] if bank else [], "bank", "--bank"),
         "units": read_many(collections or [], "collecting_unit", "--collections"),
-        "other_counties": read_other_counties(other_counties or [], as_of),  # registers' dates: not after as_of
+        "other_counties": read_other_counties(other_counties or [], today),
     }
     step(1)
     registry = load_registry(engine, benefit_year)
@@ -65,9 +67,10 @@ def run_reconciliation(
         cleanup = cleanup_list(
             engine,
             policy_id,
-            deaths=read_register(deaths, "deaths", as_of) if deaths else None,
-            employees=read_register(employees, "employee_insurance", as_of) if employees else None,
+            deaths=read_register(deaths, "deaths", today) if deaths else None,
+            employees=read_register(employees, "employee_insurance", today) if employees else None,
             as_of=as_of,
+            today=today,
         )
         extra = {f"清理-{name}": sheet for name, sheet in cleanup_sheets(cleanup, policy_id, as_of).items()}
     path = out / f"对账-{benefit_year}年度-截至{as_of}.xlsx"
