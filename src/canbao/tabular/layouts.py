@@ -194,7 +194,18 @@ FIELDS: dict[str, Field] = {
             meaning="微信、支付宝、皖事通、银行批扣、乡镇代收、学校代收……",
         ),
         Field("memo", "摘要", ("摘要", "备注")),
-        Field("unit", "代收单位", ("代收单位", "单位"), meaning="乡镇、村或学校（000 四(一)）"),
+        Field(
+            "unit",
+            "代收单位",
+            ("代收单位", "单位", "医保登记的代收单位", "登记的代收单位"),
+            meaning="乡镇、村或学校（000 四(一)）",
+        ),
+        Field(
+            "unit_alias",
+            "清单中的名称",
+            ("清单中的名称", "别名", "单位别名", "清单中的代收单位"),
+            meaning="代收单位清单中写的名称（如 灵城镇人民政府）",
+        ),
         Field("died_on", "死亡日期", ("死亡日期", "死亡时间"), "date", "不能晚于今天"),
         Field(
             "insured_since",
@@ -333,6 +344,16 @@ LAYOUTS: dict[str, Layout] = {
             section=_RECONCILE,
             notes="One file per unit (township, village or school, 000 四(一)); only units whose list is given are "
             "checked.",
+        ),
+        Layout(
+            "unit_aliases",
+            "代收单位别名表 — other names of the collecting units",
+            (Use("unit_alias", True), Use("unit", True, meaning="医保登记的代收单位名称（如 灵城镇）")),
+            command="canbao reconcile --unit-aliases",
+            two_columns="first",
+            section=_RECONCILE,
+            notes="A unit's list may write its name otherwise (灵城镇人民政府 for 灵城镇): each row names one such "
+            "name and the registry's unit. A name given twice with two units is refused.",
         ),
         Layout(
             "deaths",
