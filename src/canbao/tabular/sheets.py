@@ -184,9 +184,7 @@ def _skipped(raw: pl.DataFrame, frame: pl.DataFrame, layout: Layout) -> list[tup
     text_columns = [f"_raw_{n}" for n, (c, t) in enumerate(raw.schema.items()) if t == pl.String]
     if not text_columns:
         return []
-    raw_text = raw.select(
-        pl.col(c).alias(f"_raw_{n}") for n, (c, t) in enumerate(raw.schema.items()) if t == pl.String
-    )
+    raw_text = raw.select(pl.col(c).alias(f"_raw_{n}") for n, (c, t) in enumerate(raw.schema.items()) if t == pl.String)
     both = pl.concat([frame.select("row_number", *layout.required), raw_text], how="horizontal")
     rows = both.filter(candidate) if "id_number" in layout.fields else both
     if rows.is_empty():
@@ -307,11 +305,9 @@ def _read_xlsx(
         out: dict[str | None, Sheet] = {}
         for sheet, worksheet in chosen:
             where = f"文件 {name} 的工作表“{sheet}”" if sheet else f"文件 {name} "
-            where = where if sheet else f"文件 {name} "
             out[sheet] = _xlsx_sheet(
-                worksheet, layout, name, where if sheet else f"文件 {name} ", data, field_name, allow_empty, sheet,
-                mark_excel_numbers,
-            )  # fmt: skip
+                worksheet, layout, name, where, data, field_name, allow_empty, sheet, mark_excel_numbers
+            )
         return out
     except InputError:
         raise
