@@ -5,7 +5,7 @@
 DIR is the output folder of `canbao demo --persons 1100000 --out DIR` (its canbao.db and county/); --url
 names another database holding that season (e.g. PostgreSQL).  Prints
 the time of each step: reading the tax, bank and collecting-unit CSV files, reading the registry's payments
-from the database, the matching itself, and writing the clerk's workbook.  Goal: under 5 s on this machine,
+and refunds from the database, the matching itself, and writing the clerk's workbook.  Goal: under 5 s on this machine,
 excluding reading XLSX.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from canbao.services.reconcile import (
     list_findings,
+    load_refunds,
     load_registry,
     read_many,
     read_other_counties,
@@ -48,27 +49,29 @@ def main() -> None:
         return now
 
     t = time.perf_counter()
-    tax = read_records(data / "tax_records.csv", "tax", "--tax")
+    tax = read_records(data / "tax_records.csv", "tax")
     t = timed("read tax CSV", t)
-    bank = read_records(data / "bank_statement.csv", "bank", "--bank")
+    bank = read_records(data / "bank_statement.csv", "bank")
     t = timed("read bank CSV", t)
-    units = read_many(sorted((data / "collections").glob("*.csv")), "collecting_unit", "--collections")
+    units = read_many(sorted((data / "collections").glob("*.csv")), "collecting_unit")
     t = timed("read collecting-unit CSVs", t)
     other = read_other_counties([data / "other_county_roster.csv"], as_of)
     t = timed("read other county roster", t)
     registry = load_registry(engine, manifest["benefit_year"])
+    refunds = load_refunds(engine, manifest["benefit_year"])
     t = timed("registry from the database", t)
-    result = reconcile(registry, as_of, tax=tax, bank=bank, units=units, other_counties=other)
+    result = reconcile(registry, as_of, tax=tax, bank=bank, units=units, other_counties=other, refunds=refunds)
     t = timed("matching", t)
     result = with_places(engine, result)
     t = timed("names and places of the findings", t)
-    lists = list_findings(engine)
+    lists = list_findings(engine, as_of)
     t = timed("list checks from the database", t)
     write_reconciliation(args.season / "reconcile-bench.xlsx", result, lists)
     timed("workbook", t)
 
-    print(f"reconciliation on {engine.dialect.name}: registry {registry.height:,} payments, tax {tax.height:,}, "
-          f"bank {bank.height:,}, collecting units {0 if units is None else units.height:,}")  # fmt: skip
+    print(f"reconciliation on {engine.dialect.name}: registry {registry.height:,} payments, {refunds.height:,} "
+          f"refunds, tax {tax.height:,}, bank {bank.height:,}, collecting units "
+          f"{0 if units is None else units.height:,}")  # fmt: skip
     for name, seconds in steps.items():
         print(f"  {seconds:6.2f} s  {name}")
     reading = sum(v for k, v in steps.items() if k.startswith("read"))

@@ -17,6 +17,7 @@ from canbao.cli import cli
 from canbao.errors import InputError
 from canbao.services.cleanup import cleanup_list, read_register
 from canbao.services.reconcile import (
+    CLEARING_DAYS,
     REGISTRY_SCHEMA,
     list_findings,
     load_registry,
@@ -50,9 +51,9 @@ def _files(s: Season) -> dict[str, Any]:
     d = s.data
     units = sorted((d / "collections").glob("*.csv")) if (d / "collections").is_dir() else []
     return {
-        "tax": read_records(d / "tax_records.csv", "tax", "--tax"),
-        "bank": read_records(d / "bank_statement.csv", "bank", "--bank"),
-        "units": read_many(units, "collecting_unit", "--collections"),
+        "tax": read_records(d / "tax_records.csv", "tax"),
+        "bank": read_records(d / "bank_statement.csv", "bank"),
+        "units": read_many(units, "collecting_unit"),
         "other_counties": read_other_counties([d / "other_county_roster.csv"], dt.date(2026, 12, 1)),
     }
 
@@ -94,7 +95,7 @@ def _flagged(findings: pl.DataFrame, lists: pl.DataFrame) -> set[tuple[Any, ...]
 def test_every_injected_fault_is_found_and_nothing_else(season: Season) -> None:
     end = dt.date.fromisoformat(season.manifest.data["season"]["benefit_period"][1])
     result = reconcile(load_registry(season.engine, season.manifest.data["benefit_year"]), end, **_files(season))
-    lists = list_findings(season.engine)
+    lists = list_findings(season.engine, end)
     assert _flagged(result.findings, lists) == _expected(season)
     mismatched = {f["txn_id"] for f in season.manifest.faults["amount_mismatch"]}
     for related in result.findings.filter(pl.col("kind") == "daily_total")["where"]:
@@ -214,7 +215,8 @@ def test_bank_money_without_a_tax_record_breaks_money_and_persons() -> None:
 
 def test_a_tax_record_whose_money_never_reached_the_bank() -> None:
     registry = _registry(("T1", A, 32000, "online"), ("T2", B, 0, "online"))
-    result = reconcile(registry, DAY, tax=_tax(("T1", A, 32000), ("T2", B, 0)), bank=_bank())
+    later = DAY + dt.timedelta(days=CLEARING_DAYS + 1)  # past the clearing window: no longer in transit
+    result = reconcile(registry, later, tax=_tax(("T1", A, 32000), ("T2", B, 0)), bank=_bank())
     assert _kinds(result) == [("daily_total", None), ("person_without_money", "T1")]  # a 0.00 payment moves no money
     assert result.tests == {"ledgers_agree": True, "money_agrees": False, "persons_agree": False}
 
@@ -264,7 +266,7 @@ def test_a_malformed_row_refuses_the_file_naming_file_row_and_column(tmp_path: P
         encoding="utf-8-sig",
     )
     with pytest.raises(InputError) as error:
-        read_records(path, "tax", "--tax")
+        read_records(path, "tax")
     message = str(error.value)
     assert "税务.csv" in message and "第3行“缴费金额(元)”“三百二”不是有效的金额" in message
     assert "第4行“缴费日期”“2021-13-01”不是有效的日期" in message and "第4行“交易流水号”为空" in message
@@ -274,13 +276,13 @@ def test_a_file_in_another_layout_is_refused_with_the_missing_columns(tmp_path: 
     path = tmp_path / "bank.csv"
     path.write_text("日期,金额\n2021-12-01,320\n", encoding="utf-8")
     with pytest.raises(InputError, match="缺少必需的列：交易流水号"):
-        read_records(path, "bank", "--bank")
+        read_records(path, "bank")
 
 
 def test_headers_in_full_width_and_xlsx_files_are_read(tmp_path: Path) -> None:
     path = tmp_path / "bank.xlsx"
     pl.DataFrame({"交易日期": ["2021/12/01"], "交易流水号": ["T1"], "金额（元）": ["1,320.5"]}).write_excel(path)
-    frame = read_records(path, "bank", "--bank")
+    frame = read_records(path, "bank")
     assert frame.select("txn_id", "amount_fen", "paid_on", "row").row(0) == ("T1", 132050, DAY, 2)
 
 
@@ -327,6 +329,6 @@ def test_the_workbook_has_a_sheet_for_each_check_even_when_it_found_nothing(tmp_
     )
     path = write_reconciliation(tmp_path / "r.xlsx", result)
     workbook = load_workbook(path, read_only=True)
-    summary = dict(workbook["汇总"].iter_rows(min_row=2, values_only=True))
+    summary = {item: value for item, value, _ in workbook["汇总"].iter_rows(min_row=2, values_only=True)}
     assert summary["账账相符"] == "相符" and summary["账款相符"] == "相符" and summary["钱人一致"] == "相符"
     assert len(list(workbook["有人无款"].iter_rows(values_only=True))) == 1  # the header only

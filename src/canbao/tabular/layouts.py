@@ -302,7 +302,8 @@ LAYOUTS: dict[str, Layout] = {
                     "amount",
                     True,
                     header="缴费金额(元)",
-                    meaning="amount collected; 0.00 for a fully subsidized person; negative for a refund (退费)",
+                    meaning="amount collected; 0.00 for a fully subsidized person; negative for a refund (退费), "
+                    "under its own 流水号 or the payment's",
                 ),
                 Use("paid_on", True, header="缴费日期"),
                 Use("txn_id", True, header="交易流水号"),
@@ -326,7 +327,8 @@ LAYOUTS: dict[str, Layout] = {
             two_columns="first",
             negative_amounts=True,
             section=_RECONCILE,
-            notes="One line per payment that moved money (0.00 payments move none).",
+            notes="One line per payment that moved money (0.00 payments move none); a refund paid out is a "
+            "negative amount.",
         ),
         Layout(
             "collecting_unit",
@@ -343,7 +345,9 @@ LAYOUTS: dict[str, Layout] = {
             two_columns="first",
             section=_RECONCILE,
             notes="One file per unit (township, village or school, 000 四(一)); only units whose list is given are "
-            "checked.",
+            "checked. 代收单位 must name a collecting unit of the registry (compared without spaces, full-width "
+            "letters as half-width); a list under another name (`灵城镇人民政府` for `灵城镇`) is reported as "
+            "代收单位不符 until an alias is given (`unit_aliases`, below). No refund lines.",
         ),
         Layout(
             "unit_aliases",
@@ -477,13 +481,17 @@ its suffix.
 OUTRO = """## What `canbao reconcile` reports
 
 The workbook `对账-<year>年度-截至<date>.xlsx` has 汇总 (the three tests and the counts), then one sheet
-per kind of difference (有款无人, 有人无款, 金额不符, 人员不符, 重复计数, 重复参保), 银行税务日对账 (every
-day's bank and tax totals, and the transactions behind a difference) and 名单核查 (rows the department
+per kind of difference (有款无人, 有人无款, 金额不符, 人员不符, 重复计数, 退费无对应, 渠道不符, 代收单位不符,
+在途, 重复参保), 银行税务日对账 (every day's bank and tax totals, the part of a difference money in transit
+explains, and the transactions behind a difference) and 名单核查 (rows the department
 lists' imports refused or found twice, and persons on more than one department's list). Each row says
 where the records are (`tax_records.csv 第2490行`, `参保记录 2042`) and leaves a 核实结果 column for the
-clerk. See `src/canbao/services/reconcile/` for the exact rules. A reconciliation file with a malformed row
-(an amount that is not an amount, a date that is not a date, a required cell left empty) is refused as a
-whole, and the message names the file, the row and the column; nothing of it is used.
+clerk; amounts and counts are numbers. Money the bank books on another day than the tax bureau is 在途 and
+breaks 账款相符 only when it does not clear within the clearing window (3 days unless the reconciliation is
+given another: no notice gives one). See `src/canbao/services/reconcile/` for the exact rules. A
+reconciliation file with a malformed row (an amount that is not an amount, a date that is not a date, a
+required cell left empty, an ID number stored as a number) is refused as a whole, and the message names the
+file, the row and the column; nothing of it is used.
 
 ## What the clean-up does with the registers
 

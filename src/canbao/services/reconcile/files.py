@@ -159,4 +159,35 @@ def read_many(paths: list[Path], source: str, field: str | None = None) -> pl.Da
     return pl.concat([read_records(f, source, option) for f in files], how="diagonal_relaxed")
 
 
-__all__ = ["FIELDS", "LAYOUTS", "Layout", "read_many", "read_other_counties", "read_records"]
+def read_unit_aliases(path: Path, field: str = "unit_aliases") -> dict[str, str]:
+    """A two-column file naming collecting units otherwise (layout ``unit_aliases``): 清单中的名称 (as a unit's
+    list writes it, e.g. 灵城镇人民政府) → 代收单位 (the registry's name, 灵城镇).  A row with one of the two
+    empty, or a name given twice with two units, is refused, naming the row and the column."""
+    sheet = read_file(Path(path), FILE_LAYOUTS["unit_aliases"], field_name=field)
+    aliases: dict[str, str] = {}
+    problems: list[str] = []
+    for row, alias, unit in sheet.frame.select("row_number", "unit_alias", "unit").iter_rows():
+        if alias is None or unit is None:
+            problems.append(f"第{row}行“{sheet.header('unit_alias' if alias is None else 'unit')}”为空")
+        elif aliases.get(alias, unit) != unit:
+            problems.append(f"第{row}行“{alias}”已对应“{aliases[alias]}”，又对应“{unit}”")
+        else:
+            aliases[alias] = unit
+    if problems:
+        raise InputError(
+            field, f"文件 {Path(path).name} 有无法使用的行，整个文件未使用：{'；'.join(problems[:ERRORS_SHOWN])}"
+        )
+    return aliases
+
+
+__all__ = [
+    "ERRORS_SHOWN",
+    "FIELDS",
+    "FIELD_WORDS",
+    "LAYOUTS",
+    "Layout",
+    "read_many",
+    "read_other_counties",
+    "read_records",
+    "read_unit_aliases",
+]

@@ -8,12 +8,19 @@ import datetime as dt
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from canbao.errors import InputError
-from canbao.services.reconcile.model import REGISTRY_SCHEMA, Reconciliation
+from canbao.services.reconcile.model import REFUND_SCHEMA, REGISTRY_SCHEMA, Reconciliation
 from canbao.store.arrow import read_arrow_many
-from canbao.store.tables import enrollments, identity_memberships, import_batches, import_rows, persons
+from canbao.store.tables import (
+    enrollments,
+    identity_memberships,
+    import_batches,
+    import_rows,
+    ledger_entries,
+    persons,
+)
 from canbao.vocabulary import CATEGORY_LABELS, DEPARTMENT_LABELS
 
 # ---------------------------------------------------------------------------------------------------- registry
@@ -32,10 +39,10 @@ def load_registry(engine: Engine, benefit_year: int) -> pl.DataFrame:
         [
             (
                 "SELECT channel_txn_id AS txn_id, amount_fen, enrollment_id, person_id, "
-                "CASE WHEN channel IN ('collecting_unit', 'school') THEN collecting_unit END AS collected_by "
-                f"FROM ledger_entries WHERE {plus}kind = 'payment'",
+                "CASE WHEN channel IN ('collecting_unit', 'school') THEN collecting_unit END AS collected_by, "
+                f"channel FROM ledger_entries WHERE {plus}kind = 'payment'",
                 {"txn_id": pl.String(), "amount_fen": pl.Int64(), "enrollment_id": pl.Int64(),
-                 "person_id": pl.Int64(), "collected_by": pl.String()},
+                 "person_id": pl.Int64(), "collected_by": pl.String(), "channel": pl.String()},
             ),
             (
                 f"SELECT id AS enrollment_id, paid_on, live FROM enrollments WHERE {plus}benefit_year = {year} "
@@ -90,15 +97,45 @@ def with_places(engine: Engine, result: Reconciliation) -> Reconciliation:
     return Reconciliation(result.as_of, findings, result.daily, result.counts, result.tests)
 
 
-def policy_of_year(engine: Engine, benefit_year: int) -> str:
-    """The one policy the benefit year's enrollments were quoted under (a county has one a year)."""
+def load_refunds(engine: Engine, benefit_year: int) -> pl.DataFrame:
+    """The registry's refunds of the benefit year (REFUND_SCHEMA): per refunded enrollment the sum of its
+    refund entries (a correction is an entry of the opposite sign) and its person's ID number."""
+    le, e, p = ledger_entries.c, enrollments.c, persons.c
+    query = (
+        select(
+            le.enrollment_id,
+            p.id_number,
+            func.sum(le.amount_fen).label("refund_fen"),
+            func.min(e.ended_on).label("refunded_on"),
+        )
+        .join(enrollments, e.id == le.enrollment_id)
+        .join(persons, p.id == le.person_id)
+        .where(le.kind == "refund", e.benefit_year == int(benefit_year))
+        .group_by(le.enrollment_id, p.id_number)
+        .order_by(le.enrollment_id)
+    )
+    with engine.connect() as c:
+        rows = [tuple(r) for r in c.execute(query)]
+    return pl.DataFrame(rows, schema=REFUND_SCHEMA, orient="row").filter(pl.col("refund_fen") != 0)
+
+
+def policies_of_year(engine: Engine, benefit_year: int) -> list[str]:
+    """The policies the benefit year's enrollments were quoted under, sorted (a county has one a year; a
+    registry that also holds a payment under another county's policy of the year has two)."""
     e = enrollments.c
     with engine.connect() as c:
-        found = [r[0] for r in c.execute(select(e.policy).where(e.benefit_year == benefit_year).distinct().limit(2))]
+        found = [str(r[0]) for r in c.execute(select(e.policy).where(e.benefit_year == benefit_year).distinct())]
+    return sorted(found)
+
+
+def policy_of_year(engine: Engine, benefit_year: int) -> str:
+    """The one policy the benefit year's enrollments were quoted under; refused when there is none or more
+    than one (the reconciliation itself needs none: it takes every policy of the year)."""
+    found = policies_of_year(engine, benefit_year)
     if len(found) != 1:
         words = "没有参保记录" if not found else f"有多个政策（{'、'.join(found)}）"
-        raise InputError("--policy", f"{benefit_year} 年度{words}，请用 --policy 指定政策")
-    return str(found[0])
+        raise InputError("policy_id", f"{benefit_year} 年度{words}，请指定政策")
+    return found[0]
 
 
 def latest_benefit_year(engine: Engine, as_of: dt.date) -> int | None:
@@ -115,10 +152,11 @@ def latest_benefit_year(engine: Engine, as_of: dt.date) -> int | None:
 # ---------------------------------------------------------------------------------------------------- lists
 
 
-def list_findings(engine: Engine) -> pl.DataFrame:
+def list_findings(engine: Engine, as_of: dt.date) -> pl.DataFrame:
     """What the department lists' imports found (000 六(四)): rows refused (a wrong check digit …), rows given
     twice, and persons certified by more than one department (resolved to the most favourable subsidy; the
-    departments should know).  Columns: kind, file, row, id_number, name, detail."""
+    departments should know) as of `as_of`: a membership that ended before it does not count, so the answer
+    for a date does not change with the day it is asked.  Columns: kind, file, row, id_number, name, detail."""
     r, b, m, p = import_rows.c, import_batches.c, identity_memberships.c, persons.c
     schema = {
         "kind": pl.String(),
@@ -146,7 +184,7 @@ def list_findings(engine: Engine) -> pl.DataFrame:
         held = pl.read_database(
             select(m.person_id, m.category, m.department, p.id_number, p.name)
             .join(persons, p.id == m.person_id)
-            .where(m.valid_to.is_(None) | (m.valid_to >= dt.date.today())),
+            .where(m.valid_to.is_(None) | (m.valid_to >= as_of)),
             c,
             schema_overrides={
                 "person_id": pl.Int64,

@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
 
-from canbao.money import yuan_text
-from canbao.reports import write_workbook
+from canbao.outputs import OutputGroup
+from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
 from canbao.services.reconcile.model import KIND_LABELS, LIST_KIND_LABELS, SOURCE_LABELS, TEST_LABELS, Reconciliation
 
 # ---------------------------------------------------------------------------------------------------- workbook
+
+
+YUAN_FORMAT = "#,##0.00"
+COUNT_FORMAT = "#,##0"
+
+
+def _yuan(fen: pl.Expr) -> pl.Expr:
+    """Fen as yuan, exactly (a decimal of scale 2), for a numeric cell."""
+    return fen.cast(pl.Decimal(38, 2)) / 100
+
+
+def _formats(frame: pl.DataFrame) -> dict[str, str]:
+    """The number format of each numeric column: yuan for decimals, a count for integers."""
+    return {
+        c: YUAN_FORMAT if isinstance(t, pl.Decimal) else COUNT_FORMAT
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Decimal) or t.is_integer()
+    }
+
+
+def _write(path: Path, sheets: Mapping[str, pl.DataFrame]) -> Path:
+    """As reports.write_workbook (atomic, header frozen, columns fitted), with amounts and counts numeric
+    cells in a number format (column_formats of xlsx.write_sheet)."""
+    with OutputGroup() as files, safe_workbook(files.temporary(path)) as workbook:
+        for name, frame in sheets.items():
+            write_sheet(
+                workbook,
+                name[:31],  # Excel's limit on sheet names
+                frame,
+                autofit=frame.height < AUTOFIT_ROWS,
+                freeze_panes=(1, 0),
+                header_format={"bold": True, "bg_color": "#DDEBF7"},
+                column_formats=_formats(frame),
+            )
+    return path
 
 
 def _finding_sheet(findings: pl.DataFrame) -> pl.DataFrame:
@@ -22,10 +58,10 @@ def _finding_sheet(findings: pl.DataFrame) -> pl.DataFrame:
         pl.col("id_number").alias("身份证号码"),
         pl.col("township").alias("乡镇"),
         pl.col("village").alias("村（社区）"),
-        yuan_text(pl.col("registry_fen")).alias("医保登记金额（元）"),
-        yuan_text(pl.col("tax_fen")).alias("税务金额（元）"),
-        yuan_text(pl.col("bank_fen")).alias("银行金额（元）"),
-        yuan_text(pl.col("unit_fen")).alias("代收单位金额（元）"),
+        _yuan(pl.col("registry_fen")).alias("医保登记金额（元）"),
+        _yuan(pl.col("tax_fen")).alias("税务金额（元）"),
+        _yuan(pl.col("bank_fen")).alias("银行金额（元）"),
+        _yuan(pl.col("unit_fen")).alias("代收单位金额（元）"),
         pl.col("detail").alias("说明"),
         pl.col("where").alias("所在记录"),
         pl.lit("").alias("核实结果"),
@@ -39,29 +75,32 @@ def write_reconciliation(
     extra: dict[str, pl.DataFrame] | None = None,
 ) -> Path:
     """The clerk's workbook: 汇总 first (the three tests, counts), then one sheet per kind of difference, the
-    day-by-day bank/tax totals, and the list checks; an empty sheet says the check found nothing."""
-    summary = pl.DataFrame(
-        {
-            "项目": [f"{label}" for label in TEST_LABELS.values()]
-            + [f"差异：{label}" for label in KIND_LABELS.values()]
-            + [f"比对记录数：{SOURCE_LABELS[s]}" for s in result.counts],
-            "结果": ["相符" if result.tests[t] else "不相符" for t in TEST_LABELS]
-            + [str(n) for n in result.by_kind().values()]
-            + [str(n) for n in result.counts.values()],
-        }
+    day-by-day bank/tax totals, and the list checks; an empty sheet says the check found nothing.  Amounts
+    (元) and counts are numeric cells with a number format."""
+    items = (
+        [("对账截止日期", result.as_of.isoformat(), None)]
+        + [(label, "相符" if result.tests[t] else "不相符", None) for t, label in TEST_LABELS.items()]
+        + [(f"差异：{KIND_LABELS[k]}", None, n) for k, n in result.by_kind().items()]
+        + [(f"比对记录数：{SOURCE_LABELS[s]}", None, n) for s, n in result.counts.items()]
     )
-    summary = pl.concat([pl.DataFrame({"项目": ["对账截止日期"], "结果": [result.as_of.isoformat()]}), summary])
+    summary = pl.DataFrame(items, schema={"项目": pl.String, "结果": pl.String, "数量": pl.Int64}, orient="row")
     sheets: dict[str, pl.DataFrame] = {"汇总": summary}
     for kind, label in KIND_LABELS.items():
         if kind != "daily_total":
             sheets[label] = _finding_sheet(result.findings.filter(pl.col("kind") == kind))
     sheets["银行税务日对账"] = result.daily.select(
         pl.col("paid_on").dt.to_string("%Y-%m-%d").alias("日期"),
-        yuan_text(pl.col("tax_fen")).alias("税务合计（元）"),
-        yuan_text(pl.col("bank_fen")).alias("银行合计（元）"),
-        yuan_text(pl.col("difference_fen")).alias("差额（元）"),
+        _yuan(pl.col("tax_fen")).alias("税务合计（元）"),
+        _yuan(pl.col("bank_fen")).alias("银行合计（元）"),
+        _yuan(pl.col("difference_fen")).alias("差额（元）"),
+        _yuan(pl.col("in_transit_fen")).alias("其中在途（元）"),
         pl.col("explained_by").alias("银行与税务不一致的交易流水号"),
-        pl.when(pl.col("difference_fen") == 0).then(pl.lit("相符")).otherwise(pl.lit("不相符")).alias("结果"),
+        pl.when(pl.col("difference_fen") == 0)
+        .then(pl.lit("相符"))
+        .when(pl.col("difference_fen") == pl.col("in_transit_fen"))
+        .then(pl.lit("在途"))
+        .otherwise(pl.lit("不相符"))
+        .alias("结果"),
     )
     if lists is not None:
         sheets["名单核查"] = lists.select(
@@ -72,4 +111,4 @@ def write_reconciliation(
             pl.col("id_number").alias("身份证号码（原文）"),
             pl.col("detail").alias("说明"),
         )
-    return write_workbook(path, sheets | (extra or {}))
+    return _write(path, sheets | (extra or {}))
