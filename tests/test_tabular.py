@@ -137,7 +137,7 @@ def test_a_gbk_csv_with_a_title_line_keeps_the_sheet_rows(tmp_path: Path) -> Non
     ("data", "words"),
     [
         (b"", "文件 f.csv 是空的"),
-        ("姓名,身份证号码\n".encode(), "文件 f.csv 没有数据行（第 1 行是表头）"),
+        ("姓名,身份证号码\n".encode(), "文件 f.csv 没有数据行"),
         ("花名册,,\n姓名,身份证号码\n合计,\n".encode(), "没有数据行（第 2 行是表头，跳过 1 个合计或说明行）"),
         (f"标题\n姓名,身份证号码,乡镇\n王大山,{A},灵城镇\n李二,{B},虞姬乡,多余\n".encode(),
          "文件 f.csv 无法按 CSV 读取：第 4 行有 4 列，多于表头的 3 列（表头在第 2 行）"),

@@ -214,7 +214,11 @@ def _finish(
     columns = _columns(cells, layout, where, field_name)
     frame, skipped = _build(raw, cells, columns, layout, header_row + 1)
     if frame.is_empty() and not allow_empty:
-        extra = f"（第 {header_row} 行是表头" + (f"，跳过 {len(skipped)} 个合计或说明行" if skipped else "") + "）"
+        extra = (
+            f"（第 {header_row} 行是表头" + (f"，跳过 {len(skipped)} 个合计或说明行" if skipped else "") + "）"
+            if header_row != 1 or skipped
+            else ""
+        )
         raise _refuse(field_name, f"{where}没有数据行{extra}")
     return Sheet(name, data, frame, header_row, {i: cells[c] for i, c in columns.items()}, skipped, sheet)
 
