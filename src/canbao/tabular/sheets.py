@@ -59,9 +59,13 @@ class Sheet:
     def summary_rows(self) -> list[int]:
         return [r for r, _ in self.skipped]
 
+    source: str | None = None  # what messages call a frame given as read (from_frame), instead of 文件 X
+
     def where(self) -> str:
-        """文件 X (工作表 Y)."""
-        return f"文件 {self.file_name}" + (f" 的工作表“{self.sheet}”" if self.sheet else "")
+        """How messages name it: ``文件 X `` or ``文件 X 的工作表“Y”`` (or the source of a frame given as read)."""
+        if self.source:
+            return f"{self.source} "
+        return f"文件 {self.file_name} " + (f"的工作表“{self.sheet}”" if self.sheet else "")
 
     def header(self, ident: str) -> str:
         """The column a field is in, as the file writes it (else the field's label)."""
@@ -412,4 +416,8 @@ def from_frame(
     where = f"{source} "
     if not all(ident in _match(cells, layout) for ident in layout.required):
         raise _missing([cells], 1, layout, where, field_name)
-    return _finish(raw.with_columns(pl.all().cast(TEXT)), cells, 1, layout, source, where, b"", field_name, allow_empty)
+    sheet = _finish(
+        raw.with_columns(pl.all().cast(TEXT)), cells, 1, layout, source, where, b"", field_name, allow_empty
+    )
+    sheet.source = source
+    return sheet
