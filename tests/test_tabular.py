@@ -71,13 +71,14 @@ def office_workbook(path: Path, title: str, header: list[str], rows: list[list[A
 
 
 def test_one_id_normalizer_trims_apostrophes_full_width_digits_and_lowercase_x() -> None:
-    written = [A, f"'{A}", f" {A}\u3000", A.translate(FULL_WIDTH), X.lower(), f"\x00{A}", "123", None]
+    written = [A, f"'{A}", f" {A}\u3000", A.translate(FULL_WIDTH), X.lower(), f"\x00{A}", "123", None, "3.41323E+17"]
     frame = pl.DataFrame({"t": written}).select(id_numbers(pl.col("t"), TODAY)).unnest("id")
     assert frame["id_number"].to_list()[:5] == [A, A, A, A, X]
     errors = frame["id_error"].to_list()
     assert errors[:5] == [None] * 5
     assert "在 Excel 中被存成了数字，第15位以后已丢失" in errors[5] and frame["id_number"][5] is None
     assert errors[6].startswith("身份证号码应为18位") and errors[7] == "身份证号码为空"
+    assert "在 Excel 中被存成了数字" in errors[8]  # a CSV saved by Excel from a number column
 
 
 def test_one_date_parser_reads_every_documented_form() -> None:

@@ -7,7 +7,8 @@ Every function here builds Polars expressions over text columns (the readers rea
   so is Excel's leading apostrophe; full-width digits count as digits and a lowercase ``x`` as ``X``; then
   GB 11643 (:func:`canbao.ids.parse_id_numbers`), 15-digit numbers converted.  An XLSX cell holding the number
   as a number (Excel keeps only 15 significant digits) is refused with that reason: :func:`cell_text` marks
-  such a cell with :data:`EXCEL_NUMBER` and the ID number's check sees the mark.
+  such a cell with :data:`EXCEL_NUMBER` and the ID number's check sees the mark; so is a CSV cell Excel
+  wrote from such a column (``3.41323E+17``).
 - Dates (:func:`dates`): ``YYYY-MM-DD``, ``YYYY/MM/DD``, ``YYYY.MM.DD``, ``YYYYMMDD``, ``YYYY年MM月DD日``, month
   and day with one digit or two, a time after the date (ignored), an Excel date cell, an Excel serial day
   number (``44562`` = 2022-01-01); where a field allows it 长期 / 长期有效 / 至今 / 永久 / 无期限 mean open-ended.
@@ -125,7 +126,8 @@ def id_numbers(ids: pl.Expr, today: dt.date, *, full_width: bool = True) -> pl.E
 
     `full_width`: normalize full-width characters (pass :func:`needs_full_width` of the column to skip it when
     the file has none)."""
-    excel = ids.str.starts_with(EXCEL_NUMBER).fill_null(False)
+    # An XLSX number cell (marked by cell_text), or a CSV Excel saved from a number column: 3.41323E+17.
+    excel = (ids.str.starts_with(EXCEL_NUMBER) | ids.str.contains(r"^\s*\d(?:\.\d+)?[eE]\+?\d+\s*$")).fill_null(False)
     text = ids.str.strip_chars_start(EXCEL_NUMBER)
     cleaned = text.str.replace_all(r"[\s'‘’\"`]", "")
     if full_width:

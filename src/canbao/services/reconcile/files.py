@@ -27,7 +27,7 @@ from canbao.services.cleanup import read_register
 from canbao.tabular.layouts import LAYOUTS as FILE_LAYOUTS
 from canbao.tabular.layouts import Layout
 from canbao.tabular.sheets import read_file
-from canbao.tabular.values import EXCEL_NUMBER, dates, fast_amounts, id_numbers, names, needs_full_width
+from canbao.tabular.values import EXCEL_NUMBER_REASON, dates, fast_amounts, id_numbers, names, needs_full_width
 
 SOURCES = ("tax", "bank", "collecting_unit")
 LAYOUTS: dict[str, Layout] = {source: FILE_LAYOUTS[source] for source in SOURCES}
@@ -62,8 +62,8 @@ def _ids(text: pl.Series) -> pl.DataFrame:
         return frame.select(pl.col("t").alias("id_number"), pl.lit(False).alias("excel"))  # the usual case: as is
     parsed = frame.select(
         id_numbers(pl.col("t"), _ID_CHECK_DAY, full_width=needs_full_width(text)),
-        pl.col("t").str.starts_with(EXCEL_NUMBER).fill_null(False).alias("excel"),
     ).unnest("id")
+    parsed = parsed.with_columns(excel=(pl.col("id_error") == EXCEL_NUMBER_REASON).fill_null(False))
     written = pl.col("id_text").str.replace_all(r"[\s'‘’\"`]", "")
     return parsed.select(pl.coalesce("id_number", pl.when(written != "").then(written)).alias("id_number"), "excel")
 
