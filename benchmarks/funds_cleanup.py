@@ -25,6 +25,8 @@ from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
 from canbao.services.funds import fund_report, write_fund_report
 from canbao.store.db import make_engine
 
+TODAY = dt.date.today()  # the day the registers are checked against (a benchmark is a front end)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,9 +62,9 @@ def main() -> None:
         employees.write_csv(out / "employees.csv")
         t = time.perf_counter()
         registers = {
-            "deaths": read_register(data / "deaths.csv", "deaths"),
-            "other_counties": read_register(data / "other_county_roster.csv", "other_county"),
-            "employees": read_register(out / "employees.csv", "employee_insurance"),
+            "deaths": read_register(data / "deaths.csv", "deaths", TODAY),
+            "other_counties": read_register(data / "other_county_roster.csv", "other_county", TODAY),
+            "employees": read_register(out / "employees.csv", "employee_insurance", TODAY),
         }
         timed(f"read and validate registers ({sum(f.height for f in registers.values()):,} rows)")
         as_of = dt.date.fromisoformat(manifest["season"]["benefit_period"][0]) - dt.timedelta(days=1)

@@ -55,7 +55,7 @@ def main() -> None:
     t = timed("read bank CSV", t)
     units = read_many(sorted((data / "collections").glob("*.csv")), "collecting_unit")
     t = timed("read collecting-unit CSVs", t)
-    other = read_other_counties([data / "other_county_roster.csv"])
+    other = read_other_counties([data / "other_county_roster.csv"], as_of)
     t = timed("read other county roster", t)
     registry = load_registry(engine, manifest["benefit_year"])
     refunds = load_refunds(engine, manifest["benefit_year"])

@@ -30,6 +30,8 @@ LINGBI = "anhui/suzhou/lingbi/2022"
 HUAIYUAN = "anhui/bengbu/huaiyuan/2025"
 CANBAO = [sys.executable, "-m", "canbao.cli"]
 
+TODAY = dt.date(2026, 12, 1)  # the day the registers are checked against (no date after it)
+
 
 @pytest.fixture(
     scope="module",
@@ -50,9 +52,10 @@ def _synthetic_list(s: Season, as_of: dt.date) -> pl.DataFrame:
     return cleanup_list(
         s.engine,
         s.manifest.data["policy"],
-        deaths=read_register(s.data / "deaths.csv", "deaths"),
-        other_counties=read_register(s.data / "other_county_roster.csv", "other_county"),
+        deaths=read_register(s.data / "deaths.csv", "deaths", TODAY),
+        other_counties=read_register(s.data / "other_county_roster.csv", "other_county", TODAY),
         as_of=as_of,
+        today=TODAY,
     )
 
 
@@ -132,7 +135,7 @@ def test_employee_insurance_is_refunded_before_the_start_and_later_events_are_ig
             "参保日期": ["2021-12-01", "2023-02-01"],  # the second joined after the benefit year: no concern of it
         }
     )
-    found = cleanup_list(engine, BENGBU, employees=employees, as_of=dt.date(2021, 12, 10))
+    found = cleanup_list(engine, BENGBU, employees=employees, as_of=dt.date(2021, 12, 10), today=TODAY)
     assert found.select("id_number", "reason", "status", "refund_due", "refund_fen").rows() == [
         (joined, "已参加职工医保", "paid", True, 32000)
     ]
@@ -142,7 +145,7 @@ def test_employee_insurance_is_refunded_before_the_start_and_later_events_are_ig
     )
     assert row["event_date"] == dt.date(2021, 12, 1) and row["register"] == "employee_insurance"
     assert row["name_differs"] is False
-    late = cleanup_list(engine, BENGBU, employees=employees, as_of=dt.date(2022, 3, 1)).row(0, named=True)
+    late = cleanup_list(engine, BENGBU, employees=employees, as_of=dt.date(2022, 3, 1), today=TODAY).row(0, named=True)
     assert (late["refund_due"], late["refund_fen"], late["action"]) == (False, 0, "terminate")
 
 
@@ -159,7 +162,7 @@ def test_a_county_subsidy_already_paid_back_is_not_refunded_to_the_person(engine
             "缴费日期": ["2024-11-01"] * 2,
         }
     )
-    found = cleanup_list(engine, HUAIYUAN, other_counties=roster, as_of=dt.date(2024, 12, 1))
+    found = cleanup_list(engine, HUAIYUAN, other_counties=roster, as_of=dt.date(2024, 12, 1), today=TODAY)
     refunds = dict(found.select("id_number", "refund_fen").iter_rows())
     assert refunds == {person: 0, plain: 40000} and found["refund_due"].all()
     assert (found["action_label"].str.contains("另一县")).all()
@@ -173,7 +176,7 @@ def test_dead_persons_still_due_are_not_chased(engine: Engine) -> None:
         due_ids.append(str(app["person"]["id_number"]))
     open_season(engine, LINGBI, "t")
     deaths = pl.DataFrame({"姓名": ["张三"], "身份证号码": [due_ids[0]], "死亡日期": ["2021-08-08"]})
-    found = cleanup_list(engine, LINGBI, deaths=deaths)
+    found = cleanup_list(engine, LINGBI, deaths=deaths, as_of=TODAY, today=TODAY)
     assert found.select("id_number", "status", "action", "amount_fen", "township").rows() == [
         (due_ids[0], "due", "stop_chasing", 32000, "韦集镇")
     ]
@@ -189,24 +192,24 @@ def test_a_bad_register_file_names_file_row_and_field_and_is_not_used(tmp_path: 
     path = tmp_path / "死亡.csv"
     path.write_text(f"姓名,身份证号码,死亡日期\n甲,{good},2021-01-01\n乙,{good[:-1]}8,2021-01-01\n", encoding="utf-8")
     with pytest.raises(InputError) as bad:
-        read_register(path, "deaths")
-    assert bad.value.field == "--deaths"
+        read_register(path, "deaths", TODAY)
+    assert bad.value.field == "deaths"
     assert "死亡.csv" in bad.value.message and "第3行 身份证号码" in bad.value.message
 
     path.write_text(f"姓名,身份证号码,死亡日期\n甲,{good},2021-02-30\n", encoding="utf-8")
     with pytest.raises(InputError, match="第2行 死亡日期：“2021-02-30”不是有效日期"):
-        read_register(path, "deaths")
+        read_register(path, "deaths", TODAY)
     path.write_text(f"姓名,身份证号码,死亡日期\n,{good},2999-01-01\n", encoding="utf-8")
     with pytest.raises(InputError, match="第2行 姓名：缺少姓名；第2行 死亡日期：日期 2999-01-01 晚于今天"):
-        read_register(path, "deaths")
+        read_register(path, "deaths", TODAY)
     path.write_text(f"身份证号码,姓名\n{good},甲\n", encoding="utf-8")
-    with pytest.raises(InputError, match="缺少必需的列（参保日期"):
-        read_register(path, "employee_insurance")
+    with pytest.raises(InputError, match="缺少必需的列：职工医保参保日期（insured_since，可用列名：参保日期"):
+        read_register(path, "employee_insurance", TODAY)
     other = tmp_path / "外县.csv"
     other.write_text(f"身份证号码,姓名,县（区）,缴费日期,缴费金额\n{good},甲,泗县,2021-11-01,三百\n", encoding="utf-8")
-    with pytest.raises(InputError, match="第2行 缴费金额：“三百”不是金额") as bad:
-        read_register(other, "other_county")
-    assert bad.value.field == "--other-county"
+    with pytest.raises(InputError, match="第2行 缴费金额：“三百”不是有效金额") as bad:
+        read_register(other, "other_county", TODAY)
+    assert bad.value.field == "other_counties"
 
 
 def test_registers_are_read_from_xlsx_in_their_own_layouts(tmp_path: Path) -> None:
@@ -220,7 +223,7 @@ def test_registers_are_read_from_xlsx_in_their_own_layouts(tmp_path: Path) -> No
         }
     )
     path = write_workbook(tmp_path / "职工.xlsx", {"Sheet1": frame})
-    read = read_register(path, "employee_insurance")
+    read = read_register(path, "employee_insurance", TODAY)
     assert read.select("register", "row_number", "id_number", "event_date", "detail").rows() == [
         ("employee_insurance", 2, "341323193810286367", dt.date(2021, 11, 2), "某厂")
     ]

@@ -191,8 +191,8 @@ def test_lookups_in_a_registry_much_larger_than_the_list(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Keys looked up in a temporary table (PostgreSQL) or chunked IN queries (SQLite), not a full read."""
-    monkeypatch.setattr(imports, "FULL_SCAN_FACTOR", 0)
-    monkeypatch.setattr(imports, "LOOKUP_CHUNK", 2)
+    monkeypatch.setattr(imports.database, "FULL_SCAN_FACTOR", 0)
+    monkeypatch.setattr(imports.database, "LOOKUP_CHUNK", 2)
     people = [["王大山", WANG, "dibao"], ["李二", LI, "dibao"], ["赵六", ZHAO, "destitute"], ["孙八", SUN, "orphan"]]
     department_list(engine, write_csv(tmp_path / "a.csv", ["姓名", "身份证号码", "身份类别"], people), "民政")
     path = write_csv(
@@ -405,7 +405,7 @@ def test_a_malformed_file_is_refused_before_anything_is_written(engine: Engine, 
 def test_a_long_list_gets_a_full_csv_and_a_workbook_of_the_rows_that_need_attention(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "FEEDBACK_XLSX_MAX_ROWS", 3)
+    monkeypatch.setattr(imports.feedback, "FEEDBACK_XLSX_MAX_ROWS", 3)
     path = write_csv(tmp_path / "民政.csv", LIST_HEADER, civil_affairs_rows())
     report = department_list(engine, path, "civil_affairs", accept_valid=True)
     assert report.feedback_csv_path is not None and report.feedback_csv_path.suffix == ".csv"

@@ -298,7 +298,7 @@ def test_the_feedback_of_an_import_holds_no_formula_and_replaces_a_killed_runs_l
 ) -> None:
     from canbao.services import imports
 
-    monkeypatch.setattr(imports, "FEEDBACK_XLSX_MAX_ROWS", 1)  # the full feedback goes to a CSV as well
+    monkeypatch.setattr(imports.feedback, "FEEDBACK_XLSX_MAX_ROWS", 1)  # the full feedback goes to a CSV as well
     out = tmp_path / "feedback"
     dead = killed_run_temporary(out, "roster.csv")
     out.joinpath("roster.csv.part").write_text("110101199003077777\n")  # what an earlier version left

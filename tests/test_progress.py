@@ -215,7 +215,7 @@ def test_e_voucher_import_replays_nothing_and_refuses_bad_files_whole(season: Se
     assert "第3行 身份证号码" in message and "校验" in message
     assert "第4行 身份证号码：未登记的人员" in message
     assert "第5行 姓名：“张冒名”与登记的姓名" in message
-    assert "第6行 激活日期：“十一月”不是日期" in message
+    assert "第6行 激活日期：“十一月”不是有效日期" in message
     with season.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(e_voucher_activations)).scalar_one() == records.height
 

@@ -54,7 +54,7 @@ def _files(s: Season) -> dict[str, Any]:
         "tax": read_records(d / "tax_records.csv", "tax"),
         "bank": read_records(d / "bank_statement.csv", "bank"),
         "units": read_many(units, "collecting_unit"),
-        "other_counties": read_other_counties([d / "other_county_roster.csv"]),
+        "other_counties": read_other_counties([d / "other_county_roster.csv"], dt.date(2026, 12, 1)),
     }
 
 
@@ -105,7 +105,8 @@ def test_every_injected_fault_is_found_and_nothing_else(season: Season) -> None:
     assert result.tests == {"ledgers_agree": False, "money_agrees": False, "persons_agree": False}
     # The police's deaths: who paid after dying is to be stopped, who did not renew is no longer chased.
     deaths = cleanup_list(season.engine, season.manifest.data["policy"],
-                          deaths=read_register(season.data / "deaths.csv", "deaths"), as_of=end)  # fmt: skip
+                          deaths=read_register(season.data / "deaths.csv", "deaths", dt.date(2026, 12, 1)), as_of=end,
+                          today=dt.date(2026, 12, 1))  # fmt: skip
     dead = {(f["id_number"], f["status"]) for f in season.manifest.faults["dead_on_roster"]}
     # (test_cleanup checks the list exactly: it also holds the dead off the roster who are due from a list)
     assert dead <= set(deaths.select("id_number", "status").iter_rows())
@@ -274,7 +275,7 @@ def test_a_malformed_row_refuses_the_file_naming_file_row_and_column(tmp_path: P
 def test_a_file_in_another_layout_is_refused_with_the_missing_columns(tmp_path: Path) -> None:
     path = tmp_path / "bank.csv"
     path.write_text("日期,金额\n2021-12-01,320\n", encoding="utf-8")
-    with pytest.raises(InputError, match="缺少列 交易流水号"):
+    with pytest.raises(InputError, match="缺少必需的列：交易流水号"):
         read_records(path, "bank")
 
 

@@ -95,6 +95,17 @@ def unique_file_names(texts: Sequence[str]) -> list[str]:
     return names
 
 
+FEEDBACK_SUFFIX = "_反馈.xlsx"
+
+
+def feedback_path(source: Path) -> Path:
+    """Where the feedback on a file someone sent goes unless the caller says otherwise: ``<stem>_反馈.xlsx``
+    beside the source (``低保名单.csv`` → ``低保名单_反馈.xlsx``), the one convention of the CLI, the demo and
+    the services."""
+    source = Path(source)
+    return source.with_name(f"{source.stem}{FEEDBACK_SUFFIX}")
+
+
 # ---------------------------------------------------------------------------------------------- atomic files
 
 

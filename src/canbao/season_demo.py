@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from canbao.bootstrap import today as campaign_today
 from canbao.clock import CAMPAIGN_ZONE
 from canbao.money import to_yuan
-from canbao.outputs import OutputGroup, csv_safe
+from canbao.outputs import OutputGroup, csv_safe, feedback_path
 from canbao.policy import Policy, load_policy
 from canbao.services import imports
 from canbao.services.payment_batch import CHANNEL_LABELS, apply_payments
@@ -50,12 +50,6 @@ ACTOR = "demo"
 """The campaign's calendar (UTC+8, no daylight saving): "today" and the times shown to officials."""
 SQLITE_FILES = ("", "-wal", "-shm")
 """A SQLite database is its file and, while or after it is written, these companions (moved with it)."""
-
-
-def feedback_path(source: Path) -> Path:
-    """Where an imported list's feedback workbook goes: ``<source stem>_反馈.xlsx`` beside it, the one convention
-    (``canbao import`` writes the same; canbao.outputs.feedback_path replaces this copy)."""
-    return source.with_name(f"{source.stem}_反馈.xlsx")
 
 
 def keep_previous_database(database: Path) -> Path | None:

@@ -58,16 +58,25 @@ def localize(command: click.Command) -> None:
         command.callback = _mapping_fields(command, command.callback)
 
 
+# A service's field that a command's option spells otherwise (the file read is `input` to the readers).
+FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "input": ("file", "source"),
+    "other_counties": ("other_county",),
+    "employees": ("employee",),
+}
+
+
 def option_for(command: click.Command, field: str) -> str | None:
     """The option of `command` a domain field is typed as (`county` → `--county`, `as_of` → `--date` when
-    that option's dest is as_of), or None."""
-    for param in command.params:
-        if not isinstance(param, click.Option):
-            continue
-        longs = [o for o in param.opts if o.startswith("--")]
-        names = {param.name, *(o[2:].replace("-", "_") for o in longs)}
-        if field in names or field.replace("-", "_") in names:
-            return max(longs, key=len) if longs else param.opts[0]
+    that option's dest is as_of, `input` → `--file`), or None."""
+    wanted = [field.replace("-", "_"), *FIELD_SYNONYMS.get(field, ())]
+    for name in wanted:
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            longs = [o for o in param.opts if o.startswith("--")]
+            if name in {param.name, *(o[2:].replace("-", "_") for o in longs)}:
+                return max(longs, key=len) if longs else param.opts[0]
     return None
 
 

@@ -90,11 +90,11 @@ def cleanup(
     # the policy's collection window: during the campaign, today; afterwards, the list as the window closed.
     day = parse_date(as_of, "as_of") if as_of else min(today(), policy.collection_window.end)
     registers = {
-        "deaths": read_register(deaths, "deaths") if deaths else None,
-        "employees": read_register(employee, "employee_insurance") if employee else None,
-        "other_counties": read_register(other_county, "other_county") if other_county else None,
+        "deaths": read_register(deaths, "deaths", today()) if deaths else None,
+        "employees": read_register(employee, "employee_insurance", today()) if employee else None,
+        "other_counties": read_register(other_county, "other_county", today()) if other_county else None,
     }
-    frame = cleanup_list(engine(write=False), policy_id, as_of=day, **registers)
+    frame = cleanup_list(engine(write=False), policy_id, as_of=day, today=today(), **registers)
     path = write_workbook(out / f"清理清单-{benefit_year}.xlsx", cleanup_sheets(frame, policy_id, day))
     paid = frame.filter(pl.col("status") == "paid")
     refund = paid.filter(pl.col("refund_due").fill_null(False))

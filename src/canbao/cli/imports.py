@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from canbao.cli.common import FILE, actor_or_login, engine, progress_bars
+from canbao.cli.common import FILE, actor_or_login, engine, progress_bars, today
 from canbao.errors import InputError
+from canbao.outputs import feedback_path
 
 if TYPE_CHECKING:
     from canbao.services.imports import ImportReport
@@ -24,9 +25,8 @@ SHOWN_REJECTIONS = 10
 
 
 def feedback_beside(path: Path, feedback: Path | None) -> Path:
-    """The feedback workbook: the one given, else `<stem>_反馈.xlsx` beside the input (the one convention;
-    TODO(lead): `canbao.outputs.feedback_path` from the tabular branch at merge)."""
-    return feedback if feedback is not None else path.with_name(f"{path.stem}_反馈.xlsx")
+    """The feedback workbook: the one given, else `<stem>_反馈.xlsx` beside the input (the one convention)."""
+    return feedback if feedback is not None else feedback_path(path)
 
 
 def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
@@ -36,7 +36,7 @@ def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
     database = engine(write=True)
     try:
         with progress_bars() as hook:
-            report = call(database, progress=hook, **kwargs)
+            report = call(database, progress=hook, today=today(), **kwargs)
     except OSError as exc:
         # The feedback workbook (or the folder for it) cannot be written: the import was rolled back.
         if exc.filename is None or not str(exc.filename).startswith(str(feedback.parent)):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canbao.cli.common import ACTOR, FILE, actor_or_login, engine, parse_date
+from canbao.cli.common import ACTOR, FILE, actor_or_login, engine, parse_date, today
 from canbao.money import to_yuan
 
 
@@ -45,7 +45,7 @@ def e_voucher_import(file: Path, actor: str | None) -> None:
     """导入电子凭证激活记录（CSV 或 XLSX：姓名、身份证号码、激活日期、激活渠道）；重复导入不改变记录."""
     from canbao.services.targets import import_activations
 
-    report = import_activations(engine(write=True), file, actor_or_login(actor))
+    report = import_activations(engine(write=True), file, actor_or_login(actor), today=today())
     click.echo(f"{report.file_name}：{report.rows} 行，新记录激活 {report.recorded} 人，此前已记录 {report.already} 人")
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 import polars as pl
 
-from canbao.cli.common import FILE, engine
+from canbao.cli.common import FILE, engine, today
 from canbao.errors import InputError
+from canbao.services.reconcile.model import CLEARING_DAYS
 
 
 @click.command("reconcile")
@@ -21,7 +22,12 @@ from canbao.errors import InputError
 @click.option("--other-county", type=FILE, multiple=True, help="外县参保名册，可重复给出")
 @click.option("--deaths", type=FILE, help="公安死亡人员名单：仍在参保或被催缴的死亡人员（000 六(四)）")
 @click.option("--employee", type=FILE, help="职工医保参保人员名单：同时参加两种保险的人员")
-@click.option("--policy", "policy_id", help="按哪个政策的退费规则处理 --deaths/--employee（默认：该年度的政策）")
+@click.option("--policy", "policy_id", help="按哪个政策的退费规则处理 --deaths/--employee（默认：该年度的每个政策）")
+@click.option("--unit-aliases", type=FILE, help="代收单位名称对照表（两列：清单中的名称、代收单位）")
+@click.option(
+    "--clearing-days", type=click.IntRange(min=0), default=CLEARING_DAYS, show_default=True,
+    help="银行晚于税务入账多少天以内算在途、不算差异（通知未规定，默认周五到周一）",
+)  # fmt: skip
 @click.option("--out", type=FILE, required=True, help="工作簿的文件夹")
 def reconcile_command(
     as_of: dt.datetime,
@@ -33,6 +39,8 @@ def reconcile_command(
     deaths: Path | None,
     employee: Path | None,
     policy_id: str | None,
+    unit_aliases: Path | None,
+    clearing_days: int,
     out: Path,
 ) -> None:
     """对账：账账相符、账款相符、钱人一致；每一处差异写入工作簿，供经办人员逐条核实."""
@@ -52,6 +60,7 @@ def reconcile_command(
         run = r.run_reconciliation(
             database, day, year, out, tax=tax, bank=bank, collections=list(collections),
             other_counties=list(other_county), deaths=deaths, employees=employee, policy_id=policy_id,
+            unit_aliases=unit_aliases, clearing_days=clearing_days, today=today(),
             on_step=lambda n: bar.update(task, completed=n, description=r.STEPS[n]),
         )  # fmt: skip
     result, cleanup = run.result, run.cleanup

@@ -4,24 +4,26 @@ registry, and the list of what to stop, refund, or no longer chase.
 Registers
 ---------
 
-Each is a CSV (UTF-8 or GBK, comma- or tab-separated) or XLSX (first sheet) file with one header row, read
-as text (:func:`canbao.services.imports.read_table`); headers are matched after NFKC normalisation, ignoring
-spaces; the identifier in brackets is always accepted too.  Other columns are ignored.
+Each is a CSV (UTF-8 or GBK, comma- or tab-separated) or XLSX (first sheet) file read by :mod:`canbao.tabular`
+in its layout (``deaths``, ``employee_insurance``, ``other_county`` of :mod:`canbao.tabular.layouts`, every
+accepted header in docs/file-layouts.md): the header row is found below any title rows, 合计 rows are left
+out, headers are matched after NFKC normalisation, ignoring spaces; the identifier is always accepted too.
+Other columns are ignored.
 
 =================== ============================================================================================
 register (kind)     columns (required unless marked optional)
 =================== ============================================================================================
-``deaths``          公安死亡人员名单: 身份证号码 (id_number), 姓名 (name), 死亡日期 (event_date)
+``deaths``          公安死亡人员名单: 身份证号码 (id_number), 姓名 (name), 死亡日期 (died_on → event_date)
 ``employee_insur…`` 职工医保参保人员名单 (persons currently enrolled in employee insurance): 身份证号码, 姓名,
-                    参保单位 (employer, optional), 参保日期 (event_date: since when)
+                    参保单位 (employer, optional), 参保日期 (insured_since → event_date: since when)
 ``other_county``    其他县（区）居民医保参保名册 for the same benefit year, as ``canbao synth`` writes it:
                     身份证号码, 姓名, 县（区） (county_name), 乡镇 (optional), 村 (optional), 居民类型
-                    (optional), 缴费日期 (event_date), 缴费金额 (optional, yuan)
+                    (optional), 缴费日期 (paid_on → event_date), 缴费金额 (optional, yuan)
 =================== ============================================================================================
 
-ID numbers are checked as GB 11643 (:func:`canbao.ids.parse_id_numbers`), names must be given, dates parse
-as the imports' do (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, YYYY年MM月DD日, Excel dates) and may not lie in the
-future, amounts are yuan of whole fen.  A file with any bad row is refused whole, naming the file, the row
+ID numbers, names, dates and amounts are read as every reader reads them (:mod:`canbao.tabular.values`): ID
+numbers GB 11643, names given, dates in every documented form and not after ``today``, amounts yuan of whole
+fen.  A file with any bad row is refused whole, naming the file, the row
 (spreadsheet row: the header is row 1) and the field: nothing of it is used, nothing is silently dropped.
 The same person twice in one register keeps the first row.  Registers are compared, never stored.
 
@@ -45,7 +47,6 @@ list says so and leaves it to the two agencies.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,12 +54,22 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Select, select
 
 from canbao.errors import InputError
-from canbao.ids import parse_id_numbers
-from canbao.money import YUAN_PATTERN, parse_yuan, yuan_text
+from canbao.money import yuan_text
 from canbao.policy import load_policy
 from canbao.rules.refund import refund_frame
-from canbao.services.imports import normalized, parse_dates, read_table
 from canbao.store.tables import dues, enrollments, ledger_entries, persons
+from canbao.tabular.layouts import LAYOUTS
+from canbao.tabular.sheets import Sheet, from_frame, read_file
+from canbao.tabular.values import (
+    amount_problem,
+    amounts,
+    date_problem,
+    dates,
+    id_numbers,
+    name_problem,
+    names,
+    needs_full_width,
+)
 
 RegisterKind = Literal["deaths", "employee_insurance", "other_county"]
 REGISTER_KINDS: tuple[RegisterKind, ...] = ("deaths", "employee_insurance", "other_county")
@@ -82,7 +93,8 @@ EVENT_LABELS: dict[str, str] = {
     "employee_insurance": "职工医保参保日期",
     "other_county": "另一县缴费日期",
 }
-OPTIONS: dict[str, str] = {"deaths": "--deaths", "employee_insurance": "--employee", "other_county": "--other-county"}
+FIELD_NAMES: dict[str, str] = {"deaths": "deaths", "employee_insurance": "employees", "other_county": "other_counties"}
+"""The field a register's refusal names: the argument of :func:`cleanup_list` it is given as."""
 ACTION_LABELS: dict[str, str] = {
     "terminate_and_refund": "终止参保关系并退还个人缴费",
     "terminate": "终止参保关系（个人缴费不退）",
@@ -92,32 +104,8 @@ ACTION_LABELS: dict[str, str] = {
 OTHER_COUNTY_NOTE = "（与另一县核实，只保留一处参保）"
 NOT_COVERED = "政策未规定"
 
-# Column identifier → accepted headers, per register.
-_ID = ("身份证号码", "公民身份号码", "居民身份证号码", "身份证号", "身份证件号码", "证件号码")
-_LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
-    "deaths": {"id_number": _ID, "name": ("姓名",), "event_date": ("死亡日期", "死亡时间")},
-    "employee_insurance": {
-        "id_number": _ID,
-        "name": ("姓名",),
-        "event_date": ("参保日期", "职工医保参保日期", "参保时间"),
-        "employer": ("参保单位", "单位名称", "工作单位"),
-    },
-    "other_county": {
-        "id_number": _ID,
-        "name": ("姓名",),
-        "event_date": ("缴费日期", "参保缴费日期"),
-        "county_name": ("县（区）", "县区", "区县", "参保地"),
-        "township": ("乡镇", "乡镇（街道）"),
-        "village": ("村", "村（社区）"),
-        "residency": ("居民类型", "参保人员类型"),
-        "amount": ("缴费金额",),
-    },
-}
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "deaths": ("id_number", "name", "event_date"),
-    "employee_insurance": ("id_number", "name", "event_date"),
-    "other_county": ("id_number", "name", "event_date", "county_name"),
-}
+# The layouts (canbao.tabular.layouts): each register's date field is the clean-up's event_date.
+EVENT_FIELDS: dict[str, str] = {"deaths": "died_on", "employee_insurance": "insured_since", "other_county": "paid_on"}
 REGISTER_SCHEMA: dict[str, pl.DataType] = {
     "register": pl.String(),
     "row_number": pl.Int64(),
@@ -162,7 +150,7 @@ def _check_kind(kind: str) -> RegisterKind:
     raise InputError("kind", f"未知的名单类型 {kind}（可选：{'、'.join(REGISTER_KINDS)}）")
 
 
-def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.date | None = None) -> pl.DataFrame:
+def normalize_register(frame: pl.DataFrame, kind: str, source: str, *, today: dt.date) -> pl.DataFrame:
     """Validate a register read as text (Chinese headers or identifiers) into REGISTER_SCHEMA.
 
     Raises InputError naming `source`, the row and the field when any row is bad: then nothing is used.
@@ -170,54 +158,37 @@ def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.da
     register = _check_kind(kind)
     if dict(frame.schema) == REGISTER_SCHEMA:
         return frame
-    today = today or dt.date.today()
-    option = OPTIONS[register]
-    layout = _LAYOUTS[register]
-    index = {normalized(alias): ident for ident, aliases in layout.items() for alias in (ident, *aliases)}
-    found: dict[str, str] = {}
-    for header in frame.columns:
-        ident = index.get(normalized(re.sub(r"__\d+$", "", header)))
-        if ident is None:
-            continue
-        if ident in found:
-            raise InputError(option, f"{source}：“{found[ident]}”和“{header}”是同一列，只能保留一列")
-        found[ident] = header
-    missing = [ident for ident in _REQUIRED[register] if ident not in found]
-    if missing:
-        wanted = "；".join("、".join(layout[m]) for m in missing)
-        raise InputError(
-            option, f"{source} 缺少必需的列（{wanted}）。文件中的列：{'、'.join(frame.columns) or '（无）'}"
-        )
-    text = frame.select(
-        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("row_number"),
-        *[
-            pl.col(found[ident]).cast(pl.String).str.strip_chars().alias(ident)
-            if ident in found
-            else pl.lit(None, dtype=pl.String).alias(ident)
-            for ident in layout
-        ],
-    ).with_columns(pl.when(pl.col(i) != "").then(pl.col(i)).alias(i) for i in layout)
-    text = text.filter(pl.any_horizontal(pl.col(i).is_not_null() for i in layout))  # blank rows are not rows
+    sheet = from_frame(frame, LAYOUTS[register], source, field_name=FIELD_NAMES[register])
+    return _validated(sheet, register, today)
+
+
+def _validated(sheet: Sheet, register: RegisterKind, today: dt.date) -> pl.DataFrame:
+    source, field_name = sheet.where(), FIELD_NAMES[register]
+    layout = LAYOUTS[register]
+    event = EVENT_FIELDS[register]
+    text = sheet.frame.rename({event: "event_date"})
     parsed = text.with_columns(
-        parse_id_numbers(pl.col("id_number"), today).alias("_id"),
-        parse_dates(pl.col("event_date"), open_ended=False).alias("_date"),
-        (parse_yuan(pl.col("amount")) if "amount" in layout else pl.lit(None, dtype=pl.Int64)).alias("_amount"),
+        id_numbers(pl.col("id_number"), today, full_width=needs_full_width(text["id_number"])).alias("_id"),
+        dates(pl.col("event_date")).alias("_date"),
+        names(pl.col("name")).alias("name"),
+        (amounts(pl.col("amount")) if "amount" in layout.fields else pl.lit(None, dtype=pl.Int64)).alias("_amount"),
     )
-    shown_as = {ident: found.get(ident, layout[ident][0]) for ident in layout}
+    shown_as = {ident: sheet.header(ident) for ident in layout.fields} | {"event_date": sheet.header(event)}
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [
         ("id_number", pl.col("_id").struct.field("id_error").is_not_null(), pl.col("_id").struct.field("id_error")),
         ("name", pl.col("name").is_null(), pl.lit("缺少姓名")),
         ("name", pl.col("name").str.len_chars() > 64, pl.lit("姓名超过64个字符")),
+        ("name", name_problem(pl.col("name")).is_not_null(), name_problem(pl.col("name"))),
         ("event_date", pl.col("event_date").is_null(), pl.lit("缺少日期")),
-        ("event_date", pl.col("event_date").is_not_null() & pl.col("_date").is_null(),
-         pl.format("“{}”不是有效日期（如 2021-11-01）", pl.col("event_date"))),
+        ("event_date", date_problem(pl.col("event_date"), pl.col("_date")).is_not_null(),
+         date_problem(pl.col("event_date"), pl.col("_date"))),
         ("event_date", pl.col("_date") > pl.lit(today), pl.format("日期 {} 晚于今天", pl.col("event_date"))),
     ]  # fmt: skip
     if register == "other_county":
         checks += [
             ("county_name", pl.col("county_name").is_null(), pl.lit("缺少县（区）")),
-            ("amount", pl.col("amount").is_not_null() & ~pl.col("amount").str.replace_all(",", "").str.contains(
-                YUAN_PATTERN), pl.format("“{}”不是金额（元，最多两位小数）", pl.col("amount"))),
+            ("amount", amount_problem(pl.col("amount"), pl.col("_amount")).is_not_null(),
+             amount_problem(pl.col("amount"), pl.col("_amount"))),
         ]  # fmt: skip
     problems = pl.concat(
         [
@@ -231,7 +202,7 @@ def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.da
         rows = problems["row_number"].n_unique()
         shown = "；".join(f"第{r}行 {f}：{m}" for r, f, m in problems.head(SHOWN_ERRORS).iter_rows())
         more = f"；等共 {rows} 行有误" if problems.height > SHOWN_ERRORS else ""
-        raise InputError(option, f"{source} 有错误，整个文件未使用：{shown}{more}")
+        raise InputError(field_name, f"{source}有错误，整个文件未使用：{shown}{more}")
     if register == "employee_insurance":
         detail = pl.col("employer")
     elif register == "other_county":
@@ -253,14 +224,12 @@ def normalize_register(frame: pl.DataFrame, kind: str, source: str, today: dt.da
     )
 
 
-def read_register(path: Path, kind: str, today: dt.date | None = None) -> pl.DataFrame:
-    """Read and validate one register file (CSV or XLSX, in its kind's layout) into REGISTER_SCHEMA."""
+def read_register(path: Path, kind: str, today: dt.date) -> pl.DataFrame:
+    """Read and validate one register file (CSV or XLSX, in its kind's layout of canbao.tabular.layouts: header
+    row found below any title rows, 合计 rows left out) into REGISTER_SCHEMA."""
     register = _check_kind(kind)
-    try:
-        _, raw = read_table(path)
-    except InputError as exc:
-        raise InputError(OPTIONS[register], exc.message) from None
-    return normalize_register(raw, register, f"文件 {path.name}", today)
+    sheet = read_file(Path(path), LAYOUTS[register], field_name=FIELD_NAMES[register])
+    return _validated(sheet, register, today)
 
 
 # Registers up to this many persons are looked up by ID number in chunks; bigger ones read the whole year once.
@@ -338,16 +307,17 @@ def cleanup_list(
     deaths: pl.DataFrame | None = None,
     employees: pl.DataFrame | None = None,
     other_counties: pl.DataFrame | None = None,
-    as_of: dt.date | None = None,
+    as_of: dt.date,
+    today: dt.date,
 ) -> pl.DataFrame:
     """Enrollments to stop or refund and dues not to chase, one row per person and register (CLEANUP_SCHEMA).
 
     Each register is a frame as read (Chinese headers, text) or from :func:`read_register`.  `as_of` is the
-    day the list is drawn up, taken as the refund's request date (default today)."""
+    day the list is drawn up, taken as the refund's request date.  `today`: the day a register given as read
+    (not from :func:`read_register`) is checked against (no date after it)."""
     policy = load_policy(policy_id)
-    as_of = as_of or dt.date.today()
     given = [(k, f) for k, f in zip(REGISTER_KINDS, (deaths, employees, other_counties), strict=True) if f is not None]
-    frames = [normalize_register(f, k, REGISTER_LABELS[k]) for k, f in given]
+    frames = [normalize_register(f, k, REGISTER_LABELS[k], today=today) for k, f in given]
     found = pl.concat(frames) if frames else pl.DataFrame(schema=REGISTER_SCHEMA)
     # An event after the benefit period does not touch this year's enrollment.
     found = found.filter(pl.col("event_date") <= policy.benefit_period.end)

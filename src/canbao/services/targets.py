@@ -9,64 +9,47 @@ one row per village: 乡镇, 乡镇代码, 村, 村代码, 任务数 (the codes 
 year's table replaces that year's targets whole, in one transaction.  Refused, with sheet, row and field:
 a missing sheet or column, an empty township or village, a target that is not a whole number ≥ 0, the same
 village twice in a sheet, a village code under two townships (or not beginning with its township's code),
-a township under two codes.  Nothing is written when anything is refused.
+a township under two codes.  Nothing is written when anything is refused.  The sheets are read by
+:mod:`canbao.tabular` (layout ``targets``): a title row above the header and a 合计 row below the villages are
+passed over.
 
 E-voucher activations
 ---------------------
 
-CSV or XLSX (first sheet): 姓名, 身份证号码, 激活日期, 激活渠道 (also 证件号码 / 公民身份号码, 激活时间,
-渠道).  Every person must be registered, with the registered name; an ID number that fails GB 11643, an
-unknown person, a name that differs or a date that is not a date refuses the whole file, naming file, row
-and field.  A person's first recorded activation is kept: a file imported again, or a later record of an
-already activated person, changes nothing (counted as ``already``).
+CSV or XLSX (first sheet) in the layout ``e_voucher`` of :mod:`canbao.tabular.layouts`
+(docs/file-layouts.md): 姓名, 身份证号码, 激活日期, 激活渠道; ID numbers and dates as every reader takes
+them (:mod:`canbao.tabular.values`).  Every person must be registered, with the registered name; an ID number
+that fails GB 11643, an unknown person, a name that differs or a date that is not a date refuses the whole
+file, naming file, row and field.  A person's first recorded activation is kept: a file imported again, or a
+later record of an already activated person, changes nothing (counted as ``already``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, select
 
 from canbao.errors import InputError
-from canbao.ids import parse_id_numbers
-from canbao.services.imports import normalized, read_table
 from canbao.store.bulk import bulk_insert
 from canbao.store.tables import e_voucher_activations, persons, targets
 from canbao.store.uow import UnitOfWork, audit, now
+from canbao.tabular.layouts import FIELDS, LAYOUTS
+from canbao.tabular.sheets import read_file, read_sheets
+from canbao.tabular.values import date_problem, dates, id_numbers, name_problem, names, needs_full_width
 
 TARGET_SHEETS: dict[str, str] = {"参保任务": "enrollment", "电子凭证任务": "e_voucher"}
 TARGET_KIND_LABELS: dict[str, str] = {"enrollment": "参保任务", "e_voucher": "电子凭证激活任务"}
-TARGET_COLUMNS: dict[str, tuple[str, ...]] = {
-    "township": ("乡镇", "乡镇（街道）", "乡镇街道", "乡镇名称"),
-    "township_code": ("乡镇代码", "乡镇（街道）代码", "乡镇编码"),
-    "village": ("村", "村（社区）", "村社区", "村名称", "社区"),
-    "village_code": ("村代码", "村（社区）代码", "村编码"),
-    "target": ("任务数", "任务", "目标任务数", "任务人数"),
-}
-REQUIRED_TARGET_COLUMNS = ("township", "village", "target")
-ACTIVATION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "name": ("姓名",),
-    "id_number": ("身份证号码", "公民身份号码", "居民身份证号码", "身份证号", "证件号码"),
-    "activated_on": ("激活日期", "激活时间", "激活日"),
-    "channel": ("激活渠道", "渠道"),
-}
+TARGET_LAYOUT = LAYOUTS["targets"]
+ACTIVATION_LAYOUT = LAYOUTS["e_voucher"]
 FIELD_LABELS: dict[str, str] = {
+    **{i: FIELDS[i].label for i in (*TARGET_LAYOUT.fields, *ACTIVATION_LAYOUT.fields)},
     "township": "乡镇",
-    "township_code": "乡镇代码",
     "village": "村",
-    "village_code": "村代码",
-    "target": "任务数",
-    "name": "姓名",
-    "id_number": "身份证号码",
-    "activated_on": "激活日期",
-    "channel": "激活渠道",
 }
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 PROBLEMS_SHOWN = 8
 LOOKUP_CHUNK = 5_000
 
@@ -77,28 +60,7 @@ def _refuse(file_name: str, problems: pl.DataFrame) -> InputError:
         f"{r['where']} {FIELD_LABELS[r['field']]}：{r['problem']}" for r in problems.head(PROBLEMS_SHOWN).to_dicts()
     ]
     more = f"（共 {problems.height} 处，未导入任何数据）" if problems.height > len(shown) else "（未导入任何数据）"
-    return InputError("--file", f"文件 {file_name}：{'；'.join(shown)}{more}")
-
-
-def _columns(
-    raw: pl.DataFrame, aliases: dict[str, tuple[str, ...]], required: tuple[str, ...], where: str
-) -> pl.DataFrame:
-    index = {normalized(a): ident for ident, names in aliases.items() for a in (ident, *names)}
-    found: dict[str, str] = {}
-    for header in raw.columns:
-        ident = index.get(normalized(header))
-        if ident is not None and ident not in found:
-            found[ident] = header
-    missing = [FIELD_LABELS[i] for i in required if i not in found]
-    if missing:
-        present = "、".join(raw.columns) or "（无）"
-        raise InputError("--file", f"{where}缺少列：{'、'.join(missing)}。表中的列：{present}")
-    frame = raw.select(
-        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias("row"),
-        *[pl.col(h).cast(pl.String).str.strip_chars().alias(i) for i, h in found.items()],
-    ).with_columns(pl.lit(None, dtype=pl.String).alias(i) for i in aliases if i not in found)
-    frame = frame.with_columns(pl.when(pl.col(i) != "").then(pl.col(i)).alias(i) for i in aliases)
-    return frame.filter(pl.any_horizontal(pl.col(i).is_not_null() for i in aliases))
+    return InputError("input", f"文件 {file_name}：{'；'.join(shown)}{more}")
 
 
 # ------------------------------------------------------------------------------------------------ targets
@@ -114,47 +76,10 @@ class TargetsReport:
     replaced: int  # rows of the year's earlier table
 
 
-def _cell(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel keeps every number as a float
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 def _read_target_sheets(path: Path) -> dict[str, pl.DataFrame]:
-    from openpyxl import load_workbook
-
-    if not path.is_file():
-        raise InputError("--file", f"文件不存在：{path}")
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise InputError("--file", f"任务分解表应为 .xlsx 工作簿（含“参保任务”“电子凭证任务”两个工作表）：{path.name}")
-    try:
-        workbook = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise InputError("--file", f"文件 {path.name} 不是有效的 XLSX 工作簿：{exc}") from None
-    try:
-        missing = [s for s in TARGET_SHEETS if s not in workbook.sheetnames]
-        if missing:
-            present = "、".join(workbook.sheetnames)
-            raise InputError("--file", f"文件 {path.name} 缺少工作表：{'、'.join(missing)}（现有：{present}）")
-        sheets: dict[str, pl.DataFrame] = {}
-        for name in TARGET_SHEETS:
-            rows = [[_cell(v) for v in row] for row in workbook[name].iter_rows(values_only=True)]
-            if not rows:
-                raise InputError("--file", f"文件 {path.name} 的工作表“{name}”是空的")
-            header = [(h or "").strip() or f"列{k + 1}" for k, h in enumerate(rows[0])]
-            width = len(header)
-            body = [(r + [None] * width)[:width] for r in rows[1:]]
-            raw = pl.DataFrame(body, schema=dict.fromkeys(header, pl.String), orient="row")
-            sheets[name] = _columns(raw, TARGET_COLUMNS, REQUIRED_TARGET_COLUMNS, f"文件 {path.name} 的工作表“{name}”")
-    finally:
-        workbook.close()
-    return sheets
+    """The two sheets (canbao.tabular: header row found, 合计 rows left out), ``row`` the sheet's row."""
+    sheets = read_sheets(path, TARGET_LAYOUT, field_name="input")
+    return {name: sheet.frame.rename({"row_number": "row"}) for name, sheet in sheets.items()}
 
 
 def _with_reference(frame: pl.DataFrame, key: str, value: str, name: str) -> pl.DataFrame:
@@ -288,11 +213,6 @@ class ActivationsReport:
     already: int  # activated before (an earlier file, or earlier in this one)
 
 
-def _parse_date(text: pl.Expr) -> pl.Expr:
-    day = text.str.strip_chars().str.split(" ").list.first().str.split("T").list.first()
-    return pl.coalesce([day.str.to_date(f, strict=False) for f in DATE_FORMATS])
-
-
 def _registered(c: Connection, ids: list[str]) -> pl.DataFrame:
     schema = {"person_id": pl.Int64, "id_number": pl.String, "reg_name": pl.String}
     frames = [pl.DataFrame(schema=schema)]
@@ -313,16 +233,18 @@ def _activated(c: Connection, person_ids: list[int]) -> pl.Series:
     return pl.Series("person_id", found, dtype=pl.Int64)
 
 
-def import_activations(engine: Engine, path: Path, actor: str, today: dt.date | None = None) -> ActivationsReport:
+def import_activations(engine: Engine, path: Path, actor: str, *, today: dt.date) -> ActivationsReport:
     """Record the file's e-voucher activations (see the module docstring); all or nothing."""
-    today = today or dt.date.today()
-    _, raw = read_table(path)
-    frame = _columns(raw, ACTIVATION_COLUMNS, ("name", "id_number", "activated_on"), f"文件 {path.name} ")
-    parsed = frame.select(parse_id_numbers(pl.col("id_number"), today).alias("p")).unnest("p")
+    path = Path(path)
+    sheet = read_file(path, ACTIVATION_LAYOUT, field_name="input")
+    frame = sheet.frame.rename({"row_number": "row"})
+    ids = id_numbers(pl.col("id_number"), today, full_width=needs_full_width(frame["id_number"]))
+    parsed = frame.select(ids).unnest("id")
     frame = frame.with_columns(
         parsed["id_number"].alias("normalized"),
         parsed["id_error"].alias("id_error"),
-        _parse_date(pl.col("activated_on")).alias("on"),
+        dates(pl.col("activated_on")).alias("on"),
+        names(pl.col("name")).alias("name"),
     )
     with UnitOfWork(engine, actor) as uow:
         c = uow.connection
@@ -341,10 +263,12 @@ def import_activations(engine: Engine, path: Path, actor: str, today: dt.date | 
                 pl.format("“{}”与登记的姓名“{}”不一致", pl.col("name"), pl.col("reg_name")),
             ),
             ("name", pl.col("name").is_null(), pl.lit("不能为空")),
+            ("name", name_problem(pl.col("name")).is_not_null(), name_problem(pl.col("name"))),
+            ("activated_on", pl.col("activated_on").is_null(), pl.lit("不能为空")),
             (
                 "activated_on",
-                pl.col("on").is_null(),
-                pl.format("“{}”不是日期（应为 YYYY-MM-DD）", pl.col("activated_on").fill_null("")),
+                date_problem(pl.col("activated_on"), pl.col("on")).is_not_null(),
+                date_problem(pl.col("activated_on"), pl.col("on")),
             ),
             ("activated_on", pl.col("on") > today, pl.format("{} 晚于今天", pl.col("on"))),
         ]

@@ -44,7 +44,7 @@ def control_text(character: str) -> str:
     return "空字符（NUL）" if character == "\x00" else f"控制字符（U+{ord(character):04X}）"
 
 
-def control_refusal(name: str, row: int, column: int, character: str, option: str = "--file") -> InputError:
+def control_refusal(name: str, row: int, column: int, character: str, option: str = "input") -> InputError:
     """The refusal of file `name` for a control character at `row` (the header is row 1) and `column`."""
     return InputError(option, f"文件 {name} 第 {row} 行第 {column} 列含有{control_text(character)}，请删除后重新导出")
 
@@ -75,7 +75,7 @@ def _check_utf8(data: bytes, chunk: int = 1 << 23) -> None:
     decoder.decode(b"", final=True)
 
 
-def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
+def csv_bytes(data: bytes, name: str, option: str = "input") -> bytes:
     """`data` as UTF-8 with LF or CRLF line ends; refuses what is not a CSV table of text (see module doc)."""
     if _BLANK.fullmatch(data):
         raise InputError(option, f"文件 {name} 是空的")
@@ -111,26 +111,30 @@ def csv_bytes(data: bytes, name: str, option: str = "--file") -> bytes:
     return data
 
 
-def _problem_row(data: bytes, separator: str) -> str:
-    """Where the csv module, reading strictly, finds a row longer than the header or broken quoting."""
+def _problem_row(data: bytes, separator: str, first_row: int = 1) -> str:
+    """Where the csv module, reading strictly, finds a row longer than the header or broken quoting (`data`
+    begins with the header, which is row `first_row` of the file)."""
+    shift = first_row - 1
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=separator, strict=True)
     try:
         header = next(reader, [])
         for row, record in enumerate(reader, start=2):
             if len(record) > len(header):
-                return f"第 {row} 行有 {len(record)} 列，多于表头的 {len(header)} 列"
+                where = f"（表头在第 {first_row} 行）" if first_row != 1 else ""
+                return f"第 {row + shift} 行有 {len(record)} 列，多于表头的 {len(header)} 列{where}"
     except csv.Error:
-        return f"第 {reader.line_num} 行附近的引号不成对"
+        return f"第 {reader.line_num + shift} 行附近的引号不成对"
     # Polars, unlike the csv module, refuses a quote inside a cell that does not start with one.
     for row, line in enumerate(data.decode("utf-8-sig").split("\n"), start=1):
         for column, cell in enumerate(line.split(separator), start=1):
             if '"' in cell and not cell.startswith('"'):
-                return f"第 {row} 行第 {column} 列的引号用法有误（引号应括住整个单元格，或写作两个引号）"
+                return f"第 {row + shift} 行第 {column} 列的引号用法有误（引号应括住整个单元格，或写作两个引号）"
     return "格式有误"
 
 
-def read_csv_text(data: bytes, name: str, option: str = "--file") -> pl.DataFrame:
-    """Every column as text, headers as written; `data` as returned by :func:`csv_bytes`."""
+def read_csv_text(data: bytes, name: str, option: str = "input", first_row: int = 1) -> pl.DataFrame:
+    """Every column as text, headers as written; `data` as returned by :func:`csv_bytes` (or the part of it
+    from the header on: the header is row `first_row` of the file, for messages)."""
     separator = separator_of(data.split(b"\n", 1)[0].decode("utf-8", "replace"))
     try:
         return pl.read_csv(io.BytesIO(data), infer_schema=False, separator=separator, has_header=True)
@@ -138,4 +142,4 @@ def read_csv_text(data: bytes, name: str, option: str = "--file") -> pl.DataFram
         raise InputError(option, f"文件 {name} 是空的") from None
     except (pl.exceptions.PolarsError, OSError):
         # Polars's own message quotes the offending data: locate the problem ourselves instead.
-        raise InputError(option, f"文件 {name} 无法按 CSV 读取：{_problem_row(data, separator)}") from None
+        raise InputError(option, f"文件 {name} 无法按 CSV 读取：{_problem_row(data, separator, first_row)}") from None

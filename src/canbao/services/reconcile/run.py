@@ -60,10 +60,11 @@ def run_reconciliation(
 
     `unit_aliases` names collecting units otherwise (a mapping, or a file read by :func:`read_unit_aliases`);
     `clearing_days` is how long money may be in transit between the tax bureau and the bank (CLEARING_DAYS);
-    `today` bounds the registers' dates (default: the clean-up's).  The answer depends on `as_of` and the
+    `today` bounds the registers' dates (default: `as_of`).  The answer depends on `as_of` and the
     registry only, not on the day it is asked.  The clean-up answers per policy of the year, or for
     `policy_id` alone when given.  Errors name the parameter a file came in (``tax``, ``bank``, …)."""
     step = on_step or (lambda n: None)
+    today = today or as_of  # the registers' dates may not lie after it
     aliases = read_unit_aliases(unit_aliases) if isinstance(unit_aliases, Path) else unit_aliases
     files = {
         "tax": read_many([tax] if tax else [], "tax", "tax"),
@@ -90,7 +91,7 @@ def run_reconciliation(
             raise InputError("benefit_year", f"{benefit_year} 年度没有参保记录，无法核对死亡和职工医保名单")
         lists = []
         for n, policy in enumerate(policies, start=1):
-            found = cleanup_list(engine, policy, **registers, as_of=as_of)
+            found = cleanup_list(engine, policy, **registers, as_of=as_of, today=today)
             lists.append(found)
             prefix = "清理-" if len(policies) == 1 else f"清理{n}-"
             extra |= {f"{prefix}{name}": sheet for name, sheet in cleanup_sheets(found, policy, as_of).items()}
@@ -101,7 +102,7 @@ def run_reconciliation(
     return ReconciliationRun(result, cleanup, path)
 
 
-def _register(path: Path | None, kind: str, field: str, today: dt.date | None) -> pl.DataFrame | None:
+def _register(path: Path | None, kind: str, field: str, today: dt.date) -> pl.DataFrame | None:
     if path is None:
         return None
     try:
