@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from canbao.reports import write_workbook
-from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+from canbao.services.cleanup import CLEANUP_NUMBERS, cleanup_list, cleanup_sheets, read_register
 from canbao.services.funds import fund_report, write_fund_report
 from canbao.store.db import make_engine
 
@@ -68,12 +68,12 @@ def main() -> None:
         }
         timed(f"read and validate registers ({sum(f.height for f in registers.values()):,} rows)")
         as_of = dt.date.fromisoformat(manifest["season"]["benefit_period"][0]) - dt.timedelta(days=1)
-        small = cleanup_list(engine, policy_id, as_of=as_of, deaths=registers["deaths"],
+        small = cleanup_list(engine, policy_id, as_of=as_of, today=TODAY, deaths=registers["deaths"],
                              other_counties=registers["other_counties"])  # fmt: skip
         timed(f"cleanup list, deaths and other county only (looked up by ID number): {small.height:,} rows")
-        found = cleanup_list(engine, policy_id, as_of=as_of, **registers)
+        found = cleanup_list(engine, policy_id, as_of=as_of, today=TODAY, **registers)
         timed("cleanup list, all three registers (the whole year read once)")
-        write_workbook(out / "cleanup.xlsx", cleanup_sheets(found, policy_id, as_of))
+        write_workbook(out / "cleanup.xlsx", cleanup_sheets(found, policy_id, as_of), numbers=CLEANUP_NUMBERS)
         timed("cleanup workbook")
     county = report.fiscal_county.row(0, named=True)
     print(f"season {args.season} ({manifest['persons']:,} persons, {policy_id})")

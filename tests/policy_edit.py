@@ -29,10 +29,12 @@ def edited_policies(
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     edit(raw)
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("CANBAO_POLICY_DIR", str(root))
+    monkeypatch.setenv("CANBAO_POLICY_DIR", str(root))  # for the command line, whose settings read it
+    loader.use_policy_dir(root)  # for services called directly, as the composition root does
     _clear()
     try:
         yield root
     finally:
         monkeypatch.delenv("CANBAO_POLICY_DIR")
+        loader.use_policy_dir(None)
         _clear()

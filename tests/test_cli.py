@@ -61,6 +61,15 @@ def test_quote_reads_a_file(tmp_path: Path) -> None:
     assert run("quote", "--policy", "anhui/bengbu/2022", "--input", str(path)).returncode == 0
 
 
+def test_a_missing_payment_date_is_named_as_missing_not_as_a_bad_date() -> None:
+    app = {k: v for k, v in EXAMPLE.items() if k != "paid_on"}
+    done = run("quote", "--policy", "anhui/bengbu/2022", "--input", "-", stdin=json.dumps(app))
+    assert done.returncode == 2 and done.stderr.strip().endswith("paid_on: 缺少日期 paid_on（YYYY-MM-DD）")
+    app["paid_on"] = 20220415
+    done = run("quote", "--policy", "anhui/bengbu/2022", "--input", "-", stdin=json.dumps(app))
+    assert done.returncode == 2 and "日期须为 YYYY-MM-DD 格式的文本" in done.stderr
+
+
 def test_an_ineligible_person_is_an_answer() -> None:
     app = json.loads(json.dumps(EXAMPLE))
     app["person"]["employee_insurance_active"] = True

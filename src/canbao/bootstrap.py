@@ -55,6 +55,14 @@ class Settings:
             raise CanbaoError(f"环境变量 {TODAY_VARIABLE} 应为日期 YYYY-MM-DD，而不是“{fixed}”") from None
         return cls(url or DEFAULT_URL, bool(url), Path(folder) if folder else None, today)
 
+    def apply(self) -> Settings:
+        """Make the settings' policy folder the one policies are loaded from (the loader reads no
+        environment)."""
+        from canbao.policy import use_policy_dir
+
+        use_policy_dir(self.policy_dir)
+        return self
+
     @property
     def embedded_default(self) -> bool:
         return not self.url_given

@@ -32,6 +32,8 @@ _TYPE_WORDS = {str: "文本", list: "列表", bool: "true 或 false", int: "整�
 
 
 def _date(value: Any, field: str) -> dt.date:
+    if value is None:
+        raise InputError(field, f"缺少日期 {field}（YYYY-MM-DD）")
     if not isinstance(value, str):
         raise InputError(field, "日期须为 YYYY-MM-DD 格式的文本")
     try:

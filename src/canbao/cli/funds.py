@@ -11,7 +11,6 @@ import click
 import polars as pl
 
 from canbao.cli.common import FILE, engine, parse_date, today
-from canbao.errors import InputError
 from canbao.money import to_yuan
 
 
@@ -21,11 +20,8 @@ from canbao.money import to_yuan
 @click.option("--out", type=FILE, required=True, help="工作簿和图表的文件夹")
 def funds(benefit_year: int, policy_id: str | None, out: Path) -> None:
     """资金核算：各级财政补助、分类资助、先缴后补退补、划拨清单."""
-    from canbao.policy import load_policy
     from canbao.services.funds import fund_report, write_fund_report
 
-    if policy_id is not None and load_policy(policy_id).benefit_year != benefit_year:
-        raise InputError("policy_id", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
     report = fund_report(engine(write=False), benefit_year, policy_id)
     county = report.fiscal_county.row(0, named=True)
     total = county["fiscal_total_fen"]
@@ -75,30 +71,17 @@ def cleanup(
     out: Path,
 ) -> None:
     """治理重复参保及无效参保（000 六(四)）：应终止或退费的参保，以及不再催缴的人员."""
-    from canbao.policy import load_policy
-    from canbao.reports import write_workbook
-    from canbao.services.cleanup import cleanup_list, cleanup_sheets, read_register
+    from canbao.services.cleanup import run_cleanup
 
-    policy = load_policy(policy_id)
-    if policy.benefit_year != benefit_year:
-        raise InputError("policy_id", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
-    if deaths is None and employee is None and other_county is None:
-        raise InputError("deaths", "至少给出一个名单：--deaths、--employee 或 --other-county")
-    # The list is drawn up during the campaign (000 六(四)), and a refund is due only when it is asked for
-    # before the benefit period starts: the machine's date (years later, when a past season is reviewed)
-    # would make every refund lapse.  So the default is the campaign's today, but no later than the end of
-    # the policy's collection window: during the campaign, today; afterwards, the list as the window closed.
-    day = parse_date(as_of, "as_of") if as_of else min(today(), policy.collection_window.end)
-    registers = {
-        "deaths": read_register(deaths, "deaths", today()) if deaths else None,
-        "employees": read_register(employee, "employee_insurance", today()) if employee else None,
-        "other_counties": read_register(other_county, "other_county", today()) if other_county else None,
-    }
-    frame = cleanup_list(engine(write=False), policy_id, as_of=day, today=today(), **registers)
-    path = write_workbook(out / f"清理清单-{benefit_year}.xlsx", cleanup_sheets(frame, policy_id, day))
+    day = parse_date(as_of, "as_of") if as_of else None
+    run = run_cleanup(
+        engine(write=False), policy_id, benefit_year, out,
+        deaths=deaths, employees=employee, other_counties=other_county, as_of=day, today=today(),
+    )  # fmt: skip
+    frame, path = run.frame, run.path
     paid = frame.filter(pl.col("status") == "paid")
     refund = paid.filter(pl.col("refund_due").fill_null(False))
-    click.echo(f"清理清单截至 {day}{'' if as_of else '（默认日期）'}")
+    click.echo(f"清理清单截至 {run.as_of}{'（默认日期）' if run.defaulted else ''}")
     click.echo(
         f"应终止的参保 {paid.height} 人（应退费 {refund.height} 人 {to_yuan(int(refund['refund_fen'].sum() or 0))} 元，"
         f"退费政策未规定 {paid['refund_due'].is_null().sum()} 人）；停止催缴 {frame.height - paid.height} 人"

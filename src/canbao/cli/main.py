@@ -21,6 +21,9 @@ from canbao.ids import redact_id_numbers
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """canbao 参保 — 城乡居民基本医疗保险参保缴费."""
+    from canbao.cli.common import settings
+
+    settings().apply()  # the policy folder of the settings, before any command loads a policy
 
 
 def _register() -> None:

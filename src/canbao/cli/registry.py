@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import click
-import polars as pl
 
 from canbao import bootstrap
 from canbao.cli.common import ACTOR, FILE, actor_or_login, engine, parse_amount, parse_date, read_json, settings
@@ -210,38 +209,16 @@ def county_subsidy() -> None:
     """先缴后补：县财政补贴退补."""
 
 
-OWED_HEADERS = {
-    "township": "乡镇（街道）",
-    "village": "村（社区）",
-    "name": "姓名",
-    "id_number": "身份证号码",
-    "enrollment_id": "参保记录",
-    "subsidy_category": "资助身份",
-}
-
-
-def _owed_for_people(owed: pl.DataFrame) -> pl.DataFrame:
-    """The list as officials read it: Chinese headers, categories by their labels, amounts in yuan (numbers)."""
-    from canbao.vocabulary import CATEGORY_LABELS
-
-    return owed.select(
-        *(pl.col(column).alias(header) for column, header in OWED_HEADERS.items() if column != "subsidy_category"),
-        pl.col("subsidy_category").replace(CATEGORY_LABELS).alias(OWED_HEADERS["subsidy_category"]),
-        (pl.col("subsidy_fen").cast(pl.Decimal(20, 2)) / 100).alias("应退补金额（元）"),
-    )
-
-
 @county_subsidy.command("list")
 @click.option("--benefit-year", type=int, required=True, help="待遇年度，如 2025")
 @click.option("--township", help="只列这个乡镇（街道）")
 @click.option("--output", type=FILE, help="清单文件：.xlsx 工作簿或 .csv")
 def county_subsidy_list(benefit_year: int, township: str | None, output: Path | None) -> None:
     """应退补的县财政补贴，按乡镇汇总."""
-    from canbao.services.payments import county_subsidy_refunds_owed
+    from canbao.services.payments import county_subsidy_refunds_owed, write_county_subsidy_refunds
 
-    suffix = output.suffix.lower() if output is not None else ""
-    if output is not None and suffix not in (".xlsx", ".csv"):
-        raise InputError("output", f"清单文件应为 .xlsx 或 .csv，而不是“{output.name}”")
+    if output is not None and output.suffix.lower() not in (".xlsx", ".csv"):  # refused before any work
+        raise InputError("output", f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{output.name}”")
     owed = county_subsidy_refunds_owed(engine(write=False), benefit_year, township)
     for town in owed.partition_by("township", maintain_order=True) if owed.height else []:
         total = to_yuan(int(town["subsidy_fen"].sum()))
@@ -249,14 +226,7 @@ def county_subsidy_list(benefit_year: int, township: str | None, output: Path | 
     if owed.height == 0:
         click.echo("没有待退补的县财政补贴")
     if output is not None:
-        from canbao.outputs import write_csv
-        from canbao.reports import write_workbook
-
-        table = _owed_for_people(owed)
-        if suffix == ".xlsx":
-            write_workbook(output, {"退补清单": table})
-        else:
-            write_csv(table, output, include_bom=True)  # a BOM: Excel opens UTF-8 CSV as such only with one
+        write_county_subsidy_refunds(owed, output)
         click.echo(f"退补清单（{owed.height} 人）已写入 {output}")
 
 

@@ -52,9 +52,8 @@ def season_due_lists(
     """催缴清单：按乡镇或村写出 XLSX；或代收单位的代收清单（000 四(一)）."""
     from canbao.services.season import due_list, write_due_lists
 
-    frame = due_list(engine(write=False), benefit_year, township, unpaid_only=not everyone)
-    if collected:
-        frame = frame.filter(pl.col("how_to_pay") == "collecting_unit")
+    how_to_pay = "collecting_unit" if collected else None
+    frame = due_list(engine(write=False), benefit_year, township, unpaid_only=not everyone, how_to_pay=how_to_pay)
     files = write_due_lists(frame, out, by, title="代收清单" if collected else "催缴清单")
     click.echo(f"{frame.height} 人，{len(files)} 个清单，已写入 {out}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,23 @@ from pydantic import ValidationError
 from canbao.errors import PolicyFileError, UnknownPolicy
 from canbao.policy.schema import Policy
 
+_chosen: Path | None = None  # set by the composition root (canbao.bootstrap) from its settings
+
+
+def use_policy_dir(folder: Path | None) -> None:
+    """Read policy files from `folder` (None: the source tree's `policies/`); the composition root calls this
+    with its settings, so that the loader itself reads no environment."""
+    global _chosen
+    if folder != _chosen:
+        _chosen = folder
+        load_policy.cache_clear()
+
 
 def policy_dir() -> Path:
-    """`CANBAO_POLICY_DIR`, else the `policies/` folder of the source tree this package runs from."""
-    env = os.environ.get("CANBAO_POLICY_DIR")
-    if env:
-        return Path(env)
+    """The folder the composition root chose, else the `policies/` folder of the source tree this package
+    runs from."""
+    if _chosen is not None:
+        return _chosen
     for parent in Path(__file__).resolve().parents:
         if (parent / "policies").is_dir():
             return parent / "policies"

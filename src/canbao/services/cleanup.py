@@ -47,6 +47,7 @@ list says so and leaves it to the two agencies.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,8 +55,9 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Select, select
 
 from canbao.errors import InputError
-from canbao.money import yuan_text
 from canbao.policy import load_policy
+from canbao.reports import write_workbook
+from canbao.reports.xlsx import NumberKind
 from canbao.rules.refund import refund_frame
 from canbao.store.tables import dues, enrollments, ledger_entries, persons
 from canbao.tabular.layouts import LAYOUTS
@@ -70,6 +72,7 @@ from canbao.tabular.values import (
     names,
     needs_full_width,
 )
+from canbao.vocabulary import REFUND_REASON_LABELS
 
 RegisterKind = Literal["deaths", "employee_insurance", "other_county"]
 REGISTER_KINDS: tuple[RegisterKind, ...] = ("deaths", "employee_insurance", "other_county")
@@ -405,6 +408,17 @@ _PARTS = {k: v for k, v in CLEANUP_SCHEMA.items() if k not in ("reason", "action
 # ---------------------------------------------------------------------------------------------------- output
 
 
+def _yuan(fen: pl.Expr) -> pl.Expr:
+    """Fen as yuan, exactly (a decimal of scale 2): a numeric cell in the workbook."""
+    return fen.cast(pl.Decimal(38, 2)) / 100
+
+
+CLEANUP_NUMBERS: dict[str, NumberKind] = {
+    "缴费金额（元）": "yuan", "退费金额（元）": "yuan", "应缴金额（元）": "yuan", "应退金额（元）": "yuan",
+    "人数": "count", "名单行号": "count", "参保记录号": "count",
+}  # fmt: skip
+
+
 def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[str, pl.DataFrame]:
     """The list as sheets with Chinese headers: a summary, the enrollments, the dues, and a note."""
     policy = load_policy(policy_id)
@@ -424,9 +438,9 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
         pl.when(pl.col("name_differs")).then(pl.lit("姓名不一致，请核实")).alias("核实"),
         pl.col("event_date").alias("名单日期（死亡/职工医保参保/另一县缴费）"), pl.col("detail").alias("名单信息"),
         pl.col("enrollment_id").alias("参保记录号"), pl.col("paid_on").alias("缴费日期"),
-        pl.col("benefit_start").alias("待遇开始日期"), yuan_text(pl.col("amount_fen")).alias("缴费金额（元）"),
+        pl.col("benefit_start").alias("待遇开始日期"), _yuan(pl.col("amount_fen")).alias("缴费金额（元）"),
         pl.col("action_label").alias("处理"), refund_text.alias("应退费"),
-        pl.when(pl.col("refund_due").is_not_null()).then(yuan_text(pl.col("refund_fen"))).alias("退费金额（元）"),
+        pl.when(pl.col("refund_due").is_not_null()).then(_yuan(pl.col("refund_fen"))).alias("退费金额（元）"),
         pl.col("refund_note").alias("退费依据"),
     )  # fmt: skip
     dues_sheet = frame.filter(pl.col("status") == "due").select(
@@ -435,7 +449,7 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
         pl.col("register_row").alias("名单行号"), pl.col("register_name").alias("名单中的姓名"),
         pl.when(pl.col("name_differs")).then(pl.lit("姓名不一致，请核实")).alias("核实"),
         pl.col("event_date").alias("名单日期"),
-        pl.col("detail").alias("名单信息"), yuan_text(pl.col("amount_fen")).alias("应缴金额（元）"),
+        pl.col("detail").alias("名单信息"), _yuan(pl.col("amount_fen")).alias("应缴金额（元）"),
         pl.col("action_label").alias("处理"),
     )  # fmt: skip
     summary = (
@@ -450,9 +464,10 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
             pl.col("status").replace_strict({"paid": "已缴费参保", "due": "催缴中"}).alias("状态"),
             pl.col("action_label").alias("处理"),
             pl.col("persons").alias("人数"),
-            yuan_text(pl.col("refund_fen")).alias("应退金额（元）"),
+            _yuan(pl.col("refund_fen")).alias("应退金额（元）"),
         )
     )
+    reasons = "、".join(REFUND_REASON_LABELS.get(r, r) for r in policy.refund.reasons)
     notes = pl.DataFrame(
         {
             "项目": ["政策", "待遇年度", "清单日期（按此日申请退费判断）", "退费规则", "说明"],
@@ -460,10 +475,56 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
                 policy_id,
                 str(policy.benefit_year),
                 as_of.isoformat(),
-                f"{policy.refund.clause}：可退费原因 {'、'.join(policy.refund.reasons) or '（无）'}；"
+                f"{policy.refund.clause}：可退费原因 {reasons or '（无）'}；"
                 f"其他原因：{policy.refund.unlisted_reason}",
                 "名单日期在待遇期结束之后的人员不列入；同一人在另一县也参保时，通知未规定保留哪一处，须两地核实",
             ],
         }
     )
     return {"汇总": summary, "应终止或退费的参保": enrollments_sheet, "停止催缴": dues_sheet, "说明": notes}
+
+
+@dataclass(frozen=True)
+class CleanupRun:
+    frame: pl.DataFrame  # cleanup_list's rows
+    path: Path  # the workbook written
+    as_of: dt.date  # the day the list was drawn up (the one given, or the default)
+    defaulted: bool  # as_of was not given
+
+
+def cleanup_day(policy_id: str, today: dt.date) -> dt.date:
+    """The day a list is drawn up when none is given.  It is drawn up during the campaign (000 六(四)), and a
+    refund is due only when asked for before the benefit period starts, so a review of a past season on the
+    machine's date would make every refund lapse: the campaign's today, but no later than the end of the
+    policy's collection window."""
+    return min(today, load_policy(policy_id).collection_window.end)
+
+
+def run_cleanup(
+    engine: Engine,
+    policy_id: str,
+    benefit_year: int,
+    out: Path,
+    *,
+    deaths: Path | None = None,
+    employees: Path | None = None,
+    other_counties: Path | None = None,
+    as_of: dt.date | None = None,
+    today: dt.date,
+) -> CleanupRun:
+    """The clean-up of duplicate and invalid enrollments (000 六(四)) from the registers' files: read them,
+    list who to stop or refund and whom not to chase, and write the workbook 清理清单-<year>.xlsx in `out`."""
+    if load_policy(policy_id).benefit_year != benefit_year:
+        raise InputError("policy_id", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
+    if deaths is None and employees is None and other_counties is None:
+        raise InputError("deaths", "至少给出一个名单：公安死亡人员名单、职工医保参保人员名单或其他县（区）参保名册")
+    day = as_of or cleanup_day(policy_id, today)
+    registers = {
+        "deaths": read_register(deaths, "deaths", today) if deaths else None,
+        "employees": read_register(employees, "employee_insurance", today) if employees else None,
+        "other_counties": read_register(other_counties, "other_county", today) if other_counties else None,
+    }
+    frame = cleanup_list(engine, policy_id, as_of=day, today=today, **registers)
+    sheets = cleanup_sheets(frame, policy_id, day)
+    path = write_workbook(out / f"清理清单-{benefit_year}.xlsx", sheets, numbers=CLEANUP_NUMBERS)
+    return CleanupRun(frame, path, day, as_of is None)

@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import BigInteger, Engine, func, select
 
+from canbao.errors import InputError
 from canbao.policy import load_policy
 from canbao.reports.xlsx import NumberKind
 from canbao.services.payments import county_subsidy_owed
@@ -119,6 +120,8 @@ def _fiscal(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 
 def fund_report(engine: Engine, benefit_year: int, policy_id: str | None = None) -> FundReport:
     """The fund accounting of `benefit_year` (all enrollments of that year, or only `policy_id`'s)."""
+    if policy_id is not None and load_policy(policy_id).benefit_year != benefit_year:
+        raise InputError("policy_id", f"政策 {policy_id} 不是 {benefit_year} 待遇年度的政策")
     frame, ledger = _read(engine, benefit_year, policy_id)
     policies = sorted(frame["policy"].unique().to_list()) if frame.height else ([policy_id] if policy_id else [])
     notes: list[str] = []

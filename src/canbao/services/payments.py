@@ -366,7 +366,8 @@ def write_county_subsidy_refunds(owed: pl.DataFrame, path: Path) -> Path:
     if suffix == ".xlsx":
         return write_workbook(path, {"先缴后补退补清单": sheet}, numbers=COUNTY_SUBSIDY_NUMBERS)
     if suffix == ".csv":
-        return write_csv(sheet.with_columns(yuan_text(pl.col("应退补金额（元）")).alias("应退补金额（元）")), path)
+        as_text = sheet.with_columns(yuan_text(pl.col("应退补金额（元）")).alias("应退补金额（元）"))
+        return write_csv(as_text, path, include_bom=True)  # a BOM: Excel opens UTF-8 CSV as such only with one
     raise InputError("output", f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{path.name}”")
 
 

@@ -92,7 +92,7 @@ class ImportReport:
                 extra += f"，更新人员信息 {self.updated_persons} 人"
             lines.append(extra)
         else:
-            lines.append(f"存在 {self.rejected} 行退回，整批未导入（修正后重新导入，或加 --accept-valid 只导入有效行）")
+            lines.append(f"存在 {self.rejected} 行退回，整批未导入（修正后重新导入，或选择只导入有效行）")
         if self.kind == KIND_DEPARTMENT and (self.committed or self.replayed):
             lines.append(
                 f"已在其他名单中 {self.already_listed} 行；双重（多重）身份按最优资助认定 {self.dual_identities} 人；"

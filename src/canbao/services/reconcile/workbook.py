@@ -7,15 +7,10 @@ from pathlib import Path
 
 import polars as pl
 
-from canbao.outputs import OutputGroup
-from canbao.reports.xlsx import AUTOFIT_ROWS, safe_workbook, write_sheet
+from canbao.reports.xlsx import NumberKind, write_workbook
 from canbao.services.reconcile.model import KIND_LABELS, LIST_KIND_LABELS, SOURCE_LABELS, TEST_LABELS, Reconciliation
 
 # ---------------------------------------------------------------------------------------------------- workbook
-
-
-YUAN_FORMAT = "#,##0.00"
-COUNT_FORMAT = "#,##0"
 
 
 def _yuan(fen: pl.Expr) -> pl.Expr:
@@ -23,30 +18,20 @@ def _yuan(fen: pl.Expr) -> pl.Expr:
     return fen.cast(pl.Decimal(38, 2)) / 100
 
 
-def _formats(frame: pl.DataFrame) -> dict[str, str]:
-    """The number format of each numeric column: yuan for decimals, a count for integers."""
-    return {
-        c: YUAN_FORMAT if isinstance(t, pl.Decimal) else COUNT_FORMAT
-        for c, t in frame.schema.items()
-        if isinstance(t, pl.Decimal) or t.is_integer()
-    }
+def _numbers(sheets: Mapping[str, pl.DataFrame]) -> dict[str, NumberKind]:
+    """Every sheet's amounts (decimal yuan) and counts (integers) as numeric cells (reports.write_workbook)."""
+    kinds: dict[str, NumberKind] = {}
+    for frame in sheets.values():
+        for column, dtype in frame.schema.items():
+            if isinstance(dtype, pl.Decimal):
+                kinds[column] = "yuan"
+            elif dtype.is_integer():
+                kinds.setdefault(column, "count")
+    return kinds
 
 
 def _write(path: Path, sheets: Mapping[str, pl.DataFrame]) -> Path:
-    """As reports.write_workbook (atomic, header frozen, columns fitted), with amounts and counts numeric
-    cells in a number format (column_formats of xlsx.write_sheet)."""
-    with OutputGroup() as files, safe_workbook(files.temporary(path)) as workbook:
-        for name, frame in sheets.items():
-            write_sheet(
-                workbook,
-                name[:31],  # Excel's limit on sheet names
-                frame,
-                autofit=frame.height < AUTOFIT_ROWS,
-                freeze_panes=(1, 0),
-                header_format={"bold": True, "bg_color": "#DDEBF7"},
-                column_formats=_formats(frame),
-            )
-    return path
+    return write_workbook(path, sheets, numbers=_numbers(sheets))
 
 
 def _finding_sheet(findings: pl.DataFrame) -> pl.DataFrame:
