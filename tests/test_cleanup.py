@@ -245,11 +245,16 @@ def test_the_command_writes_the_workbook_and_refuses_a_bad_file_in_one_line(
     book = load_workbook(tmp_path / "out" / "清理清单-2022.xlsx")
     assert book.sheetnames == ["汇总", "应终止或退费的参保", "停止催缴", "说明"]
     rows = list(book["应终止或退费的参保"].iter_rows(values_only=True))
-    assert len(rows) == 2 and rows[1][3] == person and rows[1][4] == "死亡" and "320.00" in rows[1]
+    assert len(rows) == 2 and rows[1][3] == person and rows[1][4] == "死亡"
+    money = dict(zip(rows[0], rows[1], strict=True))
+    assert money["缴费金额（元）"] == 320 and money["退费金额（元）"] == 320  # numbers, not text (issue 13)
+    cell = book["应终止或退费的参保"].cell(row=2, column=rows[0].index("退费金额（元）") + 1)
+    assert cell.data_type == "n" and cell.number_format == "#,##0.00"
 
     deaths.write_text(f"姓名,身份证号码,死亡日期\n测试,{person[:-1]}0,2021-11-11\n", encoding="utf-8")
     if person.endswith("0"):
         deaths.write_text(f"姓名,身份证号码,死亡日期\n测试,{person[:-1]}1,2021-11-11\n", encoding="utf-8")
     bad = subprocess.run([*CANBAO, *args, "--deaths", str(deaths)], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.count("\n") == 1 and "deaths.csv" in bad.stderr and "第2行 身份证号码" in bad.stderr
+    refusal = [line for line in bad.stderr.splitlines() if not line.startswith("数据库：")]
+    assert len(refusal) == 1 and "deaths.csv" in refusal[0] and "第2行 身份证号码" in refusal[0]

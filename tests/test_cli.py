@@ -423,21 +423,13 @@ def test_county_subsidy_list_writes_chinese_headers_and_yuan_and_says_where(
         code, out, err = invoke([*listing, str(tmp_path / "owed.xlsx")])
         assert code == 0, err
         assert f"退补清单（1 人）已写入 {tmp_path / 'owed.xlsx'}" in out
-        rows = list(load_workbook(tmp_path / "owed.xlsx")["退补清单"].iter_rows(values_only=True))
-        assert rows[0] == (
-            "乡镇（街道）",
-            "村（社区）",
-            "姓名",
-            "身份证号码",
-            "参保记录",
-            "资助身份",
-            "应退补金额（元）",
-        )
-        assert rows[1][0] == "榴城镇" and rows[1][5] == "重点优抚对象" and rows[1][6] == 400
+        rows = list(load_workbook(tmp_path / "owed.xlsx")["先缴后补退补清单"].iter_rows(values_only=True))
+        assert rows[0] == ("乡镇", "村（社区）", "姓名", "身份证号码", "补贴身份", "应退补金额（元）", "参保记录号")
+        assert rows[1][0] == "榴城镇" and rows[1][4] == "重点优抚对象" and rows[1][5] == 400
         code, out, err = invoke([*listing, str(tmp_path / "owed.csv")])
         assert code == 0 and "已写入" in out
         text = (tmp_path / "owed.csv").read_text(encoding="utf-8-sig")
-        assert text.startswith("乡镇（街道）,") and text.splitlines()[1].endswith(",400.00")
+        assert text.startswith("乡镇,") and text.splitlines()[1].split(",")[5] == "400.00"
         code, out, err = invoke([*listing, str(tmp_path / "owed.txt")])
         assert (
             code == 2 and "错误：--output: 清单文件应为 .xlsx 或 .csv" in err and not (tmp_path / "owed.txt").exists()

@@ -248,14 +248,14 @@ def test_a_batch_with_a_bad_row_writes_nothing_but_its_audit_line(engine: Engine
 def test_a_failure_while_writing_leaves_only_the_audit_line(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = imports._Writer.insert
+    original = imports.Writer.insert
 
     def failing(self: Any, table: Any, frame: pl.DataFrame) -> None:
         if table is import_rows:
             raise RuntimeError("disk full")
         original(self, table, frame)
 
-    monkeypatch.setattr(imports._Writer, "insert", failing)
+    monkeypatch.setattr(imports.Writer, "insert", failing)
     path = write_csv(tmp_path / "民政.csv", LIST_HEADER, civil_affairs_rows())
     with pytest.raises(RuntimeError, match="disk full"):
         department_list(engine, path, "civil_affairs", accept_valid=True)

@@ -96,7 +96,7 @@ the feedback files are computed on a second thread while the rows are written, u
 are renamed only after the commit. See benchmarks/README.md for the figures.
 """
 
-from canbao.services.imports.database import FULL_SCAN_FACTOR, LOOKUP_CHUNK, WRITE_CHUNK_ROWS, _Writer
+from canbao.services.imports.database import FULL_SCAN_FACTOR, LOOKUP_CHUNK, WRITE_CHUNK_ROWS, Writer
 from canbao.services.imports.feedback import FEEDBACK_XLSX_MAX_ROWS
 from canbao.services.imports.report import (
     KIND_DEPARTMENT,
@@ -138,7 +138,7 @@ __all__ = [
     "WRITE_CHUNK_ROWS",
     "ImportReport",
     "ProgressHook",
-    "_Writer",
+    "Writer",
     "import_department_list",
     "import_roster",
     "import_school_roster",

@@ -8,9 +8,10 @@ from typing import Any
 
 import polars as pl
 
+from canbao.clock import local_time
 from canbao.outputs import OutputGroup, csv_safe, formula_like
 from canbao.services.imports.report import KIND_DEPARTMENT, KIND_ROSTER, PHASE_FEEDBACK, ImportReport, ProgressHook
-from canbao.services.imports.validation import _Job
+from canbao.services.imports.validation import Job
 from canbao.services.imports.words import OUTCOME_LABELS, TEXT
 from canbao.store.uow import now
 
@@ -42,8 +43,8 @@ def _remove_old_parts(path: Path) -> None:
         final.with_name(f"{final.name}.part").unlink(missing_ok=True)
 
 
-def _write_feedback(
-    report: ImportReport, job: _Job, path: Path, progress: ProgressHook | None, files: OutputGroup
+def write_feedback_files(
+    report: ImportReport, job: Job, path: Path, progress: ProgressHook | None, files: OutputGroup
 ) -> None:
     """反馈 (per row) and 汇总 (counts); the full list also as CSV when it is too long for a workbook.
 
@@ -125,7 +126,7 @@ def _write_feedback(
                 f"全部行的反馈见 CSV 文件 {csv_path.name}（UTF-8，身份证号码列请按文本导入）",
             )
         )
-    lines.append(("生成时间", now().astimezone().strftime("%Y-%m-%d %H:%M:%S")))
+    lines.append(("生成时间（北京时间）", local_time(now()).strftime("%Y-%m-%d %H:%M:%S")))
     summary.append([cell("项目"), cell("内容")])
     for key, value in lines:
         summary.append(text_cells(summary, [key, value]))  # the file's name is the sender's

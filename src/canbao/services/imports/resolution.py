@@ -19,7 +19,7 @@ from canbao.rules.contribution import (
     not_covered_category,
 )
 from canbao.services.imports.report import ImportReport
-from canbao.services.imports.validation import _Job, _lit
+from canbao.services.imports.validation import Job, lit
 from canbao.services.imports.words import FIELD_LABELS, TEXT, TIMING_LABELS
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
 
@@ -73,12 +73,12 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
     )
     main = pl.col("resolved_category").replace_strict(texts, default=None, return_dtype=TEXT).fill_null("无分类资助")
     multiple = pl.when(pl.col("categories").list.len() >= 2).then(
-        pl.concat_str([_lit("多重身份（"), labels.list.join("、"), _lit("）只享受此一项")])
+        pl.concat_str([lit("多重身份（"), labels.list.join("、"), lit("）只享受此一项")])
     )
     # 004 二(三): an adult on a household list is subsidised as a parent, not as the child; a list that does not
     # say which leaves the subsidy out, and the feedback asks for the role.
     role = pl.when(household_role_missing(policy)).then(
-        _lit(
+        lit(
             f"家庭类身份（独女户、双女户、独男户）的成年人须注明是父母还是子女（名单的“{FIELD_LABELS['household_role']}”列），"
             "未计入该项资助"
         )
@@ -87,7 +87,7 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
         [
             (
                 household_child_too_old(policy, category, rule),
-                _lit(
+                lit(
                     f"{CATEGORY_LABELS[category]}的子女已满{rule.child_age_below}周岁，不享受该项资助（{rule.clause}）"
                 ),
             )
@@ -103,7 +103,7 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
     return frame.select("person_id", "categories", "resolved_category", "not_covered", "resolved")
 
 
-def _with_resolution(frame: pl.DataFrame, memberships: pl.DataFrame, job: _Job, report: ImportReport) -> pl.DataFrame:
+def with_resolution(frame: pl.DataFrame, memberships: pl.DataFrame, job: Job, report: ImportReport) -> pl.DataFrame:
     assert job.policy is not None
     people = frame.filter(pl.col("outcome") != "rejected").select("person_id", "birth_date")
     resolved = _resolve(job.policy, people, memberships)

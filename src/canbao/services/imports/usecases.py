@@ -23,13 +23,13 @@ from canbao.outputs import feedback_path as default_feedback_path
 from canbao.policy import load_policy
 from canbao.services.imports.database import (
     _MEMBERSHIP_SCHEMA,
+    Writer,
     _find_batch,
     _memberships,
     _registered,
     _select_all,
-    _Writer,
 )
-from canbao.services.imports.feedback import _write_feedback
+from canbao.services.imports.feedback import write_feedback_files
 from canbao.services.imports.report import (
     KIND_DEPARTMENT,
     KIND_ROSTER,
@@ -39,16 +39,16 @@ from canbao.services.imports.report import (
     ImportReport,
     ProgressHook,
 )
-from canbao.services.imports.resolution import _with_resolution
+from canbao.services.imports.resolution import with_resolution
 from canbao.services.imports.validation import (
-    _Job,
-    _lit,
+    Job,
     _note_other_lists,
     _outcomes,
     _person_updates,
     _report_rows,
     _validate_in_file,
     _validate_static,
+    lit,
     read_list,
 )
 from canbao.services.imports.words import TEXT, resolve_department
@@ -76,7 +76,7 @@ def _subject(sha: str) -> str:
     return f"sha256:{sha[:16]}"
 
 
-def _refusal_detail(job: _Job, path: Path, report: ImportReport) -> str:
+def _refusal_detail(job: Job, path: Path, report: ImportReport) -> str:
     head = (
         f"{job.source_text()} {path.name}：共 {report.rows_total} 行，退回 {report.rejected} 行，"
         f"重复 {report.duplicates} 行，整批未导入"
@@ -89,7 +89,7 @@ def _refusal_detail(job: _Job, path: Path, report: ImportReport) -> str:
 def _run(
     engine: Engine,
     path: Path,
-    job: _Job,
+    job: Job,
     actor: str,
     accept_valid: bool,
     feedback_path: Path | None,
@@ -142,7 +142,7 @@ def _run(
             )
             frame = frame.with_columns(
                 reason=pl.when(mismatch)
-                .then(pl.concat_str([_lit("姓名：与登记库中该身份证号码的姓名“"), pl.col("reg_name"), _lit("”不一致")]))
+                .then(pl.concat_str([lit("姓名：与登记库中该身份证号码的姓名“"), pl.col("reg_name"), lit("”不一致")]))
                 .otherwise(pl.col("reason"))
             )
             frame = _outcomes(frame, job)
@@ -214,7 +214,7 @@ def _run(
         audit(engine, actor, job.action, _subject(sha), "refused", _refusal_detail(job, path, report))
         if feedback_path is not None:
             with OutputGroup() as files:
-                _write_feedback(report, job, Path(feedback_path), progress, files)
+                write_feedback_files(report, job, Path(feedback_path), progress, files)
             timer.lap("feedback")
     report.timings = timer.timings
     return report
@@ -224,7 +224,7 @@ def _write(
     connection: Connection,
     frame: pl.DataFrame,
     existing: pl.DataFrame,
-    job: _Job,
+    job: Job,
     report: ImportReport,
     actor: str,
     feedback_path: Path | None,
@@ -251,7 +251,7 @@ def _write(
         residency = pl.col("residency").fill_null("local_hukou")
     updates = _person_updates(frame, job)
     memberships_count = int(frame.select(kept.sum()).item()) if job.kind == KIND_DEPARTMENT else 0
-    writer = _Writer(connection, new_people.height + updates.height + memberships_count + frame.height, progress)
+    writer = Writer(connection, new_people.height + updates.height + memberships_count + frame.height, progress)
 
     batch_id: int = connection.execute(
         insert(import_batches)
@@ -303,11 +303,11 @@ def _write(
         rows = frame
         if job.kind == KIND_DEPARTMENT:
             everything = pl.concat([existing, new_memberships], how="vertical_relaxed")
-            rows = _with_resolution(frame, everything, job, report)
+            rows = with_resolution(frame, everything, job, report)
         report.rows = _report_rows(rows, job)
         side_timer.lap("resolve")
         if feedback_path is not None:
-            _write_feedback(report, job, Path(feedback_path), progress, feedback)
+            write_feedback_files(report, job, Path(feedback_path), progress, feedback)
         side_timer.lap("feedback")
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="canbao-feedback") as pool:
@@ -384,7 +384,7 @@ def _write(
 def _replay(
     engine: Engine,
     path: Path,
-    job: _Job,
+    job: Job,
     actor: str,
     earlier: dict[str, Any],
     frame: pl.DataFrame,
@@ -442,7 +442,7 @@ def _replay(
                 registered.select("person_id", "id_number"), on="id_number", how="left", maintain_order="left"
             )
             memberships = _memberships(connection, registered["person_id"])
-            frame = _with_resolution(frame, memberships, job, report)
+            frame = with_resolution(frame, memberships, job, report)
     report.rows = _report_rows(frame, job)
     audit(
         engine,
@@ -455,7 +455,7 @@ def _replay(
     timer.lap("validate")
     if feedback_path is not None:
         with OutputGroup() as files:
-            _write_feedback(report, job, Path(feedback_path), progress, files)
+            write_feedback_files(report, job, Path(feedback_path), progress, files)
         timer.lap("feedback")
     report.timings = timer.timings
     return report
@@ -508,7 +508,7 @@ def import_department_list(
     # A department that certifies one category only (残联: 重度残疾人) may send its list without a category
     # column: every row is that category.
     sole = DEPARTMENT_CATEGORIES[department] if len(DEPARTMENT_CATEGORIES[department]) == 1 else None
-    job = _Job(
+    job = Job(
         kind=KIND_DEPARTMENT,
         action="import_department_list",
         source=department,
@@ -549,7 +549,7 @@ def import_roster(
     county = _check_county(county)
     if not 2000 <= int(benefit_year) <= 2100:
         raise InputError("benefit_year", f"待遇年度应为四位年份，而不是“{benefit_year}”")
-    job = _Job(
+    job = Job(
         kind=KIND_ROSTER,
         action="import_roster",
         source=None,
@@ -581,7 +581,7 @@ def import_school_roster(
     school = (school or "").strip()
     if not school or len(school) > 40 or CONTROL.search(school):
         raise InputError("school", "须填写学校名称（不超过40个字，不含控制字符）")
-    job = _Job(
+    job = Job(
         kind=KIND_SCHOOL,
         action="import_school",
         source=school,

@@ -35,7 +35,7 @@ LAYOUT_OF_KIND = {KIND_DEPARTMENT: "department_list", KIND_ROSTER: "roster", KIN
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
     kind: str
     action: str
     source: str | None  # import_batches.department: the department, the school, or none for a roster
@@ -65,7 +65,7 @@ class _Job:
         return layout.without_required(*(f for f in layout.required if f not in self.required))
 
 
-def read_list(path: Path, job: _Job) -> Sheet:
+def read_list(path: Path, job: Job) -> Sheet:
     """The list's rows as text by field (canbao.tabular: header row found, 合计 rows left out); a department
     certifying one category only fills it in where the list leaves it out."""
     sheet = read_file(path, job.layout, field_name="input")
@@ -80,7 +80,7 @@ def _reasons(checks: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
     return pl.when(joined != "").then(joined)
 
 
-def _lit(text: str) -> pl.Expr:
+def lit(text: str) -> pl.Expr:
     return pl.lit(text, dtype=TEXT)
 
 
@@ -92,7 +92,7 @@ def _lookup_values(frame: pl.DataFrame, column: str, lookup: dict[str, str]) -> 
     return pl.col(column).replace_strict(mapping, default=None, return_dtype=TEXT)
 
 
-def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataFrame:
+def _validate_static(frame: pl.DataFrame, job: Job, today: dt.date) -> pl.DataFrame:
     """Checks that need no database: ID number, name, category, dates, lengths, fixed values."""
     frame = frame.with_columns(
         pl.lit(None, dtype=TEXT).alias(c) for c in ("township", "village", "phone") if c not in frame.columns
@@ -102,12 +102,12 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
     out = out.with_columns(pl.col("_id").struct.unnest()).drop("_id")
     checks: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col("id_error").is_not_null(), pl.col("id_error")),
-        (pl.col("name").is_null(), _lit("姓名：未填写")),
+        (pl.col("name").is_null(), lit("姓名：未填写")),
         (pl.col("name").is_not_null(), name_problem(pl.col("name"))),
     ]
     for col, limit in MAX_LENGTHS.items():
         checks.append(
-            (pl.col(col).str.len_chars() > limit, _lit(f"{FIELD_LABELS[col]}：超过{limit}个字（登记库限制）"))
+            (pl.col(col).str.len_chars() > limit, lit(f"{FIELD_LABELS[col]}：超过{limit}个字（登记库限制）"))
         )
     new_columns: dict[str, pl.Expr] = {}
     if job.kind == KIND_DEPARTMENT:
@@ -131,10 +131,10 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
             if c not in own
         }
         checks += [
-            (pl.col("category_text").is_null(), _lit("身份类别：未填写")),
+            (pl.col("category_text").is_null(), lit("身份类别：未填写")),
             (
                 pl.col("category_text").is_not_null() & pl.col("category").is_null(),
-                pl.concat_str([_lit("身份类别：“"), pl.col("category_text"), _lit("”不是已知的身份类别")]),
+                pl.concat_str([lit("身份类别：“"), pl.col("category_text"), lit("”不是已知的身份类别")]),
             ),
             (
                 pl.col("category").is_in(list(foreign)),
@@ -142,22 +142,22 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
             ),
             (
                 pl.col("valid_from_text").is_not_null() & pl.col("valid_from").is_null(),
-                _lit("有效期起（认定日期）：") + date_problem(pl.col("valid_from_text"), pl.col("valid_from")),
+                lit("有效期起（认定日期）：") + date_problem(pl.col("valid_from_text"), pl.col("valid_from")),
             ),
             (
                 date_problem(pl.col("valid_to_text"), pl.col("valid_to"), open_ended=True).is_not_null(),
-                _lit("有效期止：") + date_problem(pl.col("valid_to_text"), pl.col("valid_to"), open_ended=True),
+                lit("有效期止：") + date_problem(pl.col("valid_to_text"), pl.col("valid_to"), open_ended=True),
             ),
-            (pl.col("valid_from") > pl.col("valid_to"), _lit("有效期止：早于有效期起（认定日期）")),
+            (pl.col("valid_from") > pl.col("valid_to"), lit("有效期止：早于有效期起（认定日期）")),
             (
                 pl.col("household_role_text").is_not_null() & pl.col("household_role").is_null(),
                 pl.concat_str(
                     [
-                        _lit(f"{FIELD_LABELS['household_role']}：“"),
+                        lit(f"{FIELD_LABELS['household_role']}：“"),
                         pl.col("household_role_text"),
-                        _lit("”不是已知的家庭角色（应为 "),
-                        _lit("、".join(f"{label}（{r}）" for r, label in HOUSEHOLD_ROLE_LABELS.items())),
-                        _lit("，或空着）"),
+                        lit("”不是已知的家庭角色（应为 "),
+                        lit("、".join(f"{label}（{r}）" for r, label in HOUSEHOLD_ROLE_LABELS.items())),
+                        lit("，或空着）"),
                     ]
                 ),
             ),
@@ -173,16 +173,16 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
                 pl.col("residency_text").is_not_null() & pl.col("residency").is_null(),
                 pl.concat_str(
                     [
-                        _lit("参保人员类型：“"),
+                        lit("参保人员类型：“"),
                         pl.col("residency_text"),
-                        _lit("”不是已知类型（如 本地户籍城乡居民、在校学生、本地长期居住或流动就业人员）"),
+                        lit("”不是已知类型（如 本地户籍城乡居民、在校学生、本地长期居住或流动就业人员）"),
                     ]
                 ),
             ),
             (
                 pl.col("county_text").is_not_null() & (pl.col("county_text") != job.county),
                 pl.concat_str(
-                    [_lit("县（区）：“"), pl.col("county_text"), _lit(f"”与导入的县（区）代码 {job.county} 不一致")]
+                    [lit("县（区）：“"), pl.col("county_text"), lit(f"”与导入的县（区）代码 {job.county} 不一致")]
                 ),
             ),
         ]
@@ -190,13 +190,13 @@ def _validate_static(frame: pl.DataFrame, job: _Job, today: dt.date) -> pl.DataF
         checks.append(
             (
                 pl.col("school").is_not_null() & (pl.col("school") != job.school),
-                pl.concat_str([_lit("学校：“"), pl.col("school"), _lit(f"”与导入的学校“{job.school}”不一致")]),
+                pl.concat_str([lit("学校：“"), pl.col("school"), lit(f"”与导入的学校“{job.school}”不一致")]),
             )
         )
     return out.with_columns(reason=_reasons(checks))
 
 
-def _validate_in_file(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
+def _validate_in_file(frame: pl.DataFrame, job: Job) -> pl.DataFrame:
     """One name per ID number; the first row of each person (and category) kept, later ones duplicates."""
     ok = pl.col("reason").is_null()
     # Only ID numbers given more than once can disagree: look at those rows alone (a hash pass, not a join of
@@ -212,11 +212,11 @@ def _validate_in_file(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
             "row_number",
             _conflict=pl.concat_str(
                 [
-                    _lit("姓名：与第"),
+                    lit("姓名：与第"),
                     pl.col("_first_name_row").cast(TEXT),
-                    _lit("行同一身份证号码的姓名“"),
+                    lit("行同一身份证号码的姓名“"),
                     pl.col("_first_name"),
-                    _lit("”不一致"),
+                    lit("”不一致"),
                 ]
             ),
         )
@@ -227,21 +227,21 @@ def _validate_in_file(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
     return frame.with_columns(reason=pl.coalesce("reason", "_conflict")).drop("_conflict")
 
 
-def _outcomes(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
+def _outcomes(frame: pl.DataFrame, job: Job) -> pl.DataFrame:
     ok = pl.col("reason").is_null()
     first = pl.when(ok).then(pl.col("row_number")).min().over(job.keys)
     what = "同一人同一身份类别" if job.kind == KIND_DEPARTMENT else "同一人"
     frame = frame.with_columns(_first=first)
     duplicate = ok & (pl.col("row_number") != pl.col("_first"))
     return frame.with_columns(
-        outcome=pl.when(~ok).then(_lit("rejected")).when(duplicate).then(_lit("duplicate")).otherwise(_lit("accepted")),
+        outcome=pl.when(~ok).then(lit("rejected")).when(duplicate).then(lit("duplicate")).otherwise(lit("accepted")),
         note=pl.when(duplicate).then(
-            pl.concat_str([_lit("重复：与第"), pl.col("_first").cast(TEXT), _lit(f"行为{what}，只保留第一行")])
+            pl.concat_str([lit("重复：与第"), pl.col("_first").cast(TEXT), lit(f"行为{what}，只保留第一行")])
         ),
     ).drop("_first")
 
 
-def _report_rows(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
+def _report_rows(frame: pl.DataFrame, job: Job) -> pl.DataFrame:
     """The per-row outcome the report and the feedback show."""
     columns: list[pl.Expr] = [
         pl.col("row_number"),
@@ -266,7 +266,7 @@ def _report_rows(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
     return frame.select(columns)
 
 
-def _note_other_lists(frame: pl.DataFrame, existing: pl.DataFrame, job: _Job) -> pl.DataFrame:
+def _note_other_lists(frame: pl.DataFrame, existing: pl.DataFrame, job: Job) -> pl.DataFrame:
     """Notes on accepted rows, which do not refuse them: the person already holds the category from an earlier
     list (another file); the validity does not overlap the policy's benefit period (then the row does not
     count when the most favourable identity is resolved)."""
@@ -281,14 +281,14 @@ def _note_other_lists(frame: pl.DataFrame, existing: pl.DataFrame, job: _Job) ->
         DEPARTMENT_LABELS, default=pl.col("_other_dept"), return_dtype=TEXT
     )
     note = pl.concat_str(
-        [_lit("已在其他名单中（"), dept_label, _lit("，批次 "), pl.col("_other_batch").cast(TEXT), _lit("）")]
+        [lit("已在其他名单中（"), dept_label, lit("，批次 "), pl.col("_other_batch").cast(TEXT), lit("）")]
     )
     assert job.policy is not None
     period = job.policy.benefit_period
     outside = (pl.col("outcome") == "accepted") & (
         (pl.col("valid_to") < period.start) | (pl.col("valid_from") > period.end)
     ).fill_null(False)
-    outside_note = _lit(
+    outside_note = lit(
         f"提示：有效期与{job.policy.benefit_year}年度待遇期（{period.start}至{period.end}）不重叠，"
         "不参与本年度资助身份认定"
     )
@@ -306,7 +306,7 @@ def _note_other_lists(frame: pl.DataFrame, existing: pl.DataFrame, job: _Job) ->
     )
 
 
-def _person_updates(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
+def _person_updates(frame: pl.DataFrame, job: Job) -> pl.DataFrame:
     """Known persons whose registered details the roster changes: person_id and the new values."""
     known = frame.filter((pl.col("outcome") == "accepted") & pl.col("person_id").is_not_null())
     if job.kind == KIND_ROSTER:
