@@ -25,8 +25,8 @@ FATHER = make_id_number(COUNTY, dt.date(1978, 8, 8), 7)
 SON_FATHER = make_id_number(COUNTY, dt.date(1970, 2, 2), 9)
 GROWN_SON = make_id_number(COUNTY, dt.date(1998, 3, 3), 11)
 
-DAUGHTER_SUBSIDY = "农村独女户、双女户（daughter_household）：县财政补贴（先缴后补）400元（县财政，先缴后补）"
-SON_SUBSIDY = "农村独男户（son_household）：县财政补贴（先缴后补）200元（县财政，先缴后补）"
+DAUGHTER_SUBSIDY = "农村独女户、双女户：县财政补贴（先缴后补）400元（县财政，先缴后补）"
+SON_SUBSIDY = "农村独男户：县财政补贴（先缴后补）200元（县财政，先缴后补）"
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:

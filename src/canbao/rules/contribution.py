@@ -122,7 +122,7 @@ def not_covered_category(policy: Policy, subsidy_fen: pl.Expr) -> pl.Expr:
         [
             (
                 _has(cat) & (subsidy_fen < full),
-                pl.lit(f"{CATEGORY_LABELS[cat]}（{cat}）不在本政策覆盖范围：{reason}（{clause}）"),
+                pl.lit(f"{CATEGORY_LABELS[cat]}不在本政策覆盖范围：{reason}（{clause}）"),
             )
             for cat, reason, clause in open_categories
         ]

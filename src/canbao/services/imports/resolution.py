@@ -65,7 +65,7 @@ def _resolve(policy: Policy, people: pl.DataFrame, memberships: pl.DataFrame) ->
         if rule.not_covered is None and rule.amount is not None and rule.kind is not None:
             timing = TIMING_LABELS.get(rule.timing or "", rule.timing or "")
             texts[category] = (
-                f"{CATEGORY_LABELS[category]}（{category}）：{SUBSIDY_KIND_LABELS[rule.kind]}"
+                f"{CATEGORY_LABELS[category]}：{SUBSIDY_KIND_LABELS[rule.kind]}"
                 f"{_yuan_text(rule.amount)}元（{rule.payer}，{timing}）"
             )
     labels = pl.col("categories").list.eval(

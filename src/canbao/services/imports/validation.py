@@ -125,7 +125,7 @@ def _validate_static(frame: pl.DataFrame, job: Job, today: dt.date) -> pl.DataFr
         new_columns["household_role"] = _lookup_values(out, "household_role", _HOUSEHOLD_ROLE_LOOKUP)
         out = out.with_columns(**new_columns)
         foreign = {
-            c: f"身份类别：{CATEGORY_LABELS[c]}（{c}）不由{dept_label}认定；{dept_label}认定："
+            c: f"身份类别：{CATEGORY_LABELS[c]}不由{dept_label}认定；{dept_label}认定："
             + "、".join(CATEGORY_LABELS[o] for o in own)
             for c in CATEGORIES
             if c not in own
