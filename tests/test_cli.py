@@ -431,9 +431,8 @@ def test_county_subsidy_list_writes_chinese_headers_and_yuan_and_says_where(
         text = (tmp_path / "owed.csv").read_text(encoding="utf-8-sig")
         assert text.startswith("乡镇,") and text.splitlines()[1].split(",")[5] == "400.00"
         code, out, err = invoke([*listing, str(tmp_path / "owed.txt")])
-        assert (
-            code == 2 and "错误：--output: 清单文件应为 .xlsx 或 .csv" in err and not (tmp_path / "owed.txt").exists()
-        )
+        refused = "错误：--output: 退补清单只能写为 .xlsx 或 .csv 文件，而不是“owed.txt”"
+        assert code == 2 and refused in err and not (tmp_path / "owed.txt").exists()
 
 
 def test_payment_outcomes_name_their_file_and_count_rows_within_it(tmp_path: Path) -> None:

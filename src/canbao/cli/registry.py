@@ -215,18 +215,19 @@ def county_subsidy() -> None:
 @click.option("--output", type=FILE, help="清单文件：.xlsx 工作簿或 .csv")
 def county_subsidy_list(benefit_year: int, township: str | None, output: Path | None) -> None:
     """应退补的县财政补贴，按乡镇汇总."""
-    from canbao.services.payments import county_subsidy_refunds_owed, write_county_subsidy_refunds
+    from canbao.services import payments
 
-    if output is not None and output.suffix.lower() not in (".xlsx", ".csv"):  # refused before any work
-        raise InputError("output", f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{output.name}”")
-    owed = county_subsidy_refunds_owed(engine(write=False), benefit_year, township)
+    refusal = None if output is None else payments.county_subsidy_output_refusal(output)
+    if refusal is not None:  # before any work
+        raise InputError("output", refusal)
+    owed = payments.county_subsidy_refunds_owed(engine(write=False), benefit_year, township)
     for town in owed.partition_by("township", maintain_order=True) if owed.height else []:
         total = to_yuan(int(town["subsidy_fen"].sum()))
         click.echo(f"{town['township'][0] or '（未填乡镇）'}：{town.height} 人，应退补 {total} 元")
     if owed.height == 0:
         click.echo("没有待退补的县财政补贴")
     if output is not None:
-        write_county_subsidy_refunds(owed, output)
+        payments.write_county_subsidy_refunds(owed, output)
         click.echo(f"退补清单（{owed.height} 人）已写入 {output}")
 
 

@@ -359,6 +359,13 @@ def county_subsidy_sheet(owed: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def county_subsidy_output_refusal(path: Path) -> str | None:
+    """Why the townships' list cannot be written at `path` (only .xlsx and .csv), or None."""
+    if path.suffix.lower() in (".xlsx", ".csv"):
+        return None
+    return f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{path.name}”"
+
+
 def write_county_subsidy_refunds(owed: pl.DataFrame, path: Path) -> Path:
     """The list as `.xlsx` (numbers as numbers) or `.csv` (yuan as text, 400.00); any other suffix is refused."""
     sheet = county_subsidy_sheet(owed)
@@ -368,7 +375,7 @@ def write_county_subsidy_refunds(owed: pl.DataFrame, path: Path) -> Path:
     if suffix == ".csv":
         as_text = sheet.with_columns(yuan_text(pl.col("应退补金额（元）")).alias("应退补金额（元）"))
         return write_csv(as_text, path, include_bom=True)  # a BOM: Excel opens UTF-8 CSV as such only with one
-    raise InputError("output", f"退补清单只能写为 .xlsx 或 .csv 文件，而不是“{path.name}”")
+    raise InputError("output", county_subsidy_output_refusal(path) or "")
 
 
 def record_county_subsidy_refund(engine: Engine, id_number: str, benefit_year: int, township: str, actor: str) -> int:
