@@ -29,8 +29,18 @@ def feedback_beside(path: Path, feedback: Path | None) -> Path:
     return feedback if feedback is not None else feedback_path(path)
 
 
-def _run(call: Callable[..., ImportReport], **kwargs: Any) -> None:
-    feedback = Path(kwargs["feedback_path"])
+def _run(
+    call: Callable[..., ImportReport],
+    file: Path,
+    given_feedback: Path | None,
+    actor: str | None,
+    accept_valid: bool,
+    **kwargs: Any,
+) -> None:
+    """Run the import use case `call` on `file` with the options every import shares, then the kind's own
+    (`kwargs`), and print its summary."""
+    feedback = feedback_beside(file, given_feedback)
+    kwargs |= {"path": file, "actor": actor_or_login(actor), "accept_valid": accept_valid, "feedback_path": feedback}
     if feedback.is_dir():
         raise InputError("feedback", f"{feedback} 是一个文件夹，应为反馈工作簿的文件名（.xlsx）")
     database = engine(write=True)
@@ -92,13 +102,10 @@ def import_list(
 
     _run(
         import_department_list,
-        path=file,
+        file, feedback, actor, accept_valid,
         department=department,
         county=county,
         policy_id=policy_id,
-        actor=actor_or_login(actor),
-        accept_valid=accept_valid,
-        feedback_path=feedback_beside(file, feedback),
     )
 
 
@@ -118,12 +125,9 @@ def import_roster_command(
 
     _run(
         import_roster,
-        path=file,
+        file, feedback, actor, accept_valid,
         county=county,
         benefit_year=benefit_year,
-        actor=actor_or_login(actor),
-        accept_valid=accept_valid,
-        feedback_path=feedback_beside(file, feedback),
     )
 
 
@@ -143,10 +147,7 @@ def import_school_command(
 
     _run(
         import_school_roster,
-        path=file,
+        file, feedback, actor, accept_valid,
         school=school,
         county=county,
-        actor=actor_or_login(actor),
-        accept_valid=accept_valid,
-        feedback_path=feedback_beside(file, feedback),
     )
