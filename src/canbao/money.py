@@ -35,6 +35,11 @@ def yuan_text(fen: pl.Expr) -> pl.Expr:
     return pl.format("{}{}.{}", sign, whole // 100, (whole % 100).cast(pl.String).str.zfill(2))
 
 
+def yuan_decimal(fen: pl.Expr) -> pl.Expr:
+    """Vectorized fen → yuan as an exact decimal of scale 2 (a numeric workbook cell, never a float column)."""
+    return fen.cast(pl.Decimal(38, 2)) / 100
+
+
 YUAN_PATTERN = r"^-?\d+(\.\d{1,2})?$"
 
 

@@ -55,6 +55,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Select, select
 
 from canbao.errors import InputError
+from canbao.money import yuan_decimal
 from canbao.policy import load_policy
 from canbao.reports import write_workbook
 from canbao.reports.xlsx import NumberKind
@@ -408,11 +409,6 @@ _PARTS = {k: v for k, v in CLEANUP_SCHEMA.items() if k not in ("reason", "action
 # ---------------------------------------------------------------------------------------------------- output
 
 
-def _yuan(fen: pl.Expr) -> pl.Expr:
-    """Fen as yuan, exactly (a decimal of scale 2): a numeric cell in the workbook."""
-    return fen.cast(pl.Decimal(38, 2)) / 100
-
-
 CLEANUP_NUMBERS: dict[str, NumberKind] = {
     "缴费金额（元）": "yuan", "退费金额（元）": "yuan", "应缴金额（元）": "yuan", "应退金额（元）": "yuan",
     "人数": "count", "名单行号": "count", "参保记录号": "count",
@@ -438,9 +434,9 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
         pl.when(pl.col("name_differs")).then(pl.lit("姓名不一致，请核实")).alias("核实"),
         pl.col("event_date").alias("名单日期（死亡/职工医保参保/另一县缴费）"), pl.col("detail").alias("名单信息"),
         pl.col("enrollment_id").alias("参保记录号"), pl.col("paid_on").alias("缴费日期"),
-        pl.col("benefit_start").alias("待遇开始日期"), _yuan(pl.col("amount_fen")).alias("缴费金额（元）"),
+        pl.col("benefit_start").alias("待遇开始日期"), yuan_decimal(pl.col("amount_fen")).alias("缴费金额（元）"),
         pl.col("action_label").alias("处理"), refund_text.alias("应退费"),
-        pl.when(pl.col("refund_due").is_not_null()).then(_yuan(pl.col("refund_fen"))).alias("退费金额（元）"),
+        pl.when(pl.col("refund_due").is_not_null()).then(yuan_decimal(pl.col("refund_fen"))).alias("退费金额（元）"),
         pl.col("refund_note").alias("退费依据"),
     )  # fmt: skip
     dues_sheet = frame.filter(pl.col("status") == "due").select(
@@ -449,7 +445,7 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
         pl.col("register_row").alias("名单行号"), pl.col("register_name").alias("名单中的姓名"),
         pl.when(pl.col("name_differs")).then(pl.lit("姓名不一致，请核实")).alias("核实"),
         pl.col("event_date").alias("名单日期"),
-        pl.col("detail").alias("名单信息"), _yuan(pl.col("amount_fen")).alias("应缴金额（元）"),
+        pl.col("detail").alias("名单信息"), yuan_decimal(pl.col("amount_fen")).alias("应缴金额（元）"),
         pl.col("action_label").alias("处理"),
     )  # fmt: skip
     summary = (
@@ -464,7 +460,7 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
             pl.col("status").replace_strict({"paid": "已缴费参保", "due": "催缴中"}).alias("状态"),
             pl.col("action_label").alias("处理"),
             pl.col("persons").alias("人数"),
-            _yuan(pl.col("refund_fen")).alias("应退金额（元）"),
+            yuan_decimal(pl.col("refund_fen")).alias("应退金额（元）"),
         )
     )
     reasons = "、".join(REFUND_REASON_LABELS.get(r, r) for r in policy.refund.reasons)

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import polars as pl
 
+from canbao.money import yuan_decimal
 from canbao.reports.xlsx import NumberKind, write_workbook
 from canbao.services.reconcile.model import KIND_LABELS, LIST_KIND_LABELS, SOURCE_LABELS, TEST_LABELS, Reconciliation
 
 # ---------------------------------------------------------------------------------------------------- workbook
-
-
-def _yuan(fen: pl.Expr) -> pl.Expr:
-    """Fen as yuan, exactly (a decimal of scale 2), for a numeric cell."""
-    return fen.cast(pl.Decimal(38, 2)) / 100
 
 
 def _numbers(sheets: Mapping[str, pl.DataFrame]) -> dict[str, NumberKind]:
@@ -43,10 +39,10 @@ def _finding_sheet(findings: pl.DataFrame) -> pl.DataFrame:
         pl.col("id_number").alias("身份证号码"),
         pl.col("township").alias("乡镇"),
         pl.col("village").alias("村（社区）"),
-        _yuan(pl.col("registry_fen")).alias("医保登记金额（元）"),
-        _yuan(pl.col("tax_fen")).alias("税务金额（元）"),
-        _yuan(pl.col("bank_fen")).alias("银行金额（元）"),
-        _yuan(pl.col("unit_fen")).alias("代收单位金额（元）"),
+        yuan_decimal(pl.col("registry_fen")).alias("医保登记金额（元）"),
+        yuan_decimal(pl.col("tax_fen")).alias("税务金额（元）"),
+        yuan_decimal(pl.col("bank_fen")).alias("银行金额（元）"),
+        yuan_decimal(pl.col("unit_fen")).alias("代收单位金额（元）"),
         pl.col("detail").alias("说明"),
         pl.col("where").alias("所在记录"),
         pl.lit("").alias("核实结果"),
@@ -75,10 +71,10 @@ def write_reconciliation(
             sheets[label] = _finding_sheet(result.findings.filter(pl.col("kind") == kind))
     sheets["银行税务日对账"] = result.daily.select(
         pl.col("paid_on").dt.to_string("%Y-%m-%d").alias("日期"),
-        _yuan(pl.col("tax_fen")).alias("税务合计（元）"),
-        _yuan(pl.col("bank_fen")).alias("银行合计（元）"),
-        _yuan(pl.col("difference_fen")).alias("差额（元）"),
-        _yuan(pl.col("in_transit_fen")).alias("其中在途（元）"),
+        yuan_decimal(pl.col("tax_fen")).alias("税务合计（元）"),
+        yuan_decimal(pl.col("bank_fen")).alias("银行合计（元）"),
+        yuan_decimal(pl.col("difference_fen")).alias("差额（元）"),
+        yuan_decimal(pl.col("in_transit_fen")).alias("其中在途（元）"),
         pl.col("explained_by").alias("银行与税务不一致的交易流水号"),
         pl.when(pl.col("difference_fen") == 0)
         .then(pl.lit("相符"))
