@@ -180,3 +180,14 @@ DEPARTMENT_LABELS: dict[str, str] = {
     "veterans_affairs": "退役军人事务局",
     "disabled_federation": "残联",
 }
+
+# Staff roles of the portal (issue 14) and the area each is scoped to (canbao.services.access).
+Role = Literal["county_admin", "tax", "township", "village", "school", "department"]
+ROLE_LABELS: dict[str, str] = {
+    "county_admin": "县医保局",
+    "tax": "县税务局",
+    "township": "乡镇（街道）",
+    "village": "村（社区）",
+    "school": "学校",
+    "department": "认定部门",
+}

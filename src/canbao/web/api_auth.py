@@ -1,0 +1,5 @@
+"""Placeholder: filled in by issue 14."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
