@@ -24,7 +24,9 @@ def create_app(
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times."""
     from canbao.web import api_auth, api_persons, api_progress, pages
 
-    app = FastAPI(title="canbao 参保 — 工作人员门户 API", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="canbao 参保 — 工作人员门户 API", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
