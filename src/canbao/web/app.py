@@ -82,3 +82,11 @@ def _refusals(app: FastAPI) -> None:
     @app.exception_handler(CanbaoError)
     async def refused(request: Request, exc: CanbaoError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: its frames go to the error log (never its message, which may hold ID numbers), the user gets
+        # the reference.
+        from canbao.errorlog import record
+
+        return JSONResponse({"detail": f"内部错误（编号 {record(exc)}），已记录；请联系管理员"}, status_code=500)
