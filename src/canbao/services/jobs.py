@@ -84,8 +84,11 @@ class JobRunner:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        """Fail the orphaned jobs, start the workers and the heartbeat, run the jobs still queued."""
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="canbao-job")
+        """Fail the orphaned jobs, start the workers and the heartbeat, run the jobs still queued (once)."""
+        with self._lock:
+            if self._pool is not None:
+                return
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="canbao-job")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.sweep()
         with self.engine.connect() as c:
@@ -126,7 +129,8 @@ class JobRunner:
                 )
                 .returning(jobs.c.id)
             ).scalar_one()  # fmt: skip
-        assert self._pool is not None, "JobRunner.start() first"
+        self.start()
+        assert self._pool is not None
         self._pool.submit(self._run, job_id)
         return job_id
 
@@ -241,6 +245,12 @@ def job_view(row: dict[str, Any]) -> dict[str, Any]:
 
 def job_status(engine: Engine, staff: Staff, job_id: int) -> dict[str, Any]:
     return job_view(_visible_job(engine, staff, job_id))
+
+
+def job_params(engine: Engine, staff: Staff, job_id: int) -> dict[str, Any]:
+    """What a job was started with (to start its work again with a change, e.g. only the valid rows)."""
+    params: dict[str, Any] = json.loads(_visible_job(engine, staff, job_id)["params"])
+    return params
 
 
 def recent_jobs(engine: Engine, staff: Staff, limit: int = 20) -> list[dict[str, Any]]:

@@ -58,7 +58,8 @@ def may_send(staff: Staff) -> list[str]:
     return []
 
 
-def _allowed(staff: Staff, kind: str) -> None:
+def check_may_send(staff: Staff, kind: str) -> None:
+    """Refuse a kind of list this member of staff may not send."""
     if kind not in KINDS:
         raise InputError("kind", f"未知的名单类型“{kind}”（可选：{'、'.join(KIND_LABELS.values())}）")
     if kind not in may_send(staff):
@@ -118,7 +119,7 @@ def send_list(
     progress: ProgressHook | None = None,
 ) -> ImportReport | TargetsReport | ActivationsReport:
     """Import the list `path` of `kind` as `staff` (see the module docstring); the use case's report."""
-    _allowed(staff, kind)
+    check_may_send(staff, kind)
     actor = staff.actor
     if kind in ("targets", "e_voucher"):
         if kind == "e_voucher":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,15 +24,29 @@ def create_app(
     settings: Settings, engine: Engine, *, clock: Callable[[], dt.datetime] = _utc_now
 ) -> FastAPI:
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times."""
-    from canbao.web import api_auth, api_lists, api_persons, api_progress, pages
+    from canbao.services.jobs import JobRunner
+    from canbao.web import api_auth, api_jobs, api_lists, api_persons, api_progress, job_kinds, pages
+
+    runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner.start()  # jobs a restart cut off are failed, queued ones run
+        yield
+        runner.shutdown(wait=False)
 
     app = FastAPI(
-        title="canbao 参保 — 工作人员门户 API", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
+        title="canbao 参保 — 工作人员门户 API",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
-    for module in (api_auth, api_persons, api_progress, api_lists, pages):
+    app.state.jobs = runner
+    for module in (api_auth, api_persons, api_progress, api_lists, api_jobs, pages):
         app.include_router(module.router)
     _refusals(app)
     return app

@@ -1,7 +1,7 @@
 """Background jobs of the portal: their state, progress and result (canbao.services.jobs)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0013_jobs
+Revises: 0012_portal_lookup
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0010"  # TEMPORARY until 0011 and 0012 are merged
+revision = "0013_jobs"
+down_revision = "0012_portal_lookup"
 branch_labels = None
 depends_on = None
 
