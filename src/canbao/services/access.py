@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, false, select, true
+from sqlalchemy import Engine, and_, false, select, true
 from sqlalchemy.sql import ColumnElement
 
 from canbao.errors import CanbaoError
@@ -85,7 +85,8 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
     persons registered in that township (and village); a person with no township or village matches no
     equality, so is seen by the county roles only.  A school sees the persons an accepted row of one of its
     rosters (import batches of kind school whose `department` is the school) entered; a department the
-    persons holding an identity membership it certified (of any validity)."""
+    persons holding an identity membership it certified (of any validity).  A township clerk sees the
+    township's persons that have no village too: they are registered in the township."""
     p = persons.c
     county: ColumnElement[bool] = p.county == staff.county if staff.county else true()
     if staff.county_wide:
@@ -119,17 +120,23 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
 
 def place_in_area(staff: Staff, township: str | None, village: str | None) -> bool:
     """Whether a place's figures (a progress row: a township when `village` is None, or a village) belong to
-    `staff`'s area.  The county roles see every place, the unplaced ones too; a township its township and its
-    villages; a village its village; schools and departments no place.  The progress report's stand-ins
-    for a missing township or village (（未填乡镇）, （未填村）) are no place of anyone's but the county's."""
+    `staff`'s area, as :func:`person_in_area` decides for the persons counted there.  The county roles see
+    every place, the unplaced ones too; a township its township and its villages (its persons without a
+    village, （未填村）, too); a village its own village (never a township's row); schools and departments no
+    place.  The progress report's stand-in for a missing township, （未填乡镇）, is no one's but the county's."""
     if staff.county_wide:
         return True
-    if township is None or township == NO_TOWNSHIP or village == NO_VILLAGE:
+    if township is None or township == NO_TOWNSHIP:
         return False
     if staff.role == "township":
         return staff.township is not None and township == staff.township
     if staff.role == "village":
-        return village is not None and (township, village) == (staff.township, staff.village)
+        return (
+            village is not None
+            and village != NO_VILLAGE
+            and staff.village is not None
+            and (township, village) == (staff.township, staff.village)
+        )
     return False
 
 
@@ -142,12 +149,11 @@ def person_subject(person_id: int) -> str:
     return f"{PERSON_SUBJECT}{person_id}"
 
 
-def check_person_in_area(c: Connection, engine: Engine, staff: Staff, person_id: int) -> None:
+def check_person_in_area(engine: Engine, staff: Staff, person_id: int) -> None:
     """Refuse a person outside `staff`'s area, or one that does not exist, alike: an audit line `out_of_area`
     (refused, naming the person id asked for) and OutOfArea("人员") — not found."""
-    found = c.execute(
-        select(persons.c.id).where(persons.c.id == person_id, person_in_area(staff))
-    ).first()
+    with engine.connect() as c:
+        found = c.execute(select(persons.c.id).where(persons.c.id == person_id, person_in_area(staff))).first()
     if found is None:
         audit(engine, staff.actor, "out_of_area", person_subject(person_id), "refused", f"人员 {person_id}")
         raise OutOfArea("人员")
