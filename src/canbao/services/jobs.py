@@ -24,7 +24,6 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,8 +39,9 @@ from canbao.store.tables import jobs
 
 STALE_AFTER = dt.timedelta(seconds=60)  # a running job whose runner has not beaten for this long is orphaned
 HEARTBEAT_SECONDS = 10.0
-PROGRESS_EVERY_SECONDS = 0.5  # progress is written at most this often (SQLite has one writer)
 INTERRUPTED = "服务器重启，任务中断，未写入任何数据，可重新运行"
+_LIVE: dict[int, tuple[int, int, str]] = {}  # the progress of the jobs running in this process
+_LIVE_LOCK = threading.Lock()
 STATUS_LABELS = {"queued": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
 
 
@@ -162,19 +162,12 @@ class JobRunner:
             return
         with self._lock:
             self._running.add(job_id)
-        last = [0.0]
 
         def progress(done: int, total: int, stage: str) -> None:
-            moment = time.monotonic()
-            if moment - last[0] < PROGRESS_EVERY_SECONDS and done < total:
-                return
-            last[0] = moment
-            with self.engine.begin() as c:
-                c.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id)
-                    .values(done_steps=done, total_steps=total, stage=stage[:200], heartbeat_at=self.clock())
-                )
+            # Kept in memory, not written: the work's own transaction may hold SQLite's one write lock, and a
+            # write here would wait on it. The heartbeat writes the latest progress when it can.
+            with _LIVE_LOCK:
+                _LIVE[job_id] = (done, total, stage[:200])
 
         folder = self.folder / str(job_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -192,17 +185,29 @@ class JobRunner:
         finally:
             with self._lock:
                 self._running.discard(job_id)
+        with _LIVE_LOCK:
+            live = _LIVE.get(job_id)
+        if live is not None:
+            values |= {"done_steps": live[0], "total_steps": live[1], "stage": live[2]}
         with self.engine.begin() as c:
             c.execute(update(jobs).where(jobs.c.id == job_id).values(finished_at=self.clock(), **values))
+        with _LIVE_LOCK:
+            _LIVE.pop(job_id, None)
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with self._lock:
                 running = sorted(self._running)
             try:
-                if running:
-                    with self.engine.begin() as c:
-                        c.execute(update(jobs).where(jobs.c.id.in_(running)).values(heartbeat_at=self.clock()))
+                with _LIVE_LOCK:
+                    live = {job_id: _LIVE[job_id] for job_id in running if job_id in _LIVE}
+                with self.engine.begin() as c:
+                    for job_id in running:
+                        values: dict[str, Any] = {"heartbeat_at": self.clock()}
+                        if job_id in live:
+                            done, total, stage = live[job_id]
+                            values |= {"done_steps": done, "total_steps": total, "stage": stage}
+                        c.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
                 self.sweep()
             except Exception:  # a busy database: the next beat comes well within STALE_AFTER
                 pass
@@ -226,7 +231,11 @@ def _visible_job(engine: Engine, staff: Staff, job_id: int) -> dict[str, Any]:
 
 
 def job_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A job as the API shows it."""
+    """A job as the API shows it: a job running in this process with its progress of this moment."""
+    with _LIVE_LOCK:
+        live = _LIVE.get(row["id"]) if row["status"] == "running" else None
+    if live is not None:
+        row = row | {"done_steps": live[0], "total_steps": live[1], "stage": live[2]}
     return {
         "job_id": row["id"],
         "kind": row["kind"],

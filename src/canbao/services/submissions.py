@@ -19,6 +19,7 @@ county the sender names (it must be one of the region's).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,43 +103,80 @@ def _school(staff: Staff, school: str | None) -> str:
     return school
 
 
-def send_list(
-    engine: Engine,
+@dataclass(frozen=True)
+class Submission:
+    """A list's kind and what it is imported for, checked against the sender's account."""
+
+    kind: str
+    county: str | None = None
+    policy_id: str | None = None
+    department: str | None = None
+    school: str | None = None
+    benefit_year: int | None = None
+
+
+def check_submission(
     staff: Staff,
     kind: str,
-    path: Path,
     *,
-    today: dt.date,
-    feedback_path: Path,
-    accept_valid: bool = False,
     policy_id: str | None = None,
     county: str | None = None,
     department: str | None = None,
     school: str | None = None,
     benefit_year: int | None = None,
+) -> Submission:
+    """What the list will be imported for, or the refusal: run before the file is stored, and again by the
+    job that imports it."""
+    check_may_send(staff, kind)
+    if kind == "e_voucher":
+        return Submission(kind)
+    if kind in ("targets", "roster") and benefit_year is None:
+        raise InputError("benefit_year", "请填写待遇年度")
+    if kind == "targets":
+        return Submission(kind, benefit_year=benefit_year)
+    if kind == "department_list":
+        if not policy_id:
+            raise InputError("policy", "请选择按哪个政策认定资助身份")
+        return Submission(
+            kind, _county(staff, policy_id, county), policy_id, department=_department(staff, department)
+        )
+    if kind == "school_roster":
+        return Submission(kind, _county(staff, policy_id, county), policy_id, school=_school(staff, school))
+    return Submission(kind, _county(staff, policy_id, county), policy_id, benefit_year=benefit_year)
+
+
+def send_list(
+    engine: Engine,
+    staff: Staff,
+    submission: Submission,
+    path: Path,
+    *,
+    today: dt.date,
+    feedback_path: Path,
+    accept_valid: bool = False,
     progress: ProgressHook | None = None,
 ) -> ImportReport | TargetsReport | ActivationsReport:
-    """Import the list `path` of `kind` as `staff` (see the module docstring); the use case's report."""
-    check_may_send(staff, kind)
+    """Import the list `path` as `staff` (see the module docstring); the use case's report."""
+    s = check_submission(
+        staff, submission.kind, policy_id=submission.policy_id, county=submission.county,
+        department=submission.department, school=submission.school, benefit_year=submission.benefit_year,
+    )  # fmt: skip
     actor = staff.actor
-    if kind in ("targets", "e_voucher"):
-        if kind == "e_voucher":
-            return import_activations(engine, path, actor, today=today)
-        if benefit_year is None:
-            raise InputError("benefit_year", "请填写任务的待遇年度")
-        return import_targets(engine, path, benefit_year, actor)
+    if s.kind == "e_voucher":
+        return import_activations(engine, path, actor, today=today)
+    if s.kind == "targets":
+        assert s.benefit_year is not None
+        return import_targets(engine, path, s.benefit_year, actor)
     common: dict[str, Any] = {
         "actor": actor, "accept_valid": accept_valid, "feedback_path": feedback_path, "today": today,
         "progress": progress,
     }  # fmt: skip
-    if kind == "department_list":
-        if not policy_id:
-            raise InputError("policy", "请选择按哪个政策认定资助身份")
-        return import_department_list(
-            engine, path, _department(staff, department), _county(staff, policy_id, county), policy_id, **common
-        )
-    if kind == "school_roster":
-        return import_school_roster(engine, path, _school(staff, school), _county(staff, policy_id, county), **common)
-    if benefit_year is None:
-        raise InputError("benefit_year", "请填写名册的待遇年度")
-    return import_roster(engine, path, _county(staff, policy_id, county), benefit_year, **common)
+    assert s.county is not None
+    if s.kind == "department_list":
+        assert s.department is not None and s.policy_id is not None
+        return import_department_list(engine, path, s.department, s.county, s.policy_id, **common)
+    if s.kind == "school_roster":
+        assert s.school is not None
+        return import_school_roster(engine, path, s.school, s.county, **common)
+    assert s.benefit_year is not None
+    return import_roster(engine, path, s.county, s.benefit_year, **common)

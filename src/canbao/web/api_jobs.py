@@ -3,6 +3,7 @@ through its row results, download its feedback workbook, import only the valid r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import uuid
@@ -20,7 +21,7 @@ from canbao.errors import InputError
 from canbao.policy import list_policies
 from canbao.services.access import OutOfArea, Staff
 from canbao.services.jobs import JobRunner, job_params, job_status, recent_jobs
-from canbao.services.submissions import KIND_LABELS, check_may_send, may_send
+from canbao.services.submissions import KIND_LABELS, check_submission, may_send
 from canbao.vocabulary import DEPARTMENT_LABELS
 from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today
 from canbao.web.job_kinds import ROWS_FILE
@@ -78,7 +79,10 @@ def send(
     school: Annotated[str | None, Form()] = None,
     benefit_year: Annotated[int | None, Form()] = None,
 ) -> JobStarted:
-    check_may_send(staff, kind)  # refused before the file is even stored
+    submission = check_submission(
+        staff, kind, policy_id=policy, county=county, department=department, school=school,
+        benefit_year=benefit_year,
+    )  # fmt: skip  # refused before the file is even stored
     name = _safe_name(file.filename)
     folder = request.app.state.settings.files() / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
@@ -93,8 +97,8 @@ def send(
                 raise InputError("file", f"文件超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请分批报送")
             out.write(chunk)
     params = {
-        "kind": kind, "path": str(path), "file_name": name, "accept_valid": accept_valid, "policy": policy,
-        "county": county, "department": department, "school": school, "benefit_year": benefit_year,
+        "submission": dataclasses.asdict(submission), "path": str(path), "file_name": name,
+        "accept_valid": accept_valid,
     }  # fmt: skip
     return JobStarted(job_id=runner_of(request).submit("submission", staff, params, get_today(request)))
 

@@ -16,7 +16,7 @@ from canbao.ids import mask_id_numbers
 from canbao.outputs import feedback_path
 from canbao.services.imports import ImportReport
 from canbao.services.jobs import JobContext, JobKind
-from canbao.services.submissions import KIND_LABELS, send_list
+from canbao.services.submissions import KIND_LABELS, Submission, send_list
 
 ROWS_FILE = "rows.parquet"
 ROW_COLUMNS = ("row_number", "name", "id_number", "category", "outcome", "reason", "resolved")
@@ -38,19 +38,15 @@ def submission(context: JobContext) -> dict[str, Any]:
     report = send_list(
         context.engine,
         context.staff,
-        p["kind"],
+        Submission(**p["submission"]),
         Path(p["path"]),
         today=context.today,
         feedback_path=feedback,
         accept_valid=bool(p.get("accept_valid")),
-        policy_id=p.get("policy"),
-        county=p.get("county"),
-        department=p.get("department"),
-        school=p.get("school"),
-        benefit_year=p.get("benefit_year"),
         progress=lambda stage, done, total: context.progress(done, total, stage),
     )
-    result: dict[str, Any] = {"kind": p["kind"], "kind_label": KIND_LABELS[p["kind"]], "file_name": p["file_name"]}
+    kind = p["submission"]["kind"]
+    result: dict[str, Any] = {"kind": kind, "kind_label": KIND_LABELS[kind], "file_name": p["file_name"]}
     if not isinstance(report, ImportReport):  # targets and e-voucher records: all or nothing, no row feedback
         return result | {"committed": True, **dataclasses.asdict(report)}
     _rows(report).write_parquet(context.folder / ROWS_FILE)
