@@ -38,7 +38,7 @@ PEOPLE = [make_id_number(COUNTY, dt.date(1950 + i, 1 + i % 12, 1 + i), i) for i 
 
 class Portal:
     def __init__(self, engine: Engine, folder: Path) -> None:
-        settings = Settings(str(engine.url), True, None, TODAY, folder)
+        settings = Settings(str(engine.url), True, None, TODAY, files_dir=folder)
         self.app = create_app(settings, engine)
         self.app.dependency_overrides[csrf_checked] = lambda: None
         self.client = TestClient(self.app)
