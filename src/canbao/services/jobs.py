@@ -77,6 +77,7 @@ class JobRunner:
     folder: Path
     clock: Callable[[], dt.datetime]
     workers: int = 1
+    stale_after: dt.timedelta = STALE_AFTER
     runner_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _pool: ThreadPoolExecutor | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -101,7 +102,7 @@ class JobRunner:
         """Fail the running jobs of other runners that stopped beating (a restart, a crash); how many. Run at the
         start and at every heartbeat, so a job cut off by a quick restart is failed within STALE_AFTER."""
         now = self.clock()
-        stale = or_(jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - STALE_AFTER)
+        stale = or_(jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - self.stale_after)
         with self.engine.begin() as c:
             swept: int = c.execute(
                 update(jobs)
