@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, desc, insert, or_, select, update
+from sqlalchemy import Engine, and_, desc, insert, or_, select, update
 
 from canbao.errors import CanbaoError
 from canbao.services.access import OutOfArea, Staff
@@ -65,6 +65,7 @@ JobWork = Callable[[JobContext], dict[str, Any]]
 class JobKind:
     label: str  # 名单导入, 开征, …
     work: JobWork
+    interrupted: str = INTERRUPTED  # what a job cut off by a restart left (a payment file keeps its whole chunks)
 
 
 @dataclass
@@ -103,10 +104,18 @@ class JobRunner:
         start and at every heartbeat, so a job cut off by a quick restart is failed within STALE_AFTER."""
         now = self.clock()
         stale = or_(jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - self.stale_after)
+        orphaned = and_(jobs.c.status == "running", jobs.c.runner != self.runner_id, stale)
+        swept = 0
         with self.engine.begin() as c:
-            swept: int = c.execute(
+            for name, kind in self.kinds.items():
+                swept += c.execute(
+                    update(jobs)
+                    .where(orphaned, jobs.c.kind == name)
+                    .values(status="failed", error=kind.interrupted, finished_at=now)
+                ).rowcount
+            swept += c.execute(  # a kind this runner does not know (an older version's)
                 update(jobs)
-                .where(jobs.c.status == "running", jobs.c.runner != self.runner_id, stale)
+                .where(orphaned, jobs.c.kind.not_in(list(self.kinds)))
                 .values(status="failed", error=INTERRUPTED, finished_at=now)
             ).rowcount
         return swept

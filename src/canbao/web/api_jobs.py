@@ -4,9 +4,6 @@ through its row results, download its feedback workbook, import only the valid r
 from __future__ import annotations
 
 import dataclasses
-import re
-import shutil
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,13 +22,12 @@ from canbao.services.submissions import KIND_LABELS, check_submission, may_send
 from canbao.vocabulary import DEPARTMENT_LABELS
 from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today
 from canbao.web.job_kinds import ROWS_FILE
+from canbao.web.uploads import store
 
 router = APIRouter(prefix="/api/v1", tags=["名单报送与后台任务"])
 SignedIn = Annotated[Staff, Depends(current_staff)]
 Database = Annotated[Engine, Depends(get_engine)]
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # a county's largest list (a million rows of CSV) is well below this
 OUTCOME_LABELS = {"accepted": "接收", "rejected": "退回", "duplicate": "重复"}
-CONTROL_OR_PATH = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
 
 class JobStarted(BaseModel):
@@ -41,12 +37,6 @@ class JobStarted(BaseModel):
 def runner_of(request: Request) -> JobRunner:
     runner: JobRunner = request.app.state.jobs
     return runner
-
-
-def _safe_name(name: str | None) -> str:
-    """The sent file's own name, safe as a file name (no folder, no control character), its suffix kept."""
-    base = CONTROL_OR_PATH.sub("_", Path(name or "").name).strip(" .")[-120:]
-    return base or "名单.xlsx"
 
 
 @router.get("/submissions", summary="本账户可报送的名单类型和可选的政策、认定部门")
@@ -83,19 +73,8 @@ def send(
         staff, kind, policy_id=policy, county=county, department=department, school=school,
         benefit_year=benefit_year,
     )  # fmt: skip  # refused before the file is even stored
-    name = _safe_name(file.filename)
-    folder = request.app.state.settings.files() / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True, mode=0o700)
-    path = folder / name
-    written = 0
-    with path.open("wb") as out:
-        while chunk := file.file.read(1024 * 1024):
-            written += len(chunk)
-            if written > MAX_UPLOAD_BYTES:
-                out.close()
-                shutil.rmtree(folder, ignore_errors=True)
-                raise InputError("file", f"文件超过 {MAX_UPLOAD_BYTES // 1024 // 1024} MB，请分批报送")
-            out.write(chunk)
+    path = store(request, file)
+    name = path.name
     params = {
         "submission": dataclasses.asdict(submission), "path": str(path), "file_name": name,
         "accept_valid": accept_valid,

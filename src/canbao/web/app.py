@@ -25,7 +25,17 @@ def create_app(
 ) -> FastAPI:
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times."""
     from canbao.services.jobs import JobRunner
-    from canbao.web import api_admin, api_auth, api_jobs, api_lists, api_persons, api_progress, job_kinds, pages
+    from canbao.web import (
+        api_admin,
+        api_auth,
+        api_jobs,
+        api_lists,
+        api_operations,
+        api_persons,
+        api_progress,
+        job_kinds,
+        pages,
+    )
 
     runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
 
@@ -46,7 +56,7 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock
     app.state.jobs = runner
-    for module in (api_auth, api_persons, api_progress, api_lists, api_jobs, api_admin, pages):
+    for module in (api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, pages):
         app.include_router(module.router)
     _refusals(app)
     return app

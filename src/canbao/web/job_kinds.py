@@ -7,6 +7,7 @@ sent again."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from canbao.ids import mask_id_numbers
 from canbao.outputs import feedback_path
 from canbao.services.imports import ImportReport
 from canbao.services.jobs import JobContext, JobKind
+from canbao.services.operations import apply_payment_file_as, open_season_as, reconcile_as
 from canbao.services.submissions import KIND_LABELS, Submission, send_list
 
 ROWS_FILE = "rows.parquet"
@@ -67,4 +69,37 @@ def submission(context: JobContext) -> dict[str, Any]:
     }
 
 
-KINDS: dict[str, JobKind] = {"submission": JobKind("名单报送", submission)}
+def season_open(context: JobContext) -> dict[str, Any]:
+    """开征 (services.operations)."""
+    return open_season_as(
+        context.engine, context.staff, context.params["policy"], today=context.today, folder=context.folder,
+        progress=context.progress,
+    )  # fmt: skip
+
+
+def payment_file(context: JobContext) -> dict[str, Any]:
+    """缴费文件入账 (services.operations): applied in chunks, each committed; a rerun replays what was applied."""
+    p = context.params
+    return apply_payment_file_as(
+        context.engine, context.staff, p["policy"], Path(p["path"]), today=context.today, folder=context.folder,
+        progress=context.progress,
+    )  # fmt: skip
+
+
+def reconciliation(context: JobContext) -> dict[str, Any]:
+    """对账 (services.operations)."""
+    p = context.params
+    return reconcile_as(
+        context.engine, context.staff, as_of=dt.date.fromisoformat(p["as_of"]), benefit_year=p.get("benefit_year"),
+        files={k: [Path(v) for v in vs] for k, vs in p["files"].items()}, today=context.today,
+        folder=context.folder, progress=context.progress,
+    )  # fmt: skip
+
+
+PAYMENTS_INTERRUPTED = "服务器重启，任务中断：已入账的缴费保留，重新运行时按重复通知跳过，其余继续入账"
+KINDS: dict[str, JobKind] = {
+    "submission": JobKind("名单报送", submission),
+    "season_open": JobKind("开征", season_open),
+    "payment_file": JobKind("缴费文件入账", payment_file, interrupted=PAYMENTS_INTERRUPTED),
+    "reconciliation": JobKind("对账", reconciliation),
+}
