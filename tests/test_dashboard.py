@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 import canbao.services.dashboard as dashboard
-from area_data import STAFF, VILLAGES, YEAR, County, build_county, enroll, targets_workbook
+from area_data import STAFF, TODAY, VILLAGES, YEAR, County, Portal, build_county, enroll, targets_workbook
 from canbao.errors import InputError
 from canbao.services.access import NotAllowed, Staff
 from canbao.services.dashboard import FIGURES, benefit_years, dashboard_rows
@@ -173,3 +173,71 @@ def test_benefit_years(county: County, engine: Engine) -> None:
     assert (empty.years, empty.default) == ([], None)
     enroll(engine, "孤年", "灵城镇", "城东社区")  # an enrollment of 2022, no targets at all
     assert (benefit_years(engine, today).years, benefit_years(engine, today).default) == ([YEAR], YEAR)
+
+
+# ------------------------------------------------------------------------------------------------- the API
+
+
+def test_api_progress_shape_and_scope(county: County) -> None:
+    portal = Portal(county.engine)
+    portal.staff = STAFF["township"]
+    answer = portal.client.get("/api/v1/progress", params={"benefit_year": "2022", "as_of": "2021-12-15"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert list(body) == ["benefit_year", "as_of", "week_before", "rows"]
+    assert (body["benefit_year"], body["as_of"], body["week_before"]) == (2022, "2021-12-15", "2021-12-08")
+    contract = {
+        "level", "township", "village", "rank", "enrollment_target", "enrolled", "enrolled_last_week",
+        "enrolled_this_week", "enrollment_rate_bp", "enrollment_rate_change_bp", "last_year", "renewed",
+        "renewal_rate_bp", "e_voucher_target", "activated", "e_voucher_rate_bp",
+    }  # fmt: skip
+    for row in body["rows"]:
+        assert contract <= set(row) and set(row) - contract == {"township_rank"}
+        assert all(isinstance(row[k], int | None) for k in contract - {"level", "township", "village"})
+    assert (body["rows"][0]["level"], body["rows"][0]["township"]) == ("township", "灵城镇")
+    assert {r["township"] for r in body["rows"]} == {"灵城镇"}
+    # Defaults: the newest year with targets, as of today.
+    body = portal.client.get("/api/v1/progress").json()
+    assert (body["benefit_year"], body["as_of"]) == (2022, TODAY.isoformat())
+    portal.staff = STAFF["village"]
+    rows = portal.client.get("/api/v1/progress", params={"benefit_year": 2022, "as_of": "2021-12-15"}).json()["rows"]
+    assert [(r["level"], r["village"]) for r in rows] == [("village", "城东社区")]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"benefit_year": "2022", "as_of": "2021-13-01"}, "as_of", "不是有效日期"),
+        ({"benefit_year": "2022", "as_of": "15/12/2021"}, "as_of", "YYYY-MM-DD"),
+        ({"benefit_year": "二〇二二", "as_of": "2021-12-15"}, "benefit_year", "四位年份"),
+        ({"benefit_year": "2031", "as_of": "2021-12-15"}, "benefit_year", "尚未导入 2031 年度的任务分解表"),
+    ],
+)
+def test_api_progress_refusals_in_chinese(county: County, params: dict[str, str], field: str, words: str) -> None:
+    answer = Portal(county.engine).client.get("/api/v1/progress", params=params)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == field and words in answer.json()["detail"]
+
+
+def test_api_progress_refused_to_schools_and_departments(county: County) -> None:
+    portal = Portal(county.engine)
+    for role in ("school", "department"):
+        portal.staff = STAFF[role]
+        answer = portal.client.get("/api/v1/progress", params={"benefit_year": "2022", "as_of": "2021-12-15"})
+        assert answer.status_code == 403 and "工作台" in answer.json()["detail"]
+    portal.staff = None
+    assert portal.client.get("/api/v1/progress").status_code == 401
+    assert portal.client.get("/api/v1/benefit-years").status_code == 401
+
+
+def test_api_benefit_years(county: County, engine: Engine) -> None:
+    answer = Portal(county.engine).client.get("/api/v1/benefit-years")
+    assert answer.json() == {"years": [2022], "default": 2022, "today": TODAY.isoformat()}
+    assert Portal(engine).client.get("/api/v1/benefit-years").json() == {
+        "years": [], "default": None, "today": TODAY.isoformat(),
+    }  # fmt: skip
+    answer = Portal(engine).client.get("/api/v1/progress")
+    assert answer.status_code == 422 and answer.json()["field"] == "benefit_year"
+    schema = Portal(engine).client.get("/api/openapi.json").json()
+    assert {"/api/v1/progress", "/api/v1/benefit-years"} <= set(schema["paths"])
+    assert {"ProgressReport", "ProgressRow", "BenefitYears"} <= set(schema["components"]["schemas"])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from area_data import COUNTY, STAFF, YEAR, County, build_county, enroll
+from area_data import COUNTY, STAFF, YEAR, County, Portal, build_county, enroll
 from canbao.errors import InputError
 from canbao.ids import check_digit, make_id_number, mask_id_number
 from canbao.services.access import NotAllowed
@@ -227,3 +227,70 @@ def test_reveal_is_for_the_county_roles_and_audited(county: County) -> None:
     assert ("county", "id_reveal", "done") in actions and ("lingcheng", "id_reveal", "refused") in actions
     assert person_page(county.engine, STAFF["township"], county.west)["audit"] == []
     assert _lines(county, subject)[-2:] == [("county", "person_view", "done"), ("lingcheng", "person_view", "done")]
+
+
+# ------------------------------------------------------------------------------------------------- the API
+
+
+@pytest.fixture(scope="module")
+def portal(county: County) -> Portal:
+    return Portal(county.engine)
+
+
+def test_api_search_shape_scoping_and_refusals(county: County, portal: Portal) -> None:
+    portal.staff = STAFF["township"]
+    answer = portal.client.get("/api/v1/persons", params={"q": "张三"})
+    assert answer.status_code == 200
+    items = answer.json()["items"]
+    assert list(answer.json()) == ["items"]
+    assert [i["person_id"] for i in items] == [county.east, county.west]
+    assert set(items[0]) == {"person_id", "name", "id_number", "township", "village"}
+    assert items[0]["id_number"] == mask_id_number(county.ids[county.east]) and not FULL_ID.search(answer.text)
+    answer = portal.client.get("/api/v1/persons", params={"q": "张"})
+    assert answer.status_code == 422 and answer.json()["field"] == "q" and "两个字" in answer.json()["detail"]
+    assert portal.client.get("/api/v1/persons").status_code == 422
+    portal.staff = None
+    assert portal.client.get("/api/v1/persons", params={"q": "张三"}).status_code == 401
+
+
+def test_api_person_page_404_outside_the_area(county: County, portal: Portal) -> None:
+    portal.staff = STAFF["township"]
+    answer = portal.client.get(f"/api/v1/persons/{county.east}")
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    page = answer.json()
+    assert set(page) == {"person", "identities", "enrollments", "ledger", "refunds", "audit"}
+    assert page["person"]["id_number"] == mask_id_number(county.ids[county.east])
+    assert page["enrollments"][0]["amount_due_fen"] == 32_000 and page["enrollments"][0]["paid_on"] == "2021-11-01"
+    assert not FULL_ID.search(answer.text)
+    for person_id in (county.weiji, county.unplaced, county.student, 10**12):
+        answer = portal.client.get(f"/api/v1/persons/{person_id}")
+        assert (answer.status_code, answer.json()) == (404, {"detail": "未找到该人员"})
+        assert _lines(county, f"person:{person_id}")[-1] == ("lingcheng", "out_of_area", "refused")
+    assert portal.client.get("/api/v1/persons/abc").status_code == 422
+    assert portal.client.get(f"/api/v1/persons/{2**63}").status_code == 422  # never reaches the database
+
+
+def test_api_reveal(county: County, portal: Portal) -> None:
+    url = f"/api/v1/persons/{county.east}/id-number"
+    good = {"X-CSRF-Token": Portal.CSRF}
+    portal.staff = STAFF["township"]
+    answer = portal.client.post(url, headers=good)
+    assert answer.status_code == 403 and "县医保局" in answer.json()["detail"]
+    assert portal.client.post(f"/api/v1/persons/{county.weiji}/id-number", headers=good).status_code == 404
+    portal.staff = STAFF["county_admin"]
+    assert portal.client.post(url).status_code == 403  # no CSRF token
+    assert portal.client.post(url, headers={"X-CSRF-Token": "bad"}).status_code == 403
+    answer = portal.client.post(url, headers=good)
+    assert answer.status_code == 200 and answer.json() == {"id_number": county.ids[county.east]}
+    assert answer.headers["cache-control"] == "no-store"
+    assert _lines(county, f"person:{county.east}")[-1] == ("county", "id_reveal", "done")
+
+
+def test_api_is_described_by_openapi(portal: Portal) -> None:
+    schema = portal.client.get("/api/openapi.json").json()
+    assert {"/api/v1/persons", "/api/v1/persons/{person_id}", "/api/v1/persons/{person_id}/id-number"} <= set(
+        schema["paths"]
+    )
+    components = schema["components"]["schemas"]
+    assert {"PersonSearch", "PersonHit", "PersonPage", "IdNumber"} <= set(components)
+    assert set(components["PersonHit"]["properties"]) == {"person_id", "name", "id_number", "township", "village"}
