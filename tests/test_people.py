@@ -101,6 +101,9 @@ def test_search_by_id_number_in_the_ways_people_write_it(county: County) -> None
         ("3413231980", "应为18位"),
         ("34132319800101123", "应为18位"),
         ("341323198001011230", "校验位"),
+        ("张\x00三", "控制字符"),
+        ("张\t三", "控制字符"),
+        ("张" * 65, "不能超过64个字"),
     ],
 )
 def test_a_query_too_short_or_a_wrong_id_number_is_refused_in_chinese(county: County, q: str, words: str) -> None:
