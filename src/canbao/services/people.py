@@ -138,6 +138,8 @@ def search_persons(engine: Engine, staff: Staff, q: str, *, limit: int = SEARCH_
         raise InputError("q", "请至少输入姓名的两个字，或完整的身份证号码")
     if len(text) > NAME_MAX:
         raise InputError("q", f"查询内容不能超过{NAME_MAX}个字")
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InputError("q", "查询内容含有控制字符（如制表符、NUL）")
     p = persons.c
     columns = (p.id, p.name, p.id_number, p.township, p.village)
     area = person_in_area(staff)
