@@ -37,13 +37,13 @@ def _masked(frame: pl.DataFrame) -> pl.DataFrame:
 def area_due_lists(
     engine: Engine, staff: Staff, benefit_year: int, out: Path, township: str | None = None
 ) -> list[Path]:
-    """The due lists of the staff's area: one workbook per township (per village for a township or village
-    user), ID numbers masked; no file when nobody there owes."""
+    """The due lists of the staff's area: one workbook per township (so one for a township or village user),
+    ID numbers masked; no file when nobody there owes."""
     filtered = _township(staff, township)
     frame = _masked(due_list(engine, benefit_year, township=filtered, area=person_in_area(staff)))
     if frame.is_empty():
         return []
-    return write_due_lists(frame, out, by="township" if staff.county_wide else "village")
+    return write_due_lists(frame, out, by="township")
 
 
 def area_not_renewed(
