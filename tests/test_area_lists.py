@@ -50,9 +50,8 @@ def client_as(engine: Engine, folder: Path, staff: Staff) -> TestClient:
 
 def workbook_text(content: bytes) -> str:
     book = load_workbook(io.BytesIO(content))
-    return "\n".join(
-        " ".join("" if v is None else str(v) for v in row) for sheet in book for row in sheet.iter_rows(values_only=True)
-    )
+    rows = (row for sheet in book for row in sheet.iter_rows(values_only=True))
+    return "\n".join(" ".join("" if v is None else str(v) for v in row) for row in rows)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/lists/due?benefit_year=2022",
