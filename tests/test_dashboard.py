@@ -198,9 +198,10 @@ def test_while_one_view_recomputes_the_others_get_the_report_before(
     assert dashboard_rows(county.engine, staff, YEAR, AS_OF).rows[0]["enrolled"] == before + 1
 
 
-def test_a_year_without_targets_is_refused(county: County, counted: Counted) -> None:
+def test_a_year_without_targets_is_refused_without_counting(county: County, counted: Counted) -> None:
     with pytest.raises(InputError, match="尚未导入 2030 年度的任务分解表"):
         dashboard_rows(county.engine, STAFF["county_admin"], 2030, AS_OF)
+    assert counted.calls == 0
 
 
 def test_benefit_years(county: County, engine: Engine) -> None:

@@ -23,8 +23,14 @@ The audit log part is the newest line that is not one of the portal's reads (`RE
 viewed, an ID revealed, a login…), so that looking at persons does not throw the dashboard away, plus the
 number of such lines among the 1,000 ids below it: on PostgreSQL ids are drawn before commit, so a
 transaction may commit a line below the newest one; the count sees it.  A stamp is read *before* the report
-is computed, so a write that commits during the computation leaves a stamp that differs next time: a cached
-report is never newer than its stamp claims to be older.
+is computed, so a write that commits during the computation leaves a stamp that differs next time: a report
+may be cached under a stamp older than its data (one needless recomputation), never under a newer one.
+A year without targets is refused from the stamp (its count of the year's targets), before any counting.
+
+Limits: the report counts the whole registry (as `canbao progress` does), so a county role of a database
+holding several counties sees them all; while payments stream in, each write makes the next view recompute
+(3.7 s at county size) and the views meanwhile get the report before; a long run of the portal's reads after
+the last write makes the audit part of the stamp scan back over them.
 
 Single flight: one lock per key; the first view of a changed key computes, the views of the same key that
 come meanwhile wait for it when nothing was cached yet, or are answered with the report cached before (one
@@ -94,6 +100,9 @@ FIGURES: tuple[str, ...] = (
 _GROWING = (enrollments, ledger_entries, persons, import_batches, identity_memberships, e_voucher_activations, targets)
 
 
+_TARGET_ROWS = len(_GROWING)  # the stamp's count of the year's targets
+
+
 def data_stamp(engine: Engine, benefit_year: int) -> tuple[Any, ...]:
     """What the progress report of `benefit_year` was computed from, cheaply (see the module docstring)."""
     a = audit_log.c
@@ -156,6 +165,8 @@ def cached_progress(engine: Engine, benefit_year: int, as_of: dt.date) -> Progre
     key = (engine.url.render_as_string(hide_password=True), benefit_year, as_of)
     entry = _entry(key)
     stamp = data_stamp(engine, benefit_year)
+    if stamp[_TARGET_ROWS] == 0:  # refused before the 3.7 s of counting, as progress() would after it
+        raise InputError("benefit_year", f"尚未导入 {benefit_year} 年度的任务分解表（canbao targets import）")
     report = entry.report
     if report is not None and entry.stamp == stamp:
         return report
