@@ -79,6 +79,18 @@ def test_search_is_scoped_to_the_area(county: County) -> None:
     assert search_persons(county.engine, STAFF["township"], weiji) == []  # by ID number neither
 
 
+def test_search_by_name_and_the_end_of_the_id_number(county: County) -> None:
+    admin = STAFF["county_admin"]
+    east, weiji = county.ids[county.east], county.ids[county.weiji]
+    assert east[-4:] != weiji[-4:]
+    assert _ids(search_persons(county.engine, admin, f"张三 {east[-4:]}")) == [county.east]
+    assert _ids(search_persons(county.engine, admin, f"张三　{weiji[-6:]}")) == [county.weiji]  # full-width space
+    assert _ids(search_persons(county.engine, admin, f"张三 {county.ids[county.west][-4:]}")) == [county.west]
+    assert _ids(search_persons(county.engine, STAFF["township"], f"张三 {weiji[-4:]}")) == []  # still scoped
+    with pytest.raises(InputError, match="至少输入姓名的两个字"):
+        search_persons(county.engine, admin, f"张 {east[-4:]}")
+
+
 def test_search_by_id_number_in_the_ways_people_write_it(county: County) -> None:
     x_id = _x_id()
     person_id, _ = enroll(county.engine, "孙叉", "灵城镇", "城东社区", id_number=x_id)
@@ -88,6 +100,8 @@ def test_search_by_id_number_in_the_ways_people_write_it(county: County) -> None
     for spelling in spellings:
         for role in ("county_admin", "township", "village"):
             assert _ids(search_persons(county.engine, STAFF[role], spelling)) == [person_id], (spelling, role)
+    for tail in (x_id[-4:], x_id[-4:].lower(), x_id[-6:].translate(FULL_WIDTH)):
+        assert _ids(search_persons(county.engine, STAFF["village"], f"孙叉 {tail}")) == [person_id], tail
     nobody = make_id_number("110101", dt.date(1960, 5, 5), 123)
     assert search_persons(county.engine, STAFF["county_admin"], nobody) == []
 
