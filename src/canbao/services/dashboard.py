@@ -131,11 +131,17 @@ def data_stamp(engine: Engine, benefit_year: int) -> tuple[Any, ...]:
 # ------------------------------------------------------------------------------------------------ cache
 
 
+@dataclass(frozen=True)
+class _Cached:
+    stamp: tuple[Any, ...]
+    report: Progress
+    rows: list[dict[str, Any]]  # every row of the report (county, townships, villages), made once
+
+
 @dataclass
 class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stamp: tuple[Any, ...] | None = None
-    report: Progress | None = None
+    cached: _Cached | None = None  # replaced whole: a reader never sees one report with another's rows
 
 
 _entries: OrderedDict[tuple[str, int, dt.date], _Entry] = OrderedDict()
@@ -162,26 +168,32 @@ def clear_cache() -> None:
 
 def cached_progress(engine: Engine, benefit_year: int, as_of: dt.date) -> Progress:
     """`progress(engine, benefit_year, as_of)`, recomputed only when the data stamp has changed."""
+    return _cached(engine, benefit_year, as_of).report
+
+
+def _cached(engine: Engine, benefit_year: int, as_of: dt.date) -> _Cached:
+    """The cached report and its rows, recomputed when the stamp has changed (see the module docstring)."""
     key = (engine.url.render_as_string(hide_password=True), benefit_year, as_of)
     entry = _entry(key)
     stamp = data_stamp(engine, benefit_year)
     if stamp[_TARGET_ROWS] == 0:  # refused before the 3.7 s of counting, as progress() would after it
         raise InputError("benefit_year", f"尚未导入 {benefit_year} 年度的任务分解表（canbao targets import）")
-    report = entry.report
-    if report is not None and entry.stamp == stamp:
-        return report
-    if report is not None:
+    cached = entry.cached
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    if cached is not None:
         if not entry.lock.acquire(blocking=False):
-            return report  # another view is computing it: the report of one write before, not a 3.7 s wait
+            return cached  # another view is computing it: the report of one write before, not a 3.7 s wait
     else:
         entry.lock.acquire()
     try:
         stamp = data_stamp(engine, benefit_year)  # again: whoever held the lock may have computed it
-        if entry.report is not None and entry.stamp == stamp:
-            return entry.report
+        if entry.cached is not None and entry.cached.stamp == stamp:
+            return entry.cached
         report = progress(engine, benefit_year, as_of)
-        entry.stamp, entry.report = stamp, report
-        return report
+        rows = _rows(report.county, "county") + _rows(report.townships, "township") + _rows(report.villages, "village")
+        entry.cached = _Cached(stamp, report, rows)
+        return entry.cached
     finally:
         entry.lock.release()
 
@@ -217,12 +229,13 @@ def dashboard_rows(engine: Engine, staff: Staff, benefit_year: int, as_of: dt.da
     """The progress rows of `staff`'s area and the levels below it (see the module docstring), cached."""
     if staff.role in ("school", "department"):
         raise NotAllowed("学校、认定部门的账号没有参保进度工作台")
-    report = cached_progress(engine, benefit_year, as_of)
-    rows: list[dict[str, Any]] = []
-    if staff.county_wide:
-        rows += _rows(report.county, "county")
-    rows += [r for r in _rows(report.townships, "township") if place_in_area(staff, r["township"], None)]
-    rows += [r for r in _rows(report.villages, "village") if place_in_area(staff, r["township"], r["village"])]
+    cached = _cached(engine, benefit_year, as_of)
+    report = cached.report
+    rows = [
+        dict(r)  # a copy: the cached rows are every view's
+        for r in cached.rows
+        if staff.county_wide or (r["level"] != "county" and place_in_area(staff, r["township"], r["village"]))
+    ]
     return Dashboard(report.benefit_year, report.as_of, report.week_before, rows)
 
 
