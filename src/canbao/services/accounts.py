@@ -174,9 +174,9 @@ def _check_area(role: str, county: str | None, places: dict[str, str | None]) ->
     for field, value in places.items():
         cleaned = _place(field, value)
         if cleaned is not None and field not in options:
-            raise InputError(field, f"角色 {label} 不按{AREA_WORDS[field]}划分区域，请去掉该选项")
+            raise InputError(field, f"角色 {label}不按{AREA_WORDS[field]}划分区域，请去掉该选项")
         if cleaned is None and options.get(field):
-            raise InputError(field, f"角色 {label} 须指定{AREA_WORDS[field]}")
+            raise InputError(field, f"角色 {label}须指定{AREA_WORDS[field]}")
         area[field] = department_id(cleaned) if field == "department" and cleaned else cleaned
     return area
 
