@@ -166,7 +166,7 @@ def test_a_wrong_name_and_a_wrong_password_get_the_same_answer(engine: Engine, m
 def test_a_disabled_account_is_named_only_to_who_typed_its_password(engine: Engine) -> None:
     _add(engine)
     disable_user(engine, "clerk", actor="admin", now=START)
-    with pytest.raises(LoginRefused, match="^用户名或密码错误$"):
+    with pytest.raises(LoginRefused, match=r"^用户名或密码错误$"):
         _login(engine, "clerk", "wrong password")
     with pytest.raises(LoginRefused, match="账户已停用"):
         _login(engine, "clerk")
