@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 from typing import Any
 
 import pytest
@@ -397,3 +398,43 @@ def test_users_add_refusals_are_one_chinese_line(cli_database: str, monkeypatch:
     assert code == 2 and "没有用户 ghost" in err
     code, out, err = invoke(["users", "--help"])
     assert code == 0 and "新增" in out and "停用" in out
+
+
+# --- canbao serve ---------------------------------------------------------------------------------------------
+
+
+def test_serve_runs_the_portal_on_the_database_and_logs_no_id_number(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from canbao.cli.serve import LOG_CONFIG, RedactingFormatter
+
+    ran: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: ran.update(app=app, **options))
+    code, _out, err = invoke(["serve", "--host", "0.0.0.0", "--port", "8123"])
+    assert code == 0, err
+    assert "门户地址：http://0.0.0.0:8123/" in err and "数据库：" in err
+    assert isinstance(ran["app"], FastAPI) and ran["app"].state.engine.url.render_as_string(False) == cli_database
+    assert (ran["host"], ran["port"], ran["access_log"], ran["log_level"]) == ("0.0.0.0", 8123, False, "warning")
+    assert ran["log_config"] is LOG_CONFIG
+    id_number = make_id_number("341323", dt.date(1985, 6, 15), 3)
+    try:
+        raise ValueError(f"GET /api/v1/persons?q={id_number}")
+    except ValueError:
+        record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "for %s", (id_number,), sys.exc_info())
+    line = RedactingFormatter("%(message)s").format(record)
+    assert id_number not in line and id_number[:6] in line and "ValueError" in line
+    code, _out, err = invoke(["serve", "--port", "0"])
+    assert code == 2 and "--port" in err
+
+
+def test_the_portals_commands_have_chinese_help() -> None:
+    for argv in (["serve", "--help"], ["users", "add", "--help"], ["users", "list", "--help"]):
+        code, out, _ = invoke(argv)
+        assert code == 0 and "用法：" in out and "选项：" in out
+    listing = invoke(["--help"]).out
+    assert "serve" in listing and "users" in listing and "门户用户" in listing

@@ -539,12 +539,15 @@ def create_demo_accounts(
                 now=now,
                 **area,
             )
-        made.append((username, role, staff.area_label if role != "department" else _department_label(staff), password))
+        made.append((username, role, area_label(staff), password))
     return made
 
 
-def _department_label(staff: Staff) -> str:
-    return f"{ROLE_LABELS['department']} · {DEPARTMENT_LABELS.get(staff.department or '', staff.department)}"
+def area_label(staff: Staff) -> str:
+    """Staff.area_label with a department by its Chinese name (认定部门 · 民政局, not civil_affairs)."""
+    if staff.department in DEPARTMENT_LABELS:
+        return f"{ROLE_LABELS[staff.role]} · {DEPARTMENT_LABELS[staff.department]}"
+    return staff.area_label
 
 
 def staff_named(engine: Engine, username: str) -> Staff:
