@@ -216,3 +216,15 @@ def test_the_openapi_document_describes_login_and_the_csrf_header(portal: Portal
     login_schema = paths["/api/v1/login"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert login_schema["$ref"].endswith("/Signed")
     assert set(document["components"]["schemas"]["Signed"]["properties"]) == {"username", "role", "area", "csrf_token"}
+
+
+def test_logging_in_again_ends_the_browsers_previous_session(portal: Portal, engine: Engine) -> None:
+    first, first_password = add_staff(engine, "tax")
+    second, second_password = add_staff(engine, "school", school="灵城中心小学")
+    login(portal.client, first, first_password)
+    old = portal.client.cookies["canbao_session"]
+    login(portal.client, second, second_password)
+    assert portal.client.get("/api/v1/me").json()["username"] == second
+    replay = portal.client_at("10.6.0.1")
+    replay.cookies.set("canbao_session", old)
+    assert replay.get("/api/v1/me").status_code == 401
