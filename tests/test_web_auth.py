@@ -228,3 +228,15 @@ def test_logging_in_again_ends_the_browsers_previous_session(portal: Portal, eng
     replay = portal.client_at("10.6.0.1")
     replay.cookies.set("canbao_session", old)
     assert replay.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("\ud800", "x"), ("tax\x00", "x"), ("x" * 10_000, "x"), ("nobody", "\ud800" * 3), ("nobody", "p" * 100_000)],
+)
+def test_a_strange_login_is_a_plain_refusal(portal: Portal, username: str, password: str) -> None:
+    import json
+
+    body = json.dumps({"username": username, "password": password})  # lone surrogates as JSON escapes
+    answer = portal.client.post(LOGIN, content=body, headers={"content-type": "application/json"})
+    assert (answer.status_code, answer.json()) == (401, {"detail": "用户名或密码错误"})
