@@ -240,3 +240,17 @@ def test_a_strange_login_is_a_plain_refusal(portal: Portal, username: str, passw
     body = json.dumps({"username": username, "password": password})  # lone surrogates as JSON escapes
     answer = portal.client.post(LOGIN, content=body, headers={"content-type": "application/json"})
     assert (answer.status_code, answer.json()) == (401, {"detail": "用户名或密码错误"})
+
+
+def test_a_login_page_sends_the_browser_back_only_within_the_site() -> None:
+    from canbao.web.deps import safe_next
+
+    assert safe_next("/persons/12?tab=ledger") == "/persons/12?tab=ledger"
+    for bad in (None, "", "//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:x", "/a\r\nb"):
+        assert safe_next(bad) == "/"
+
+
+def test_the_portal_helper_signs_in_a_role(portal: Portal) -> None:
+    csrf = portal.sign_in("village", township="灵城镇", village="东关社区")
+    me = portal.client.get("/api/v1/me").json()
+    assert me["role"] == "village" and me["csrf_token"] == csrf
