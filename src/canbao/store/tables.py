@@ -47,6 +47,8 @@ persons = Table(
     Column("residency", String(40), nullable=False),
     Column("phone", String(20)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the portal's person search, exact and by prefix; byte order on PostgreSQL (migration 0012)
+    Index("ix_persons_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
 )
 
 import_batches = Table(
@@ -180,9 +182,10 @@ audit_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(40), nullable=False),
-    Column("subject", String(40)),  # masked ID number or batch
+    Column("subject", String(40)),  # masked ID number or batch; the portal's person:<id> (migration 0012)
     Column("outcome", String(12), nullable=False),  # done, refused, replayed
     Column("detail", Text),
+    Index("ix_audit_log_subject", "subject"),
 )
 
 # Due records of a season (催缴): what each person on last year's roster and the current identity lists owes
