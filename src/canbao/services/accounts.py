@@ -116,7 +116,8 @@ class User:
 
     @property
     def area(self) -> str:
-        """The area as a person reads it: 340322 · 榴城镇 · 某村, a school, 民政局; 全县 for a county role."""
+        """The area as a person reads it: 340322 · 榴城镇 · 某村, a school, 民政局; 全部 for a county role with no
+        county (the whole registry of this database)."""
         department = DEPARTMENT_LABELS.get(self.department or "", self.department)
         parts = [p for p in (self.county, self.township, self.village, self.school, department) if p]
         return " · ".join(parts) if parts else "全部"
