@@ -79,6 +79,18 @@ def test_search_is_scoped_to_the_area(county: County) -> None:
     assert search_persons(county.engine, STAFF["township"], weiji) == []  # by ID number neither
 
 
+def test_search_by_name_and_the_end_of_the_id_number(county: County) -> None:
+    admin = STAFF["county_admin"]
+    east, weiji = county.ids[county.east], county.ids[county.weiji]
+    assert east[-4:] != weiji[-4:]
+    assert _ids(search_persons(county.engine, admin, f"张三 {east[-4:]}")) == [county.east]
+    assert _ids(search_persons(county.engine, admin, f"张三　{weiji[-6:]}")) == [county.weiji]  # full-width space
+    assert _ids(search_persons(county.engine, admin, f"张三 {county.ids[county.west][-4:]}")) == [county.west]
+    assert _ids(search_persons(county.engine, STAFF["township"], f"张三 {weiji[-4:]}")) == []  # still scoped
+    with pytest.raises(InputError, match="至少输入姓名的两个字"):
+        search_persons(county.engine, admin, f"张 {east[-4:]}")
+
+
 def test_search_by_id_number_in_the_ways_people_write_it(county: County) -> None:
     x_id = _x_id()
     person_id, _ = enroll(county.engine, "孙叉", "灵城镇", "城东社区", id_number=x_id)
@@ -88,6 +100,8 @@ def test_search_by_id_number_in_the_ways_people_write_it(county: County) -> None
     for spelling in spellings:
         for role in ("county_admin", "township", "village"):
             assert _ids(search_persons(county.engine, STAFF[role], spelling)) == [person_id], (spelling, role)
+    for tail in (x_id[-4:], x_id[-4:].lower(), x_id[-6:].translate(FULL_WIDTH)):
+        assert _ids(search_persons(county.engine, STAFF["village"], f"孙叉 {tail}")) == [person_id], tail
     nobody = make_id_number("110101", dt.date(1960, 5, 5), 123)
     assert search_persons(county.engine, STAFF["county_admin"], nobody) == []
 
@@ -297,3 +311,42 @@ def test_api_is_described_by_openapi(portal: Portal) -> None:
     components = schema["components"]["schemas"]
     assert {"PersonSearch", "PersonHit", "PersonPage", "IdNumber"} <= set(components)
     assert set(components["PersonHit"]["properties"]) == {"person_id", "name", "id_number", "township", "village"}
+
+
+def test_api_with_real_sessions(county: County) -> None:
+    """The same answers through the accounts' own login, session cookie and CSRF check (no overrides)."""
+    from fastapi.testclient import TestClient
+
+    from canbao.bootstrap import Settings
+    from canbao.services.accounts import add_user
+    from canbao.web.app import create_app
+
+    now = dt.datetime(2021, 12, 20, 2, 0, tzinfo=dt.UTC)
+    url = county.engine.url.render_as_string(hide_password=False)
+    app = create_app(Settings(url, True, None, dt.date(2021, 12, 20)), county.engine, clock=lambda: now)
+    password = "Canbao-portal-2021!"
+    for username, role, area in (
+        ("e2e_township", "township", {"county": COUNTY, "township": "灵城镇"}),
+        ("e2e_county", "county_admin", {"county": COUNTY}),
+    ):
+        add_user(county.engine, username=username, role=role, password=password, actor="test", now=now, **area)
+    township, admin = TestClient(app), TestClient(app)
+    tokens = {}
+    for client, username in ((township, "e2e_township"), (admin, "e2e_county")):
+        answer = client.post("/api/v1/login", json={"username": username, "password": password})
+        assert answer.status_code == 200, answer.text
+        tokens[username] = answer.json()["csrf_token"]
+    assert TestClient(app).get("/api/v1/persons", params={"q": "张三"}).status_code == 401
+    assert [i["person_id"] for i in township.get("/api/v1/persons", params={"q": "张三"}).json()["items"]] == [
+        county.east, county.west,
+    ]  # fmt: skip
+    assert township.get(f"/api/v1/persons/{county.weiji}").status_code == 404
+    assert _lines(county, f"person:{county.weiji}")[-1] == ("e2e_township", "out_of_area", "refused")
+    reveal = f"/api/v1/persons/{county.east}/id-number"
+    assert township.post(reveal, headers={"X-CSRF-Token": tokens["e2e_township"]}).status_code == 403
+    assert admin.post(reveal).status_code == 403  # no token
+    assert admin.post(reveal, headers={"X-CSRF-Token": tokens["e2e_township"]}).status_code == 403  # not its own
+    answer = admin.post(reveal, headers={"X-CSRF-Token": tokens["e2e_county"]})
+    assert answer.status_code == 200 and answer.json() == {"id_number": county.ids[county.east]}
+    rows = township.get("/api/v1/progress", params={"benefit_year": "2022", "as_of": "2021-12-15"}).json()["rows"]
+    assert {r["township"] for r in rows} == {"灵城镇"}

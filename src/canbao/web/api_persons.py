@@ -147,7 +147,12 @@ def search_persons(
     staff: SignedIn,
     engine: Database,
     q: Annotated[
-        str, Query(description="姓名（至少两个字：先完全相同，再以之开头）或完整身份证号码（18位或15位）")
+        str,
+        Query(
+            description="姓名（至少两个字：先完全相同，再以之开头）；姓名后加空格和身份证号码末4–6位（张三 1234）；"
+            "或完整身份证号码（18位或15位，空格、小写x、全角数字均可）",
+            examples=["张三", "张三 1234", "341323198001011234"],
+        ),
     ] = "",
 ) -> PersonSearch:
     """本辖区内的人员，最多50人；身份证号码均脱敏。"""
