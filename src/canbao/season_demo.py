@@ -24,12 +24,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from canbao.bootstrap import today as campaign_today
@@ -45,6 +46,9 @@ from canbao.services.targets import import_targets, read_targets
 from canbao.store.db import make_engine, upgrade
 from canbao.synth import PART_SIZE, Manifest, build_county
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
+
+if TYPE_CHECKING:
+    from canbao.services.accounts import DemoPlaces
 
 ACTOR = "demo"
 """The campaign's calendar (UTC+8, no daylight saving): "today" and the times shown to officials."""
@@ -225,6 +229,8 @@ def run(
     else:
         # The control room reads one set of tax, bank and collecting-unit files: a county in parts has one per part.
         console.print(f"分 {len(manifest.folders)} 片生成的县：对账、进度、考核和资金报表未运行（按片对账尚未实现）")
+    with _step(console, "建立门户的演示账户（每个角色一个，密码本次生成）", timings):
+        accounts = demo_accounts(engine, county, actor)
     engine.dispose()
     console.print(
         f"\n模拟县的名单和各名单的反馈工作簿（<名单>_反馈.xlsx，在名单旁）、催缴清单、入账结果和报表（reports/）"
@@ -232,7 +238,69 @@ def run(
     )
     for words, seconds in timings.items():
         console.print(f"  {seconds:7.1f} 秒  {words}")
+    _print_portal(console, url, accounts)
     return timings
+
+
+PORTAL_ADDRESS = "http://127.0.0.1:8000/"
+"""Where `canbao serve` (its defaults) and so `make demo SERVE=1` put the staff portal."""
+
+
+def demo_places(engine: Engine, county: str) -> DemoPlaces:
+    """The places of the demo's accounts, taken from what the season imported: the township with the most
+    persons and its largest village, the school with the largest roster, the department with the most
+    certified persons."""
+    from sqlalchemy import func, select
+
+    from canbao.services.accounts import DemoPlaces
+    from canbao.store.tables import identity_memberships, import_batches, persons
+
+    def most(c: Connection, column: Any, *where: Any) -> str:
+        query = select(column).where(column.is_not(None), *where).group_by(column)
+        value = c.execute(query.order_by(func.count().desc(), column).limit(1)).scalar()
+        return str(value) if value is not None else ""
+
+    with engine.connect() as c:
+        township = most(c, persons.c.township, persons.c.county == county)
+        village = most(c, persons.c.village, persons.c.county == county, persons.c.township == township)
+        school = c.execute(
+            select(import_batches.c.department)
+            .where(import_batches.c.kind == "school", import_batches.c.department.is_not(None))
+            .order_by(import_batches.c.rows_accepted.desc(), import_batches.c.department)
+            .limit(1)
+        ).scalar()
+        department = most(c, identity_memberships.c.department)
+    return DemoPlaces(
+        county=county, township=township, village=village, school=str(school or ""), department=department
+    )
+
+
+def demo_accounts(engine: Engine, county: str, actor: str) -> list[tuple[str, str, str, str]]:
+    """One portal account per role on the demo county (canbao.services.accounts.create_demo_accounts), each
+    with a password generated now: (username, role, area label, password)."""
+    from canbao.services.accounts import create_demo_accounts
+
+    now = dt.datetime.now(dt.UTC)
+    return create_demo_accounts(engine, actor=actor, now=now, places=demo_places(engine, county))
+
+
+def _print_portal(console: Console, url: str, accounts: list[tuple[str, str, str, str]]) -> None:
+    """The demo's last words: how to open the portal on this database, and the demo accounts."""
+    from canbao.vocabulary import ROLE_LABELS
+
+    shown = _shown(url)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    database = f"CANBAO_DATABASE_URL={'sqlite:///' if sqlite else ''}{shown}"  # never a password
+    console.print(
+        f"\n[bold]工作人员门户[/bold]：{PORTAL_ADDRESS}（[bold]make demo SERVE=1[/bold] 在演示结束后启动门户；"
+        f"或 {database} canbao serve）"
+    )
+    table = Table(title="演示账户（密码本次生成，只显示这一次）", title_justify="left")
+    for header in ("角色", "用户名", "辖区", "密码"):
+        table.add_column(header, no_wrap=True)
+    for username, role, area, password in accounts:
+        table.add_row(ROLE_LABELS.get(role, role), username, area, password)
+    console.print(table)
 
 
 def _shown(url: str) -> str:

@@ -20,7 +20,18 @@
     refunded_on: "退费日期", actor: "操作人", action: "操作", action_label: "操作", subject: "对象", outcome: "结果",
     outcome_label: "结果", detail: "详情", at: "时间", created_at: "时间", occurred_at: "时间", when: "时间",
     note: "备注", entry_id: "记账编号", refund_id: "退费编号", enrollment_id: "参保编号", subsidy_category: "资助身份",
-    subsidy_kind: "资助方式", payer: "付款方", balance_fen: "余额（元）",
+    subsidy_kind: "资助方式", payer: "付款方", balance_fen: "余额（元）", batch_id: "导入批次",
+    channel_txn_id: "交易流水号", collecting_unit: "代收单位", net_personal_fen: "个人负担（元）",
+    subsidy_fen: "资助（元）", amount_due_fen: "应缴（元）", amount_fen: "金额（元）",
+  };
+  // codes the API gives without a label beside them (the audit log's actions and outcomes)
+  var VALUES = {
+    action: {
+      login: "登录", logout: "退出登录", person_view: "查看人员", id_reveal: "查看完整身份证号",
+      out_of_area: "访问辖区外记录", user_add: "新增用户", user_disable: "停用用户", pay: "缴费", refund: "退费",
+      enroll: "参保登记",
+    },
+    outcome: { done: "完成", refused: "拒绝", throttled: "已限制" },
   };
   var SECTIONS = [
     ["identities", "身份认定"],
@@ -57,7 +68,9 @@
     keys = keys.filter(function (k) { return keys.indexOf(k + "_label") < 0; });
     return keys.map(function (k) {
       var money = /_fen$/.test(k);
-      return { key: k, label: label(k), num: money, format: money ? canbao.yuan : undefined };
+      var codes = VALUES[k];
+      var format = money ? canbao.yuan : codes ? function (v) { return codes[v] || canbao.show(v); } : undefined;
+      return { key: k, label: label(k.replace(/_label$/, "")), num: money, format: format };
     });
   }
 
