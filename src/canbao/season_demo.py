@@ -24,13 +24,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from canbao.bootstrap import today as campaign_today
@@ -46,9 +45,6 @@ from canbao.services.targets import import_targets, read_targets
 from canbao.store.db import make_engine, upgrade
 from canbao.synth import PART_SIZE, Manifest, build_county
 from canbao.vocabulary import CATEGORY_LABELS, SUBSIDY_KIND_LABELS
-
-if TYPE_CHECKING:
-    from canbao.services.accounts import DemoPlaces
 
 ACTOR = "demo"
 """The campaign's calendar (UTC+8, no daylight saving): "today" and the times shown to officials."""
@@ -246,42 +242,16 @@ PORTAL_ADDRESS = "http://127.0.0.1:8000/"
 """Where `canbao serve` (its defaults) and so `make demo SERVE=1` put the staff portal."""
 
 
-def demo_places(engine: Engine, county: str) -> DemoPlaces:
-    """The places of the demo's accounts, taken from what the season imported: the township with the most
-    persons and its largest village, the school with the largest roster, the department with the most
-    certified persons."""
-    from sqlalchemy import func, select
-
-    from canbao.services.accounts import DemoPlaces
-    from canbao.store.tables import identity_memberships, import_batches, persons
-
-    def most(c: Connection, column: Any, *where: Any) -> str:
-        query = select(column).where(column.is_not(None), *where).group_by(column)
-        value = c.execute(query.order_by(func.count().desc(), column).limit(1)).scalar()
-        return str(value) if value is not None else ""
-
-    with engine.connect() as c:
-        township = most(c, persons.c.township, persons.c.county == county)
-        village = most(c, persons.c.village, persons.c.county == county, persons.c.township == township)
-        school = c.execute(
-            select(import_batches.c.department)
-            .where(import_batches.c.kind == "school", import_batches.c.department.is_not(None))
-            .order_by(import_batches.c.rows_accepted.desc(), import_batches.c.department)
-            .limit(1)
-        ).scalar()
-        department = most(c, identity_memberships.c.department)
-    return DemoPlaces(
-        county=county, township=township, village=village, school=str(school or ""), department=department
-    )
-
-
 def demo_accounts(engine: Engine, county: str, actor: str) -> list[tuple[str, str, str, str]]:
     """One portal account per role on the demo county (canbao.services.accounts.create_demo_accounts), each
-    with a password generated now: (username, role, area label, password)."""
-    from canbao.services.accounts import create_demo_accounts
+    with a password generated now: (username, role, area label, password); none when the county lacks a
+    village, a school roster or a department list to give them (accounts.demo_places)."""
+    from canbao.services.accounts import create_demo_accounts, demo_places
 
-    now = dt.datetime.now(dt.UTC)
-    return create_demo_accounts(engine, actor=actor, now=now, places=demo_places(engine, county))
+    places = demo_places(engine, county)
+    if places is None:
+        return []
+    return create_demo_accounts(engine, actor=actor, now=dt.datetime.now(dt.UTC), places=places)
 
 
 def _print_portal(console: Console, url: str, accounts: list[tuple[str, str, str, str]]) -> None:
@@ -295,6 +265,9 @@ def _print_portal(console: Console, url: str, accounts: list[tuple[str, str, str
         f"\n[bold]工作人员门户[/bold]：{PORTAL_ADDRESS}（[bold]make demo SERVE=1[/bold] 在演示结束后启动门户；"
         f"或 {database} canbao serve）"
     )
+    if not accounts:
+        console.print("没有建立演示账户：模拟县缺少村、学校名册或认定名单（可用 canbao users add 添加账户）")
+        return
     table = Table(title="演示账户（密码本次生成，只显示这一次）", title_justify="left")
     for header in ("角色", "用户名", "辖区", "密码"):
         table.add_column(header, no_wrap=True)

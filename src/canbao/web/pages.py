@@ -96,7 +96,9 @@ def login_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard_page(request: Request, staff: PageStaff) -> HTMLResponse:
+def dashboard_page(request: Request, staff: PageStaff) -> Response:
+    if staff.role not in DASHBOARD_ROLES:  # schools and departments have no progress dashboard
+        return RedirectResponse("/persons", status_code=303)
     return _page(request, "dashboard.html", staff, "工作台")
 
 
