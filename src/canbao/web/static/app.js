@@ -148,7 +148,7 @@
     return node;
   }
 
-  /* columns: [{key, label, format?: (value, row) => string, num?: bool, link?: (row) => href}] */
+  /* columns: [{key, label, format?: (value, row) => string, num?: bool, wrap?: bool, link?: (row) => href}] */
   function table(columns, rows, options) {
     var opts = options || {};
     if (!rows || rows.length === 0) {
@@ -161,7 +161,7 @@
       return el("tr", null, columns.map(function (c) {
         var value = row[c.key];
         var text = c.format ? c.format(value, row) : show(value);
-        var cell = el("td", { className: c.num ? "num" : "" });
+        var cell = el("td", { className: c.num ? "num" : c.wrap ? "wrap" : "" });
         if (c.link) {
           cell.appendChild(el("a", { href: c.link(row), text: text }));
         } else {

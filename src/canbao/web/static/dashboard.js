@@ -16,19 +16,6 @@
       String(a.village || "").localeCompare(String(b.village || ""), "zh-CN");
   }
 
-  /* villages under their township (townships in their rank order), each township's villages by rank */
-  function byTownshipThenRank(rows) {
-    var order = {};
-    rows.filter(function (r) { return r.level === "township"; }).sort(byRank).forEach(function (r, i) {
-      order[r.township] = i;
-    });
-    return function (a, b) {
-      var ta = order[a.township] === undefined ? 1e9 : order[a.township];
-      var tb = order[b.township] === undefined ? 1e9 : order[b.township];
-      return ta - tb || byRank(a, b);
-    };
-  }
-
   function placeName(row) {
     if (row.level === "county") {
       return "全县";
@@ -149,15 +136,55 @@
     summary(top).forEach(function (c) { summaryNode.appendChild(c); });
     ["township", "village"].forEach(function (level) {
       var section = document.getElementById(level + "s-section");
-      var mine = rows.filter(function (r) { return r.level === level; }).sort(level === "village" ? byTownshipThenRank(rows) : byRank);
+      var mine = rows.filter(function (r) { return r.level === level; }).sort(byRank);
       var shown = mine.length && present[0] !== level;
       section.hidden = !shown;
-      if (shown) {
-        canbao.replace(document.getElementById(level + "s"), canbao.table(columns(level), mine));
+      if (shown && level === "township") {
+        canbao.replace(document.getElementById("townships"), canbao.table(columns(level), mine));
+      } else if (shown) {
+        villages.rows = mine;
+        villages.all = false;
+        villageFilter(rows, present[0] === "county");
+        drawVillages();
       }
     });
     var below = present.length > 1 ? present[1] : present[0];
     drawChart(rows.filter(function (r) { return r.level === below; }).sort(byRank), below);
+  }
+
+  /* A county has hundreds of villages: the table shows one township's (or the first VILLAGE_ROWS) at a time. */
+  var VILLAGE_ROWS = 50;
+  var villages = { rows: [], all: false };
+
+  function villageFilter(rows, countyWide) {
+    var filter = document.getElementById("village-filter");
+    var select = document.getElementById("village-township");
+    filter.hidden = !countyWide;
+    if (!countyWide) {
+      return;
+    }
+    var chosen = select.value;
+    while (select.options.length > 1) {
+      select.remove(1);
+    }
+    rows.filter(function (r) { return r.level === "township"; }).sort(byRank).forEach(function (r) {
+      select.appendChild(canbao.el("option", { value: r.township || "", text: r.township || "（未填乡镇）" }));
+    });
+    select.value = chosen;
+    if (select.value !== chosen) {
+      select.value = "";
+    }
+  }
+
+  function drawVillages() {
+    var township = document.getElementById("village-filter").hidden ? "" : document.getElementById("village-township").value;
+    var mine = villages.rows.filter(function (r) { return !township || (r.township || "") === township; });
+    var more = document.getElementById("more-villages");
+    var cut = villages.all ? mine : mine.slice(0, VILLAGE_ROWS);
+    more.hidden = cut.length === mine.length;
+    more.textContent = "显示全部 " + canbao.count(mine.length) + " 个村（社区）";
+    var caption = cut.length < mine.length ? "前 " + cut.length + " 个，共 " + canbao.count(mine.length) + " 个" : "共 " + canbao.count(mine.length) + " 个";
+    canbao.replace(document.getElementById("villages"), canbao.table(columns("village"), cut, { caption: caption }));
   }
 
   function load() {
@@ -202,6 +229,14 @@
       function (err) { canbao.showError(document.getElementById("dashboard-error"), err); }
     );
     document.getElementById("refresh").addEventListener("click", load);
+    document.getElementById("village-township").addEventListener("change", function () {
+      villages.all = false;
+      drawVillages();
+    });
+    document.getElementById("more-villages").addEventListener("click", function () {
+      villages.all = true;
+      drawVillages();
+    });
     select.addEventListener("change", load);
     asOf.addEventListener("change", load);
   });

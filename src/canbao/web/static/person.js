@@ -70,7 +70,8 @@
       var money = /_fen$/.test(k);
       var codes = VALUES[k];
       var format = money ? canbao.yuan : codes ? function (v) { return codes[v] || canbao.show(v); } : undefined;
-      return { key: k, label: label(k.replace(/_label$/, "")), num: money, format: format };
+      var wrap = k === "detail" || k === "note" || k === "reason";
+      return { key: k, label: label(k.replace(/_label$/, "")), num: money, wrap: wrap, format: format };
     });
   }
 
