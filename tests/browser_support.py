@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, Playwright, Response
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `make test` installs it when missing
 CHROMIUM_ARGS = [
@@ -66,7 +66,8 @@ def launch_chromium(playwright: Playwright) -> Browser:
 
 class OffsiteGuard:
     """Records every request and response of `page`: `check()` fails on any request to a host other than the
-    portal's (a CDN, a web font, a tracker); `statuses(path)` gives the answers the portal gave to `path`."""
+    portal's (a CDN, a web font, a tracker), on a script error and on anything the page's Content Security
+    Policy refused; `statuses(path)` gives the answers the portal gave to `path`."""
 
     def __init__(self, page: Page, base_url: str) -> None:
         self.portal = urlsplit(base_url).netloc
@@ -76,6 +77,11 @@ class OffsiteGuard:
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("response", self._answered)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:  # something the page's policy refused to load or run
+            self.errors.append(message.text)
 
     def _answered(self, response: Response) -> None:
         self.responses.append((response.url, response.status))

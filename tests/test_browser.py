@@ -211,6 +211,11 @@ def test_each_role_sees_its_own_dashboard(tab: Tab, portal: Portal, role: str) -
         first = min(bars, key=lambda r: (r["rank"] is None, r["rank"] or 0))
         expect(page.locator("#townships tbody tr").first).to_contain_text(first["township"])
         expect(page.locator("#townships tbody tr").first).to_contain_text(_rate(first["enrollment_rate_bp"]))
+        # The villages one township at a time.
+        page.select_option("#village-township", portal.township)
+        theirs = [r for r in rows if r["level"] == "village" and r["township"] == portal.township]
+        expect(page.locator("#villages tbody tr")).to_have_count(min(len(theirs), 50))
+        assert set(page.locator("#villages tbody td:nth-child(2)").all_inner_texts()) == {portal.township}
     if top_level == "township":
         expect(page.locator("#villages tbody tr")).to_have_count(len(bars))
         expect(page.locator("#townships-section")).to_be_hidden()

@@ -261,10 +261,8 @@ def _print_portal(console: Console, url: str, accounts: list[tuple[str, str, str
     shown = _shown(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     database = f"CANBAO_DATABASE_URL={'sqlite:///' if sqlite else ''}{shown}"  # never a password
-    console.print(
-        f"\n[bold]工作人员门户[/bold]：{PORTAL_ADDRESS}（[bold]make demo SERVE=1[/bold] 在演示结束后启动门户；"
-        f"或 {database} canbao serve）"
-    )
+    console.print(f"\n[bold]工作人员门户[/bold]：{PORTAL_ADDRESS}")
+    console.print(f"  启动：[bold]make demo SERVE=1[/bold]（演示结束后即启动），或 {database} canbao serve")
     if not accounts:
         console.print("没有建立演示账户：模拟县缺少村、学校名册或认定名单（可用 canbao users add 添加账户）")
         return
