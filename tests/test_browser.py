@@ -162,6 +162,24 @@ def test_a_page_without_a_session_goes_to_the_login_and_a_wrong_password_is_refu
     expect(page.locator("h1")).to_have_text("人员查询")
 
 
+def test_a_throttled_login_says_so_in_chinese(tab: Tab, portal: Portal) -> None:
+    page = tab.page
+    username, _ = add_staff(portal.engine, "village", township=portal.township, village=portal.village)
+    page.goto(f"{portal.base_url}/login")
+    statuses = []
+    for _ in range(8):  # the account's allowance of wrong passwords, and then some (far below the address's)
+        page.fill("#username", username)
+        page.fill("#password", "wrong-password")
+        with page.expect_response("**/api/v1/login") as answer:
+            page.click("#login-submit")
+        statuses.append(answer.value.status)
+        if answer.value.status == 429:
+            break
+    assert statuses[0] == 401 and statuses[-1] == 429
+    expect(page.locator("#login-error")).to_have_text(answer.value.json()["detail"])
+    expect(page.locator("#login-submit")).to_be_enabled()
+
+
 def test_the_login_goes_nowhere_but_this_portal(tab: Tab, portal: Portal) -> None:
     _login(tab, portal, "village", next_path="?next=//example.com/x")
     assert tab.page.url.startswith(f"{portal.base_url}/?")  # the dashboard, with its year and day
