@@ -28,6 +28,8 @@ __all__ = ["CAMPAIGN_ZONE", "MissingDatabase", "Settings", "local_time", "open_d
 DEFAULT_URL = "sqlite:///canbao.db"  # the embedded default: a file canbao.db in the working directory
 URL_VARIABLE = "CANBAO_DATABASE_URL"
 TODAY_VARIABLE = "CANBAO_TODAY"  # YYYY-MM-DD: a fixed "today" for demos and tests
+IDLE_VARIABLE = "CANBAO_SESSION_IDLE_MINUTES"  # the portal's idle timeout in minutes (default 30)
+MAX_IDLE_MINUTES = 24 * 60
 
 
 class MissingDatabase(CanbaoError):
@@ -42,6 +44,7 @@ class Settings:
     url_given: bool  # CANBAO_DATABASE_URL was set: never create or migrate it unasked
     policy_dir: Path | None  # CANBAO_POLICY_DIR, else the policies/ folder of the source tree (canbao.policy)
     fixed_today: dt.date | None = None
+    session_idle_minutes: int = 30  # CANBAO_SESSION_IDLE_MINUTES: a portal session dies after this long unused
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,7 +56,14 @@ class Settings:
             today = dt.date.fromisoformat(fixed) if fixed else None
         except ValueError:
             raise CanbaoError(f"环境变量 {TODAY_VARIABLE} 应为日期 YYYY-MM-DD，而不是“{fixed}”") from None
-        return cls(url or DEFAULT_URL, bool(url), Path(folder) if folder else None, today)
+        idle = env.get(IDLE_VARIABLE, "").strip()
+        if idle and not (idle.isascii() and idle.isdigit() and 1 <= int(idle) <= MAX_IDLE_MINUTES):
+            raise CanbaoError(
+                f"环境变量 {IDLE_VARIABLE} 应为 1 到 {MAX_IDLE_MINUTES} 之间的整数（分钟），而不是“{idle}”"
+            )
+        return cls(
+            url or DEFAULT_URL, bool(url), Path(folder) if folder else None, today, int(idle) if idle else 30
+        )
 
     def apply(self) -> Settings:
         """Make the settings' policy folder the one policies are loaded from (the loader reads no
