@@ -61,9 +61,7 @@ class Settings:
             raise CanbaoError(
                 f"环境变量 {IDLE_VARIABLE} 应为 1 到 {MAX_IDLE_MINUTES} 之间的整数（分钟），而不是“{idle}”"
             )
-        return cls(
-            url or DEFAULT_URL, bool(url), Path(folder) if folder else None, today, int(idle) if idle else 30
-        )
+        return cls(url or DEFAULT_URL, bool(url), Path(folder) if folder else None, today, int(idle) if idle else 30)
 
     def apply(self) -> Settings:
         """Make the settings' policy folder the one policies are loaded from (the loader reads no

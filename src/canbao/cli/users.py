@@ -13,7 +13,7 @@ import sys
 import click
 
 from canbao.cli.common import ACTOR, actor_or_login, engine
-from canbao.errors import CanbaoError
+from canbao.errors import CanbaoError, InputError
 
 NO_STDIN = "请用 --password-stdin 从标准输入提供密码"
 
@@ -31,8 +31,8 @@ def _read_password() -> str:
     if sys.stdin.isatty():
         entered: str = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码", err=True)
         return entered
-    line = sys.stdin.readline()
-    return line[:-1] if line.endswith("\n") else line
+    line = sys.stdin.readline()  # one line; its line end (\n, or \r\n from a Windows editor) is not the password's
+    return line.removesuffix("\n").removesuffix("\r")
 
 
 @users.command("add")
@@ -62,11 +62,15 @@ def users_add(
     actor: str | None,
 ) -> None:
     """新增门户用户，指定角色和区域；密码只从标准输入读取."""
-    from canbao.services.accounts import add_user
+    from canbao.services.accounts import add_user, check_password
 
     if not password_stdin:
         raise CanbaoError(NO_STDIN)
     password = _read_password()
+    try:
+        check_password(password)
+    except InputError as exc:  # the password's field is the option it came through
+        raise InputError("--password-stdin", exc.message) from None
     staff = add_user(
         engine(write=True),
         username=username,

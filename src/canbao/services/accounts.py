@@ -59,6 +59,7 @@ USERNAME = re.compile(r"[A-Za-z0-9_.\-]{2,32}")
 COUNTY = re.compile(r"[0-9]{6}")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_PLACE = 40  # as the imports' school names (services.imports)
+RECORDED_NAME = 40  # a typed login name is recorded (login_attempts, the audit log's subject) up to this long
 
 REFUSED = "用户名或密码错误"
 DISABLED = "账户已停用，请联系县医保局"
@@ -115,7 +116,8 @@ class User:
 
     @property
     def area(self) -> str:
-        """The area as a person reads it: 340322 · 榴城镇 · 某村, a school, 民政局; 全县 for a county role."""
+        """The area as a person reads it: 340322 · 榴城镇 · 某村, a school, 民政局; 全部 for a county role with no
+        county (the whole registry of this database)."""
         department = DEPARTMENT_LABELS.get(self.department or "", self.department)
         parts = [p for p in (self.county, self.township, self.village, self.school, department) if p]
         return " · ".join(parts) if parts else "全部"
@@ -174,9 +176,9 @@ def _check_area(role: str, county: str | None, places: dict[str, str | None]) ->
     for field, value in places.items():
         cleaned = _place(field, value)
         if cleaned is not None and field not in options:
-            raise InputError(field, f"角色 {label} 不按{AREA_WORDS[field]}划分区域，请去掉该选项")
+            raise InputError(field, f"角色 {label}不按{AREA_WORDS[field]}划分区域，请去掉该选项")
         if cleaned is None and options.get(field):
-            raise InputError(field, f"角色 {label} 须指定{AREA_WORDS[field]}")
+            raise InputError(field, f"角色 {label}须指定{AREA_WORDS[field]}")
         area[field] = department_id(cleaned) if field == "department" and cleaned else cleaned
     return area
 
@@ -216,7 +218,7 @@ def add_user(
         role, county, {"township": township, "village": village, "school": school, "department": department}
     )
     check_password(password)
-    hashed = HASHER.hash(password)
+    hashed = HASHER.hash(_secret(password))
     try:
         with busy_is_refusal(), engine.begin() as c:
             taken = c.execute(select(users.c.id).where(users.c.username == username)).first()
@@ -305,9 +307,14 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(32))
 
 
+def _secret(password: str) -> bytes:
+    """The password's bytes for Argon2: UTF-8, a lone surrogate (JSON allows one) kept rather than refused."""
+    return password.encode("utf-8", "surrogatepass")
+
+
 def _verify(hashed: str, password: str) -> bool:
     try:
-        return HASHER.verify(hashed, password)
+        return HASHER.verify(hashed, _secret(password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -367,7 +374,10 @@ def _record(
 def authenticate(engine: Engine, username: str, password: str, *, address: str, now: dt.datetime) -> Staff:
     """The member of staff whose name and password these are, or LoginRefused / LoginThrottled."""
     now = _aware(now).astimezone(dt.UTC)
-    name = redact_id_numbers(CONTROL.sub("?", username))[:64]  # as recorded: never a full ID number
+    # As recorded: never a full ID number, a control character or a lone surrogate (a name that had one is
+    # then no user's name).
+    name = redact_id_numbers(CONTROL.sub("?", username)).encode("utf-8", "replace").decode("utf-8")
+    name = redact_id_numbers(name[:RECORDED_NAME])
     address = (address or "unknown")[:64]
     wait = _throttle(engine, name, address, now)
     if wait is not None:
@@ -391,7 +401,7 @@ def authenticate(engine: Engine, username: str, password: str, *, address: str, 
         raise LoginRefused(DISABLED)
     if HASHER.check_needs_rehash(row.password_hash):
         with busy_is_refusal(), engine.begin() as c:
-            c.execute(update(users).where(users.c.id == row.id).values(password_hash=HASHER.hash(password)))
+            c.execute(update(users).where(users.c.id == row.id).values(password_hash=HASHER.hash(_secret(password))))
     _record(engine, name, address, now, succeeded=True)
     audit(engine, name, "login", name, "done", f"地址 {address}")
     return _staff(row)
@@ -524,7 +534,13 @@ def create_demo_accounts(
                 c.execute(
                     update(users)
                     .where(users.c.username == username)
-                    .values(password_hash=HASHER.hash(password), role=role, disabled=False, disabled_at=None, **checked)
+                    .values(
+                        password_hash=HASHER.hash(_secret(password)),
+                        role=role,
+                        disabled=False,
+                        disabled_at=None,
+                        **checked,
+                    )
                 )
             audit(engine, actor, "user_add", username, "done", f"演示账户：重设密码；角色 {role}")
             staff = staff_named(engine, username)
@@ -539,12 +555,15 @@ def create_demo_accounts(
                 now=now,
                 **area,
             )
-        made.append((username, role, staff.area_label if role != "department" else _department_label(staff), password))
+        made.append((username, role, area_label(staff), password))
     return made
 
 
-def _department_label(staff: Staff) -> str:
-    return f"{ROLE_LABELS['department']} · {DEPARTMENT_LABELS.get(staff.department or '', staff.department)}"
+def area_label(staff: Staff) -> str:
+    """Staff.area_label with a department by its Chinese name (认定部门 · 民政局, not civil_affairs)."""
+    if staff.department in DEPARTMENT_LABELS:
+        return f"{ROLE_LABELS[staff.role]} · {DEPARTMENT_LABELS[staff.department]}"
+    return staff.area_label
 
 
 def staff_named(engine: Engine, username: str) -> Staff:

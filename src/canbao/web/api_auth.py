@@ -46,7 +46,9 @@ class Refusal(BaseModel):
 
 
 def _signed(staff: Staff, csrf_token: str) -> Signed:
-    return Signed(username=staff.username, role=staff.role, area=staff.area_label, csrf_token=csrf_token)
+    from canbao.services.accounts import area_label
+
+    return Signed(username=staff.username, role=staff.role, area=area_label(staff), csrf_token=csrf_token)
 
 
 def _host_port(netloc: str, scheme: str) -> tuple[str, int] | None:
@@ -81,6 +83,16 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    """The session cookie: HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it),
+    Path=/, Secure when the request came over https; a browser session's cookie (no Max-Age)."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/", secure=_secure(request))
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+
+
 @router.post(
     "/login",
     response_model=Signed,
@@ -98,7 +110,7 @@ def login(
     now: Annotated[dt.datetime, Depends(get_now)],
 ) -> Response:
     """用户名和密码登录：成功时设置会话 Cookie（canbao_session）并返回本会话的 CSRF 令牌。"""
-    from canbao.services.accounts import LoginRefused, LoginThrottled, authenticate, open_session
+    from canbao.services.accounts import LoginRefused, LoginThrottled, authenticate, close_session, open_session
 
     if not same_origin(request):
         return JSONResponse({"detail": FOREIGN_ORIGIN}, status_code=403)
@@ -109,9 +121,12 @@ def login(
         return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
     except LoginRefused as exc:
         return JSONResponse({"detail": str(exc)}, status_code=401)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # a browser logging in again (as someone else, perhaps) leaves no session behind
+        close_session(engine, previous, now=now)
     token, csrf_token = open_session(engine, staff, address=address, now=now)
     response = JSONResponse(_signed(staff, csrf_token).model_dump())
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/", secure=_secure(request))
+    set_session_cookie(response, request, token)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -131,7 +146,7 @@ def logout(
 
     close_session(engine, request.cookies.get(SESSION_COOKIE, ""), now=now)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    clear_session_cookie(response, request)
     return response
 
 

@@ -114,3 +114,13 @@ async def csrf_checked(
         given = field if isinstance(field, str) else None
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(status_code=403, detail=CSRF_REFUSED)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Where a login page may send the browser afterwards (its `next`): a path of this site only — never
+    another site (`//evil.example/`, `https://…`, `/\\evil`) nor a control character."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in target):
+        return default
+    return target
