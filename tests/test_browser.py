@@ -20,7 +20,7 @@ from browser_support import OffsiteGuard, launch_chromium, serve, sign_in
 from canbao.bootstrap import Settings
 from canbao.ids import mask_id_number
 from canbao.services.targets import import_activations
-from canbao.store.tables import persons
+from canbao.store.tables import identity_memberships, import_batches, import_rows, persons
 from canbao.web.app import create_app
 from conftest import fresh_database
 from county import run_season
@@ -359,13 +359,41 @@ def test_numbers_are_formatted_without_floating_point(tab: Tab, portal: Portal) 
     assert shown == ["59.26%", "100.00%", "0.07%", "-0.35 个百分点", "123.45", "-0.05", "380,000.00", "1,234,567", "—"]
 
 
-def test_a_school_account_has_no_dashboard_and_goes_to_the_person_search(browser: Browser, portal: Portal) -> None:
-    username, password = add_staff(portal.engine, "school", school="不存在的学校")
+@pytest.mark.parametrize("role", ["school", "department"])
+def test_a_school_or_department_has_no_dashboard_and_finds_only_its_own_persons(
+    browser: Browser, portal: Portal, role: str
+) -> None:
+    """A school sees the students its rosters entered, a department the persons on its lists: the person
+    search, not the dashboard."""
+    with portal.engine.connect() as c:
+        if role == "school":
+            area = c.execute(
+                select(import_batches.c.department).where(import_batches.c.kind == "school").limit(1)
+            ).scalar_one()
+            listed = (
+                select(import_rows.c.person_id)
+                .join(import_batches, import_batches.c.id == import_rows.c.batch_id)
+                .where(import_batches.c.department == area, import_rows.c.person_id.is_not(None))
+            )
+        else:
+            area = "civil_affairs"
+            listed = select(identity_memberships.c.person_id).where(identity_memberships.c.department == area)
+    own = _someone(portal.engine, persons.c.id.in_(listed))
+    other = _someone(portal.engine, persons.c.id.not_in(listed))
+    username, password = add_staff(portal.engine, role, **{role: area})
     context = browser.new_context()
     page = context.new_page()
     guard = OffsiteGuard(page, portal.base_url)
     sign_in(page, portal.base_url, username, password)
     assert page.url == f"{portal.base_url}/persons"
     expect(page.locator("nav a")).to_have_text(["人员查询"])
+    me = page.request.get(f"{portal.base_url}/api/v1/me").json()
+    expect(page.locator("#staff-area")).to_have_text(me["area"])
+    page.fill("#q", own.id_number)
+    page.click("#search")
+    expect(page.locator("#results tbody tr")).to_contain_text(mask_id_number(own.id_number))
+    page.fill("#q", other.id_number)
+    page.click("#search")
+    expect(page.locator("#results .empty")).to_be_visible()
     context.close()
     guard.check()

@@ -31,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from canbao.services.access import COUNTY_ROLES, Staff
-from canbao.web.deps import page_staff
+from canbao.web.deps import page_staff, safe_next
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -81,11 +81,19 @@ def mount_assets(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="static")
 
 
+def _area_label(staff: Staff) -> str:
+    """The header's area, as /api/v1/me says it (a department by its Chinese name)."""
+    from canbao.services.accounts import area_label
+
+    return area_label(staff)
+
+
 def _page(request: Request, template: str, staff: Staff | None, title: str, **context: object) -> HTMLResponse:
     csrf = getattr(request.state, "csrf_token", "") or ""
     values: dict[str, object] = {
         "title": title,
         "staff": staff,
+        "area": _area_label(staff) if staff is not None else "",
         "nav": nav_for(staff) if staff is not None else [],
         "csrf_token": csrf,
         "county_wide": staff is not None and staff.county_wide,
@@ -101,8 +109,10 @@ def _page(request: Request, template: str, staff: Staff | None, title: str, **co
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", None, "登录")
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    """The login form; after it, the page the browser was sent here from (`next`: a path of this portal)."""
+    target = safe_next(next)
+    return _page(request, "login.html", None, "登录", next_path="/" if target.startswith("/login") else target)
 
 
 @router.get("/", response_class=HTMLResponse)

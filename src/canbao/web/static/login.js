@@ -4,7 +4,8 @@
   "use strict";
 
   function nextPath() {
-    var next = new URLSearchParams(window.location.search).get("next") || "/";
+    // the server's choice (deps.safe_next), checked once more here
+    var next = document.getElementById("login-form").getAttribute("data-next") || "/";
     // only a path of this portal: never another host ("//evil", "https://…", "/\evil")
     if (next.charAt(0) !== "/" || next.charAt(1) === "/" || next.charAt(1) === "\\" || next.indexOf("/login") === 0) {
       return "/";
