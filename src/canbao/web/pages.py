@@ -204,7 +204,7 @@ def _to_3_0(node: Any) -> Any:
 @router.get("/api/docs", response_class=HTMLResponse)
 def api_docs(request: Request) -> HTMLResponse:
     """Swagger UI from canbao's own static mount: the browser loads nothing from outside."""
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=DOCS_OPENAPI_URL,
         title="canbao 工作人员门户 — 接口文档",
         swagger_js_url=f"{SWAGGER_URL}/swagger-ui-bundle.js",
@@ -212,3 +212,8 @@ def api_docs(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
         swagger_ui_parameters={"validatorUrl": None},
     )
+    # Chinese descriptions in the system's CJK fonts (canbao's font stack), and Chinese for the page's language.
+    html = bytes(page.body).decode()
+    html = html.replace("<html>", '<html lang="zh-CN">', 1)
+    html = html.replace("</head>", f'<link rel="stylesheet" href="{STATIC_URL}/docs.css">\n</head>', 1)
+    return HTMLResponse(html)
