@@ -10,14 +10,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+from fastapi import HTTPException, Request
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from canbao.bootstrap import Settings
 from canbao.ids import make_id_number
 from canbao.services.access import Staff
 from canbao.services.imports import import_department_list, import_school_roster
 from canbao.services.payments import Payment, pay
 from canbao.services.targets import import_targets
 from canbao.store.tables import persons
+from canbao.web.app import create_app
+from canbao.web.deps import csrf_checked, current_staff
 
 P = "anhui/suzhou/lingbi/2022"
 YEAR = 2022
@@ -147,3 +152,28 @@ def build_county(engine: Engine, folder: Path) -> County:
     ids[listed] = listed_id
     import_targets(engine, targets_workbook(folder / "targets.xlsx", VILLAGES), YEAR, "test")
     return County(engine, east, west, weiji, unplaced, no_village, student, listed, ids)
+
+
+class Portal:
+    """The portal app over `engine` with the signed-in member of staff and the CSRF check replaced (the
+    accounts part has its own tests): `portal.staff = …`; state-changing calls send X-CSRF-Token: good."""
+
+    CSRF = "good"
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url.render_as_string(hide_password=False)
+        self.app = create_app(Settings(url, True, None, TODAY), engine)
+        self.staff: Staff | None = STAFF["county_admin"]
+
+        def signed_in() -> Staff:
+            if self.staff is None:
+                raise HTTPException(401, "请先登录")
+            return self.staff
+
+        def csrf(request: Request) -> None:
+            if request.headers.get("X-CSRF-Token") != self.CSRF:
+                raise HTTPException(403, "CSRF 令牌无效")
+
+        self.app.dependency_overrides[current_staff] = signed_in
+        self.app.dependency_overrides[csrf_checked] = csrf
+        self.client = TestClient(self.app)

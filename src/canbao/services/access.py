@@ -85,14 +85,17 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
     persons registered in that township (and village); a person with no township or village matches no
     equality, so is seen by the county roles only.  A school sees the persons an accepted row of one of its
     rosters (import batches of kind school whose `department` is the school) entered; a department the
-    persons holding an identity membership it certified (of any validity).  A township clerk sees the
-    township's persons that have no village too: they are registered in the township."""
+    persons holding an identity membership it certified (of any validity).  As the module docstring says, a
+    person with no township *or no village* is the county roles' only: a township clerk does not see its
+    township's persons registered without a village (the place-based roles see fully placed persons only)."""
     p = persons.c
     county: ColumnElement[bool] = p.county == staff.county if staff.county else true()
     if staff.county_wide:
         return county
     if staff.role == "township":
-        return and_(county, p.township == staff.township) if staff.township else false()
+        if not staff.township:
+            return false()
+        return and_(county, p.township == staff.township, p.village.is_not(None))
     if staff.role == "village":
         if not (staff.township and staff.village):
             return false()
@@ -121,21 +124,18 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
 def place_in_area(staff: Staff, township: str | None, village: str | None) -> bool:
     """Whether a place's figures (a progress row: a township when `village` is None, or a village) belong to
     `staff`'s area, as :func:`person_in_area` decides for the persons counted there.  The county roles see
-    every place, the unplaced ones too; a township its township and its villages (its persons without a
-    village, （未填村）, too); a village its own village (never a township's row); schools and departments no
-    place.  The progress report's stand-in for a missing township, （未填乡镇）, is no one's but the county's."""
+    every place, the unplaced ones too; a township its township's row and its villages' rows; a village its
+    own village's row (never a township's); schools and departments no place.  The progress report's
+    stand-ins for a missing township or village (（未填乡镇）, （未填村）) are no one's but the county's."""
     if staff.county_wide:
         return True
-    if township is None or township == NO_TOWNSHIP:
+    if township is None or township == NO_TOWNSHIP or village == NO_VILLAGE:
         return False
     if staff.role == "township":
         return staff.township is not None and township == staff.township
     if staff.role == "village":
         return (
-            village is not None
-            and village != NO_VILLAGE
-            and staff.village is not None
-            and (township, village) == (staff.township, staff.village)
+            village is not None and staff.village is not None and (township, village) == (staff.township, staff.village)
         )
     return False
 

@@ -23,8 +23,14 @@ The audit log part is the newest line that is not one of the portal's reads (`RE
 viewed, an ID revealed, a login…), so that looking at persons does not throw the dashboard away, plus the
 number of such lines among the 1,000 ids below it: on PostgreSQL ids are drawn before commit, so a
 transaction may commit a line below the newest one; the count sees it.  A stamp is read *before* the report
-is computed, so a write that commits during the computation leaves a stamp that differs next time: a cached
-report is never newer than its stamp claims to be older.
+is computed, so a write that commits during the computation leaves a stamp that differs next time: a report
+may be cached under a stamp older than its data (one needless recomputation), never under a newer one.
+A year without targets is refused from the stamp (its count of the year's targets), before any counting.
+
+Limits: the report counts the whole registry (as `canbao progress` does), so a county role of a database
+holding several counties sees them all; while payments stream in, each write makes the next view recompute
+(3.7 s at county size) and the views meanwhile get the report before; a long run of the portal's reads after
+the last write makes the audit part of the stamp scan back over them.
 
 Single flight: one lock per key; the first view of a changed key computes, the views of the same key that
 come meanwhile wait for it when nothing was cached yet, or are answered with the report cached before (one
@@ -94,6 +100,9 @@ FIGURES: tuple[str, ...] = (
 _GROWING = (enrollments, ledger_entries, persons, import_batches, identity_memberships, e_voucher_activations, targets)
 
 
+_TARGET_ROWS = len(_GROWING)  # the stamp's count of the year's targets
+
+
 def data_stamp(engine: Engine, benefit_year: int) -> tuple[Any, ...]:
     """What the progress report of `benefit_year` was computed from, cheaply (see the module docstring)."""
     a = audit_log.c
@@ -122,11 +131,17 @@ def data_stamp(engine: Engine, benefit_year: int) -> tuple[Any, ...]:
 # ------------------------------------------------------------------------------------------------ cache
 
 
+@dataclass(frozen=True)
+class _Cached:
+    stamp: tuple[Any, ...]
+    report: Progress
+    rows: list[dict[str, Any]]  # every row of the report (county, townships, villages), made once
+
+
 @dataclass
 class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stamp: tuple[Any, ...] | None = None
-    report: Progress | None = None
+    cached: _Cached | None = None  # replaced whole: a reader never sees one report with another's rows
 
 
 _entries: OrderedDict[tuple[str, int, dt.date], _Entry] = OrderedDict()
@@ -153,24 +168,32 @@ def clear_cache() -> None:
 
 def cached_progress(engine: Engine, benefit_year: int, as_of: dt.date) -> Progress:
     """`progress(engine, benefit_year, as_of)`, recomputed only when the data stamp has changed."""
+    return _cached(engine, benefit_year, as_of).report
+
+
+def _cached(engine: Engine, benefit_year: int, as_of: dt.date) -> _Cached:
+    """The cached report and its rows, recomputed when the stamp has changed (see the module docstring)."""
     key = (engine.url.render_as_string(hide_password=True), benefit_year, as_of)
     entry = _entry(key)
     stamp = data_stamp(engine, benefit_year)
-    report = entry.report
-    if report is not None and entry.stamp == stamp:
-        return report
-    if report is not None:
+    if stamp[_TARGET_ROWS] == 0:  # refused before the 3.7 s of counting, as progress() would after it
+        raise InputError("benefit_year", f"尚未导入 {benefit_year} 年度的任务分解表（canbao targets import）")
+    cached = entry.cached
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    if cached is not None:
         if not entry.lock.acquire(blocking=False):
-            return report  # another view is computing it: the report of one write before, not a 3.7 s wait
+            return cached  # another view is computing it: the report of one write before, not a 3.7 s wait
     else:
         entry.lock.acquire()
     try:
         stamp = data_stamp(engine, benefit_year)  # again: whoever held the lock may have computed it
-        if entry.report is not None and entry.stamp == stamp:
-            return entry.report
+        if entry.cached is not None and entry.cached.stamp == stamp:
+            return entry.cached
         report = progress(engine, benefit_year, as_of)
-        entry.stamp, entry.report = stamp, report
-        return report
+        rows = _rows(report.county, "county") + _rows(report.townships, "township") + _rows(report.villages, "village")
+        entry.cached = _Cached(stamp, report, rows)
+        return entry.cached
     finally:
         entry.lock.release()
 
@@ -206,12 +229,13 @@ def dashboard_rows(engine: Engine, staff: Staff, benefit_year: int, as_of: dt.da
     """The progress rows of `staff`'s area and the levels below it (see the module docstring), cached."""
     if staff.role in ("school", "department"):
         raise NotAllowed("学校、认定部门的账号没有参保进度工作台")
-    report = cached_progress(engine, benefit_year, as_of)
-    rows: list[dict[str, Any]] = []
-    if staff.county_wide:
-        rows += _rows(report.county, "county")
-    rows += [r for r in _rows(report.townships, "township") if place_in_area(staff, r["township"], None)]
-    rows += [r for r in _rows(report.villages, "village") if place_in_area(staff, r["township"], r["village"])]
+    cached = _cached(engine, benefit_year, as_of)
+    report = cached.report
+    rows = [
+        dict(r)  # a copy: the cached rows are every view's
+        for r in cached.rows
+        if staff.county_wide or (r["level"] != "county" and place_in_area(staff, r["township"], r["village"]))
+    ]
     return Dashboard(report.benefit_year, report.as_of, report.week_before, rows)
 
 
