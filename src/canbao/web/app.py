@@ -32,6 +32,7 @@ def create_app(
     app.state.clock = clock
     for module in (api_auth, api_persons, api_progress, pages):
         app.include_router(module.router)
+    pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)
     return app
 
