@@ -58,6 +58,7 @@ def create_app(
     app.state.jobs = runner
     for module in (api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, pages):
         app.include_router(module.router)
+    pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)
     return app
 
