@@ -33,8 +33,8 @@ from pathlib import Path
 
 import httpx
 import polars as pl
-from canbao.services.accounts import add_user
 
+from canbao.services.accounts import add_user
 from canbao.store.db import make_engine
 from canbao.store.scratch import scratch_database
 from canbao.synth import build_county
