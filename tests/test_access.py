@@ -43,7 +43,7 @@ def _expected(county: County, role: str) -> set[int]:
     return {
         "county_admin": everyone,
         "tax": everyone,
-        "township": {county.east, county.west},  # not 王五, registered without a village
+        "township": {county.east, county.west, county.no_village},  # 王五: its township, no village
         "village": {county.east},
         "school": {county.student},
         "department": {county.listed},
@@ -63,10 +63,10 @@ def test_other_areas_of_the_same_roles(county: County) -> None:
     assert _visible(county, OTHER["county_admin"]) == set()  # another county's account
 
 
-def test_a_person_without_a_place_is_seen_by_the_county_roles_only(county: County) -> None:
+def test_no_township_is_the_county_roles_alone_no_village_also_its_townships(county: County) -> None:
     for role, staff in STAFF.items():
         assert (county.unplaced in _visible(county, staff)) == (role in ("county_admin", "tax"))
-        assert (county.no_village in _visible(county, staff)) == (role in ("county_admin", "tax"))
+        assert (county.no_village in _visible(county, staff)) == (role in ("county_admin", "tax", "township"))
     # the school's student has no township either: its school and the county see it, no township does
     assert county.student not in _visible(county, STAFF["township"])
 
@@ -132,7 +132,8 @@ def test_place_in_area() -> None:
     for staff in (county, tax):
         assert place_in_area(staff, NO_TOWNSHIP, NO_VILLAGE) and place_in_area(staff, "韦集镇", None)
     assert place_in_area(township, "灵城镇", None) and place_in_area(township, "灵城镇", "城西社区")
-    assert not place_in_area(township, "灵城镇", NO_VILLAGE)  # persons without a village: the county's only
+    assert place_in_area(township, "灵城镇", NO_VILLAGE)  # its persons registered without a village
+    assert not place_in_area(village, "灵城镇", NO_VILLAGE)
     assert not place_in_area(township, "韦集镇", None) and not place_in_area(township, NO_TOWNSHIP, None)
     assert not place_in_area(township, None, None)
     assert place_in_area(village, "灵城镇", "城东社区")

@@ -95,8 +95,10 @@ def test_rows_per_role(county: County, counted: Counted) -> None:
         assert county_row["enrolled"] == _live(engine) >= 5  # the five who paid at least (not the student, …)
         assert county_row["enrolled"] == sum(r["enrolled"] for r in report.rows if r["level"] == "township")
     township = _places(dashboard_rows(engine, STAFF["township"], YEAR, AS_OF).rows)
-    assert township[0] == ("township", "灵城镇", None) and len(township) == 3  # not its （未填村）: the county's
-    assert set(township[1:]) == {("village", "灵城镇", "城东社区"), ("village", "灵城镇", "城西社区")}
+    assert township[0] == ("township", "灵城镇", None) and len(township) == 4
+    assert set(township[1:]) == {
+        ("village", "灵城镇", "城东社区"), ("village", "灵城镇", "城西社区"), ("village", "灵城镇", NO_VILLAGE),
+    }  # fmt: skip
     assert _places(dashboard_rows(engine, STAFF["village"], YEAR, AS_OF).rows) == [("village", "灵城镇", "城东社区")]
     for role in ("school", "department"):
         with pytest.raises(NotAllowed, match="没有参保进度工作台"):

@@ -9,8 +9,9 @@
 | school       | the students its school rosters entered (import_batches kind school)    |
 | department   | the persons on its certified lists (identity_memberships.department)    |
 
-A person with no township (or village) is seen only by the county roles. Scoping is done here, where data is
-read, by every service a page, an export or an API call goes through; a front end never filters for itself.
+A person with no township is seen only by the county roles; one with a township but no village by the
+county roles and that township's clerks. Scoping is done here, where data is read, by every service a page,
+an export or an API call goes through; a front end never filters for itself.
 A record outside the caller's area is `OutOfArea` — "not found", the same answer as a record that does not
 exist, so that an edited URL learns nothing — and the attempt is audited.
 """
@@ -85,9 +86,8 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
     persons registered in that township (and village); a person with no township or village matches no
     equality, so is seen by the county roles only.  A school sees the persons an accepted row of one of its
     rosters (import batches of kind school whose `department` is the school) entered; a department the
-    persons holding an identity membership it certified (of any validity).  As the module docstring says, a
-    person with no township *or no village* is the county roles' only: a township clerk does not see its
-    township's persons registered without a village (the place-based roles see fully placed persons only)."""
+    persons holding an identity membership it certified (of any validity).  A person registered in a township
+    without a village is that township's (its clerk finds them and places them) but no village's."""
     p = persons.c
     county: ColumnElement[bool] = p.county == staff.county if staff.county else true()
     if staff.county_wide:
@@ -95,7 +95,7 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
     if staff.role == "township":
         if not staff.township:
             return false()
-        return and_(county, p.township == staff.township, p.village.is_not(None))
+        return and_(county, p.township == staff.township)
     if staff.role == "village":
         if not (staff.township and staff.village):
             return false()
@@ -124,12 +124,14 @@ def person_in_area(staff: Staff) -> ColumnElement[bool]:
 def place_in_area(staff: Staff, township: str | None, village: str | None) -> bool:
     """Whether a place's figures (a progress row: a township when `village` is None, or a village) belong to
     `staff`'s area, as :func:`person_in_area` decides for the persons counted there.  The county roles see
-    every place, the unplaced ones too; a township its township's row and its villages' rows; a village its
-    own village's row (never a township's); schools and departments no place.  The progress report's
-    stand-ins for a missing township or village (（未填乡镇）, （未填村）) are no one's but the county's."""
+    every place, the unplaced ones too; a township its township's row and its villages' rows, its （未填村）
+    row too; a village its own village's row (never a township's); schools and departments no place.  The
+    stand-in for a missing township (（未填乡镇）) is no one's but the county's."""
     if staff.county_wide:
         return True
-    if township is None or township == NO_TOWNSHIP or village == NO_VILLAGE:
+    if township is None or township == NO_TOWNSHIP:
+        return False
+    if village == NO_VILLAGE and staff.role != "township":
         return False
     if staff.role == "township":
         return staff.township is not None and township == staff.township

@@ -297,3 +297,30 @@ login_attempts = Table(
     Index("ix_login_attempts_username_at", "username", "at"),
     Index("ix_login_attempts_address_at", "address", "at"),
 )
+
+# Background jobs of the portal (canbao.services.jobs, migration 0013): long work run on a worker thread,
+# its progress and result; a job never half-writes (its work is one use case's transaction).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("status", String(12), nullable=False),  # queued, running, done, failed
+    Column("params", Text, nullable=False),  # JSON
+    Column("today", Date, nullable=False),  # the campaign's day the job was started on
+    Column("user_id", Id, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("staff", Text, nullable=False),  # JSON: the role and area the job is scoped by
+    Column("runner", String(32)),  # the runner (a serving process) that claimed it
+    Column("done_steps", BigInteger, nullable=False),
+    Column("total_steps", BigInteger, nullable=False),
+    Column("stage", Text),
+    Column("result", Text),  # JSON
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_jobs_status", "status"),
+    Index("ix_jobs_user", "user_id", "id"),
+)
