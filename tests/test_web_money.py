@@ -167,6 +167,33 @@ def test_funds_refuse_a_policy_of_another_year_naming_the_field(desk: Desk) -> N
     assert desk.as_(ADMIN).get("/api/v1/funds").json()["field"] == "benefit_year"
 
 
+def test_a_county_account_gets_no_county_report_over_another_countys_persons(desk: Desk) -> None:
+    enroll(desk.engine, BENGBU, HY, "榴城镇", "h1", "320")
+    enroll(desk.engine, BENGBU, "340322", "城关镇", "w1", "320")  # 五河县, in the same database
+    for path in ("/api/v1/funds?benefit_year=2022", "/api/v1/funds/workbook?benefit_year=2022"):
+        refused = desk.as_(ADMIN).get(path)
+        assert refused.status_code == 403 and "其他县" in refused.json()["detail"]
+    deaths = ("d.csv", io.BytesIO("身份证号码,姓名,死亡日期\n".encode()), "text/csv")
+    cleanup = desk.as_(ADMIN).post(
+        "/api/v1/cleanup", data={"benefit_year": "2022", "policy": BENGBU}, files={"deaths": deaths}
+    )
+    assert cleanup.status_code == 403
+    # An account of the whole registry (no county) sees both.
+    whole = desk.as_(Staff(9, "root", "county_admin")).get("/api/v1/funds?benefit_year=2022")
+    assert whole.status_code == 200 and whole.json()["fiscal_county"]["persons"] == 2
+
+
+def test_state_changing_calls_need_the_csrf_token(engine: Engine, tmp_path: Path) -> None:
+    app = create_app(Settings(str(engine.url), True, None, TODAY, files_dir=tmp_path / "files"), engine)
+    app.dependency_overrides[current_staff] = lambda: ADMIN  # signed in, but no session token to match
+    with TestClient(app) as client:
+        body = {"benefit_year": 2025, "reason": "death", "requested_on": "2024-12-01"}
+        assert client.post("/api/v1/persons/1/refund", json=body).status_code == 403
+        record = client.post("/api/v1/county-subsidy/record", json={"person_id": 1, "benefit_year": 2025})
+        assert record.status_code == 403 and "CSRF" in record.json()["detail"]
+        assert client.post("/api/v1/cleanup", data={"benefit_year": "2025"}).status_code == 403
+
+
 # ---------------------------------------------------------------------------------------------------- 考核奖惩
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import BigInteger, Engine, func, select
+from sqlalchemy import BigInteger, Engine, func, or_, select
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number, mask_id_numbers
@@ -100,6 +100,28 @@ def policy_for(staff: Staff, benefit_year: int, policy_id: str | None, *, assess
     raise InputError("policy", f"{benefit_year} 待遇年度有多个{what}，请选择：{'、'.join(found)}")
 
 
+def check_one_county(engine: Engine, staff: Staff, benefit_year: int) -> None:
+    """The county reports (资金核算, 考核奖惩, 清理) read the whole registry of the year, as the CLI does on the
+    county's own database: refuse them to an account of one county when the year holds enrollments of persons
+    of another county (or of none), rather than show those persons' figures."""
+    if not staff.county:
+        return
+    e, p = enrollments.c, persons.c
+    query = (
+        select(e.id)
+        .join(persons, p.id == e.person_id)
+        .where(e.benefit_year == benefit_year, or_(p.county.is_(None), p.county != staff.county))
+        .limit(1)
+    )
+    with engine.connect() as c:
+        other = c.execute(query).first()
+    if other is not None:
+        raise NotAllowed(
+            f"本数据库 {benefit_year} 年度有其他县（区）人员的参保记录："
+            f"县级汇总只能在本县（{staff.county}）的数据库中进行"
+        )
+
+
 # ---------------------------------------------------------------------------------------------------- 资金核算
 
 
@@ -125,6 +147,7 @@ def funds_summary(engine: Engine, staff: Staff, benefit_year: int, policy_id: st
     from canbao.services.funds import LEVEL_LABELS, fund_report
 
     check_may_do(staff, "funds")
+    check_one_county(engine, staff, benefit_year)
     report = fund_report(engine, benefit_year, policy_for(staff, benefit_year, policy_id) if policy_id else None)
     county = report.fiscal_county.row(0, named=True)
     levels = [
@@ -159,6 +182,7 @@ def funds_workbook(
     from canbao.services.funds import fund_report, write_fund_report
 
     check_may_do(staff, "funds")
+    check_one_county(engine, staff, benefit_year)
     report = fund_report(engine, benefit_year, policy_for(staff, benefit_year, policy_id) if policy_id else None)
     masked = dataclasses.replace(
         report,
@@ -178,6 +202,7 @@ def rewards_summary(engine: Engine, staff: Staff, benefit_year: int, policy_id: 
 
     check_may_do(staff, "rewards")
     pid = policy_for(staff, benefit_year, policy_id, assessed=True)
+    check_one_county(engine, staff, benefit_year)
     result = rewards(engine, pid)
     a = result.assessment
     towns = result.townships.with_columns(
@@ -211,7 +236,9 @@ def rewards_workbook(
     from canbao.services.assessment import rewards, write_rewards
 
     check_may_do(staff, "rewards")
-    return write_rewards(rewards(engine, policy_for(staff, benefit_year, policy_id, assessed=True)), out)
+    pid = policy_for(staff, benefit_year, policy_id, assessed=True)
+    check_one_county(engine, staff, benefit_year)
+    return write_rewards(rewards(engine, pid), out)
 
 
 # ---------------------------------------------------------------------------------------------------- 清理
@@ -219,10 +246,13 @@ def rewards_workbook(
 CLEANUP_REGISTERS = ("deaths", "employees", "other_counties")
 
 
-def check_cleanup(staff: Staff, benefit_year: int, policy_id: str | None, registers: dict[str, Path | None]) -> str:
-    """Refuse a clean-up before its files are stored: the role, the policy, at least one register."""
+def check_cleanup(
+    engine: Engine, staff: Staff, benefit_year: int, policy_id: str | None, registers: dict[str, Path | None]
+) -> str:
+    """Refuse a clean-up before its files are stored: the role, the policy, the county, at least one register."""
     check_may_do(staff, "cleanup")
     pid = policy_for(staff, benefit_year, policy_id)
+    check_one_county(engine, staff, benefit_year)
     if not any(registers.get(name) for name in CLEANUP_REGISTERS):
         raise InputError("deaths", "至少上传一个名单：公安死亡人员名单、职工医保参保人员名单或其他县（区）参保名册")
     return pid
@@ -245,7 +275,7 @@ def cleanup_as(
     from canbao.reports import write_workbook
     from canbao.services.cleanup import CLEANUP_NUMBERS, cleanup_sheets, run_cleanup
 
-    pid = check_cleanup(staff, benefit_year, policy_id, registers)
+    pid = check_cleanup(engine, staff, benefit_year, policy_id, registers)
     progress(0, 2, "比对名单")
     with tempfile.TemporaryDirectory() as tmp:  # the use case's own workbook (full numbers) is not kept
         run = run_cleanup(

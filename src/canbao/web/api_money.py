@@ -234,6 +234,7 @@ def _workbooks(files: list[Path]) -> list[Path]:
 def cleanup(
     request: Request,
     staff: SignedIn,
+    engine: Database,
     benefit_year: Annotated[int, Form(description="待遇年度，如 2022")],
     policy: Annotated[str | None, Form(description="政策（默认：该年度本县唯一的政策）")] = None,
     as_of: Annotated[
@@ -251,7 +252,7 @@ def cleanup(
             raise InputError("as_of", f"应为日期 YYYY-MM-DD，而不是“{as_of}”") from None
     given = {"deaths": deaths, "employees": employees, "other_counties": other_counties}
     sent = {name: Path(f.filename or name) if f is not None else None for name, f in given.items()}
-    pid = money_desk.check_cleanup(staff, benefit_year, policy, sent)  # refused before any file is stored
+    pid = money_desk.check_cleanup(engine, staff, benefit_year, policy, sent)  # refused before any file is stored
     files = {name: str(store(request, f, name)) if f is not None else None for name, f in given.items()}
     params = {"benefit_year": benefit_year, "policy": pid, "as_of": day.isoformat() if day else None, "files": files}
     return JobStarted(job_id=runner_of(request).submit("cleanup", staff, params, get_today(request)))
