@@ -393,3 +393,15 @@ def test_the_openapi_document_describes_the_money_api(desk: Desk) -> None:
         assert path in spec["paths"], path
     schemas = spec["components"]["schemas"]
     assert {"FundsSummary", "RewardsSummary", "RefundRequest", "RefundResult", "OwedList"} <= set(schemas)
+
+
+def test_each_role_is_offered_only_the_work_it_may_do(desk: Desk) -> None:
+    def offered(staff: Staff) -> list[str]:
+        return [c["value"] for c in desk.as_(staff).get("/api/v1/money/choices").json()["work"]]
+
+    assert offered(ADMIN) == ["funds", "rewards", "cleanup", "refund", "county_subsidy_list", "county_subsidy_record"]
+    assert offered(TAX) == ["funds", "county_subsidy_list"]
+    assert offered(LIUCHENG) == ["county_subsidy_list", "county_subsidy_record"]
+    assert offered(VILLAGE) == []
+    reasons = desk.as_(ADMIN).get("/api/v1/money/choices").json()["refund_reasons"]
+    assert {"value": "death", "label": "死亡"} in reasons

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from canbao.errors import InputError
 from canbao.services import money_desk
 from canbao.services.access import Staff
+from canbao.vocabulary import REFUND_REASON_LABELS
 from canbao.web.api_jobs import JobStarted, runner_of
 from canbao.web.api_lists import DOWNLOADS, _download
 from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today
@@ -195,7 +196,27 @@ class CountySubsidyRecorded(BaseModel):
     outcome: str
 
 
+class Choice(BaseModel):
+    value: str
+    label: str
+
+
+class MoneyChoices(BaseModel):
+    work: list[Choice] = Field(
+        description="本账户可做的工作：funds、rewards、cleanup、refund、county_subsidy_list、county_subsidy_record"
+    )
+    refund_reasons: list[Choice]
+
+
 # ---------------------------------------------------------------------------------------------------- routes
+
+
+@router.get("/money/choices", response_model=MoneyChoices, summary="本账户可做的资金类工作和退费原因")
+def choices(staff: SignedIn) -> MoneyChoices:
+    return MoneyChoices(
+        work=[Choice(value=w, label=money_desk.WORK_LABELS[w]) for w in money_desk.may_do(staff)],
+        refund_reasons=[Choice(value=r, label=label) for r, label in REFUND_REASON_LABELS.items()],
+    )
 
 
 @router.get("/funds", response_model=FundsSummary, summary="资金核算：各级财政补助、分类资助、划拨、先缴后补退补")
