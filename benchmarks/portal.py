@@ -69,7 +69,8 @@ def department_list(population: pl.DataFrame, rows: int, path: Path) -> Path:
 
 def list_to_screen(base: str, username: str, path: Path) -> tuple[float, dict[str, object]]:
     """Seconds from sending the list to its rejected rows' first page, and the job's result."""
-    with signed_in(base, username) as client:
+    client = signed_in(base, username)
+    try:
         csrf = client.get("/api/v1/me").json()["csrf_token"]
         started = time.perf_counter()
         with path.open("rb") as f:
@@ -83,6 +84,8 @@ def list_to_screen(base: str, username: str, path: Path) -> tuple[float, dict[st
             time.sleep(0.2)
         client.get(f"/api/v1/jobs/{job}/rows", params={"outcome": "rejected", "per_page": 50}).raise_for_status()
         return time.perf_counter() - started, view["result"] or {"error": view["error"]}
+    finally:
+        client.close()
 
 
 def accounts(url: str, users: int, townships: list[str]) -> list[str]:
@@ -199,10 +202,11 @@ def main() -> None:
                 server = serve(url, port)
                 base = f"http://127.0.0.1:{port}"
                 try:
-                    with signed_in(base, users[0]) as first:
-                        started = time.perf_counter()
-                        first.get(f"/api/v1/progress?benefit_year={YEAR}&as_of={AS_OF.isoformat()}").raise_for_status()
-                        print(f"  first dashboard view (computes the progress): {time.perf_counter() - started:.2f} s")
+                    first = signed_in(base, users[0])
+                    started = time.perf_counter()
+                    first.get(f"/api/v1/progress?benefit_year={YEAR}&as_of={AS_OF.isoformat()}").raise_for_status()
+                    print(f"  first dashboard view (computes the progress): {time.perf_counter() - started:.2f} s")
+                    first.close()
                     started = time.perf_counter()
                     timings = load(base, users, args.requests, sample["name"].to_list(), sample["id_number"].to_list())
                     wall = time.perf_counter() - started
