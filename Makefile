@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests (tests/test_browser.py) drive Debian's chromium through Playwright for Python; never a
+# browser download (`playwright install` is not used).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint chromium bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,16 +16,31 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 PERSONS ?= 100000
+# make demo SERVE=1: after the season, the staff portal (canbao serve, http://127.0.0.1:8000/) on its database
+SERVE ?=
+DEMO_OUT := out/demo
 
 demo: $(STAMP)
 	$(BIN)/canbao policy check
-	$(BIN)/canbao demo --persons $(PERSONS) --out out/demo
+	$(BIN)/canbao demo --persons $(PERSONS) --out $(DEMO_OUT)
+ifneq ($(filter 1 yes true,$(SERVE)),)
+	CANBAO_DATABASE_URL=sqlite:///$(abspath $(DEMO_OUT)/canbao.db) $(BIN)/canbao serve
+endif
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+# Debian's chromium for the browser tests, installed when missing (as root, else through sudo).
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "浏览器测试需要 Debian 的 chromium，正在安装…"; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium; \
+	}
+	@test -x $(CHROMIUM)
+
+test: lint chromium
 	$(BIN)/pytest
 
 bench: $(STAMP)

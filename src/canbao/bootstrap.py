@@ -28,6 +28,9 @@ __all__ = ["CAMPAIGN_ZONE", "MissingDatabase", "Settings", "local_time", "open_d
 DEFAULT_URL = "sqlite:///canbao.db"  # the embedded default: a file canbao.db in the working directory
 URL_VARIABLE = "CANBAO_DATABASE_URL"
 TODAY_VARIABLE = "CANBAO_TODAY"  # YYYY-MM-DD: a fixed "today" for demos and tests
+FILES_VARIABLE = "CANBAO_FILES_DIR"
+IDLE_VARIABLE = "CANBAO_SESSION_IDLE_MINUTES"  # the portal's idle timeout in minutes (default 30)
+MAX_IDLE_MINUTES = 24 * 60
 
 
 class MissingDatabase(CanbaoError):
@@ -42,6 +45,8 @@ class Settings:
     url_given: bool  # CANBAO_DATABASE_URL was set: never create or migrate it unasked
     policy_dir: Path | None  # CANBAO_POLICY_DIR, else the policies/ folder of the source tree (canbao.policy)
     fixed_today: dt.date | None = None
+    session_idle_minutes: int = 30  # CANBAO_SESSION_IDLE_MINUTES: a portal session dies after this long unused
+    files_dir: Path | None = None  # CANBAO_FILES_DIR: uploads and the jobs' files (see `files`)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,7 +58,20 @@ class Settings:
             today = dt.date.fromisoformat(fixed) if fixed else None
         except ValueError:
             raise CanbaoError(f"环境变量 {TODAY_VARIABLE} 应为日期 YYYY-MM-DD，而不是“{fixed}”") from None
-        return cls(url or DEFAULT_URL, bool(url), Path(folder) if folder else None, today)
+        idle = env.get(IDLE_VARIABLE, "").strip()
+        if idle and not (idle.isascii() and idle.isdigit() and 1 <= int(idle) <= MAX_IDLE_MINUTES):
+            raise CanbaoError(
+                f"环境变量 {IDLE_VARIABLE} 应为 1 到 {MAX_IDLE_MINUTES} 之间的整数（分钟），而不是“{idle}”"
+            )
+        files = env.get(FILES_VARIABLE, "")
+        return cls(
+            url or DEFAULT_URL,
+            bool(url),
+            Path(folder) if folder else None,
+            today,
+            int(idle) if idle else 30,
+            Path(files) if files else None,
+        )
 
     def apply(self) -> Settings:
         """Make the settings' policy folder the one policies are loaded from (the loader reads no
@@ -69,6 +87,14 @@ class Settings:
 
     def today(self) -> dt.date:
         return today(self.fixed_today)
+
+    def files(self) -> Path:
+        """Where the portal keeps uploaded lists and what its jobs write: CANBAO_FILES_DIR, else canbao-files/
+        beside the SQLite database file, else in the working directory."""
+        if self.files_dir is not None:
+            return self.files_dir
+        database = sqlite_file(self.database_url)
+        return (database.resolve().parent if database else Path.cwd()) / "canbao-files"
 
 
 def today(fixed: dt.date | None = None) -> dt.date:

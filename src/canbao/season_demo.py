@@ -225,6 +225,8 @@ def run(
     else:
         # The control room reads one set of tax, bank and collecting-unit files: a county in parts has one per part.
         console.print(f"分 {len(manifest.folders)} 片生成的县：对账、进度、考核和资金报表未运行（按片对账尚未实现）")
+    with _step(console, "建立门户的演示账户（每个角色一个，密码本次生成）", timings):
+        accounts = demo_accounts(engine, county, actor)
     engine.dispose()
     console.print(
         f"\n模拟县的名单和各名单的反馈工作簿（<名单>_反馈.xlsx，在名单旁）、催缴清单、入账结果和报表（reports/）"
@@ -232,7 +234,44 @@ def run(
     )
     for words, seconds in timings.items():
         console.print(f"  {seconds:7.1f} 秒  {words}")
+    _print_portal(console, url, accounts)
     return timings
+
+
+PORTAL_ADDRESS = "http://127.0.0.1:8000/"
+"""Where `canbao serve` (its defaults) and so `make demo SERVE=1` put the staff portal."""
+
+
+def demo_accounts(engine: Engine, county: str, actor: str) -> list[tuple[str, str, str, str]]:
+    """One portal account per role on the demo county (canbao.services.accounts.create_demo_accounts), each
+    with a password generated now: (username, role, area label, password); none when the county lacks a
+    village, a school roster or a department list to give them (accounts.demo_places)."""
+    from canbao.services.accounts import create_demo_accounts, demo_places
+
+    places = demo_places(engine, county)
+    if places is None:
+        return []
+    return create_demo_accounts(engine, actor=actor, now=dt.datetime.now(dt.UTC), places=places)
+
+
+def _print_portal(console: Console, url: str, accounts: list[tuple[str, str, str, str]]) -> None:
+    """The demo's last words: how to open the portal on this database, and the demo accounts."""
+    from canbao.vocabulary import ROLE_LABELS
+
+    shown = _shown(url)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    database = f"CANBAO_DATABASE_URL={'sqlite:///' if sqlite else ''}{shown}"  # never a password
+    console.print(f"\n[bold]工作人员门户[/bold]：{PORTAL_ADDRESS}")
+    console.print(f"  启动：[bold]make demo SERVE=1[/bold]（演示结束后即启动），或 {database} canbao serve")
+    if not accounts:
+        console.print("没有建立演示账户：模拟县缺少村、学校名册或认定名单（可用 canbao users add 添加账户）")
+        return
+    table = Table(title="演示账户（密码本次生成，只显示这一次）", title_justify="left")
+    for header in ("角色", "用户名", "辖区", "密码"):
+        table.add_column(header, no_wrap=True)
+    for username, role, area, password in accounts:
+        table.add_row(ROLE_LABELS.get(role, role), username, area, password)
+    console.print(table)
 
 
 def _shown(url: str) -> str:

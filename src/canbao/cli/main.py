@@ -27,7 +27,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from canbao.cli import funds, imports, policy, progress, reconcile, registry, season, synth
+    from canbao.cli import funds, imports, policy, progress, reconcile, registry, season, serve, synth, users
 
     for command in [
         *policy.COMMANDS,
@@ -38,6 +38,8 @@ def _register() -> None:
         season.season,
         synth.synth_command,
         reconcile.reconcile_command,
+        *users.COMMANDS,
+        serve.serve,
     ]:
         cli.add_command(command)
     cli.add_command(imports.import_group, "import")

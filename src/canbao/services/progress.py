@@ -310,10 +310,13 @@ def write_progress(report: Progress, out: Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------- not renewed
 
 
-def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFrame:
+def not_renewed(
+    engine: Engine, benefit_year: int, as_of: dt.date, area: ColumnElement[bool] | None = None
+) -> pl.DataFrame:
     """Last year's enrollees not renewed and not otherwise settled as of `as_of` (no enrollment of the year
     paid on or before it, live or since terminated or refunded: :func:`canbao.services.season.settled`), with
-    what each owes (the season's due record; null when the season gave them none)."""
+    what each owes (the season's due record; null when the season gave them none); `area`: only the persons
+    it holds (a condition over `persons`, canbao.services.access.person_in_area)."""
     p, d = persons.c, dues.c
     last = last_year_select(benefit_year).subquery("last")
     query = (
@@ -328,6 +331,8 @@ def not_renewed(engine: Engine, benefit_year: int, as_of: dt.date) -> pl.DataFra
         )
         .where(~settled(last.c.person_id, benefit_year, as_of))
     )  # fmt: skip
+    if area is not None:
+        query = query.where(area)
     text = pl.String()
     schema: dict[str, pl.DataType] = {
         "township": text, "village": text, "name": text, "id_number": text, "phone": text,

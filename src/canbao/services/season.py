@@ -200,10 +200,12 @@ def due_list(
     township: str | None = None,
     unpaid_only: bool = True,
     how_to_pay: str | None = None,
+    area: ColumnElement[bool] | None = None,
 ) -> pl.DataFrame:
     """The due records with each person's amount, subsidy and how to pay; by default only those still owing
     (not :func:`settled`: neither enrolled nor ended this year); `how_to_pay`: only those asked to pay so
-    (e.g. ``collecting_unit``, the collecting units' lists)."""
+    (e.g. ``collecting_unit``, the collecting units' lists); `area`: only the persons it holds (a condition
+    over `persons`, canbao.services.access.person_in_area)."""
     query = (
         select(
             dues.c.township, dues.c.village, persons.c.name, persons.c.id_number, persons.c.phone,
@@ -218,6 +220,8 @@ def due_list(
         query = query.where(dues.c.township == township)
     if how_to_pay is not None:
         query = query.where(dues.c.how_to_pay == how_to_pay)
+    if area is not None:
+        query = query.where(area)
     if unpaid_only:
         query = query.where(~settled(dues.c.person_id, benefit_year))
     with engine.connect() as c:

@@ -47,6 +47,8 @@ persons = Table(
     Column("residency", String(40), nullable=False),
     Column("phone", String(20)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the portal's person search, exact and by prefix; byte order on PostgreSQL (migration 0012)
+    Index("ix_persons_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
 )
 
 import_batches = Table(
@@ -180,9 +182,10 @@ audit_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(40), nullable=False),
-    Column("subject", String(40)),  # masked ID number or batch
+    Column("subject", String(40)),  # masked ID number or batch; the portal's person:<id> (migration 0012)
     Column("outcome", String(12), nullable=False),  # done, refused, replayed
     Column("detail", Text),
+    Index("ix_audit_log_subject", "subject"),
 )
 
 # Due records of a season (催缴): what each person on last year's roster and the current identity lists owes
@@ -241,4 +244,83 @@ e_voucher_activations = Table(
     Column("file_name", String(255), nullable=False),
     Column("imported_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("person_id", name="uq_e_voucher_activations_person"),
+)
+
+# The portal's accounts (issue 14, migration 0011_accounts).  A user is never deleted (the audit log names
+# them): disabling ends their sessions and refuses their logins.  The area columns the role uses are set, the
+# others null (services.accounts checks which); department is a vocabulary Department id.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("county", String(6)),
+    Column("township", String(64)),
+    Column("village", String(64)),
+    Column("school", String(64)),
+    Column("department", String(40)),
+    Column("password_hash", String(255), nullable=False),  # Argon2id, PHC string ($argon2id$v=19$…)
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+# A signed-in browser: only the SHA-256 of its cookie's token is kept, so a copy of the database opens no
+# session.  Ended at logout or when the user is disabled; idle and absolute limits are checked on each use.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the cookie's token
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("address", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+# Every login attempt, for the throttle (per account and per address over a window) and for the record.
+# `throttled`: refused by the throttle without checking the password; such attempts do not extend the lock.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("throttled", Boolean, nullable=False, server_default=text("false")),
+    Index("ix_login_attempts_username_at", "username", "at"),
+    Index("ix_login_attempts_address_at", "address", "at"),
+)
+
+# Background jobs of the portal (canbao.services.jobs, migration 0013): long work run on a worker thread,
+# its progress and result; a job never half-writes (its work is one use case's transaction).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("status", String(12), nullable=False),  # queued, running, done, failed
+    Column("params", Text, nullable=False),  # JSON
+    Column("today", Date, nullable=False),  # the campaign's day the job was started on
+    Column("user_id", Id, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("staff", Text, nullable=False),  # JSON: the role and area the job is scoped by
+    Column("runner", String(32)),  # the runner (a serving process) that claimed it
+    Column("done_steps", BigInteger, nullable=False),
+    Column("total_steps", BigInteger, nullable=False),
+    Column("stage", Text),
+    Column("result", Text),  # JSON
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_jobs_status", "status"),
+    Index("ix_jobs_user", "user_id", "id"),
 )

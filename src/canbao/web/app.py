@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
@@ -22,22 +24,77 @@ def create_app(
     settings: Settings, engine: Engine, *, clock: Callable[[], dt.datetime] = _utc_now
 ) -> FastAPI:
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times."""
-    from canbao.web import api_auth, api_persons, api_progress, pages
+    from canbao.services.jobs import JobRunner
+    from canbao.web import (
+        api_admin,
+        api_auth,
+        api_jobs,
+        api_lists,
+        api_money,
+        api_operations,
+        api_persons,
+        api_progress,
+        job_kinds,
+        pages,
+    )
+
+    runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner.start()  # jobs a restart cut off are failed, queued ones run
+        yield
+        runner.shutdown(wait=False)
 
     app = FastAPI(
-        title="canbao 参保 — 工作人员门户 API", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json"
+        title="canbao 参保 — 工作人员门户 API",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
-    for module in (api_auth, api_persons, api_progress, pages):
+    app.state.jobs = runner
+    for module in (
+        api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money, pages,
+    ):  # fmt: skip
         app.include_router(module.router)
+    pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)
     return app
 
 
+WHERE = {"query": "参数", "path": "地址中的", "body": "提交内容中的", "header": "请求头", "cookie": "Cookie "}
+PROBLEMS = {
+    "missing": "缺少{where} {name}",
+    "int_parsing": "{where} {name} 应为整数",
+    "int_type": "{where} {name} 应为整数",
+    "string_type": "{where} {name} 应为文字",
+    "json_invalid": "提交内容不是有效的 JSON",
+    "model_attributes_type": "提交内容应为 JSON 对象",
+    "dict_type": "提交内容应为 JSON 对象",
+}
+
+
+def validation_message(errors: list[dict[str, object]]) -> tuple[str, str]:
+    """FastAPI's validation errors (English) as one Chinese sentence and the field it is about."""
+    first = errors[0] if errors else {}
+    loc = [str(part) for part in first.get("loc", ()) or ()]  # type: ignore[attr-defined]
+    where = WHERE.get(loc[0], "") if loc else ""
+    name = ".".join(loc[1:]) or "（整体）"
+    template = PROBLEMS.get(str(first.get("type", "")), "{where} {name} 的值不对")
+    return template.format(where=where, name=name).strip(), name
+
+
 def _refusals(app: FastAPI) -> None:
     """Services' refusals as HTTP answers with the Chinese message: never a traceback."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, field = validation_message(list(exc.errors()))
+        return JSONResponse({"detail": message, "field": field}, status_code=422)
 
     @app.exception_handler(OutOfArea)
     async def out_of_area(request: Request, exc: OutOfArea) -> JSONResponse:
@@ -54,3 +111,11 @@ def _refusals(app: FastAPI) -> None:
     @app.exception_handler(CanbaoError)
     async def refused(request: Request, exc: CanbaoError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: its frames go to the error log (never its message, which may hold ID numbers), the user gets
+        # the reference.
+        from canbao.errorlog import record
+
+        return JSONResponse({"detail": f"内部错误（编号 {record(exc)}），已记录；请联系管理员"}, status_code=500)
