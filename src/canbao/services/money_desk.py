@@ -31,10 +31,12 @@ from sqlalchemy import BigInteger, Engine, func, or_, select
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number, mask_id_numbers
+from canbao.money import to_yuan
 from canbao.policy import list_policies, load_policy
-from canbao.services.access import NotAllowed, Staff, check_person_in_area, person_in_area
+from canbao.services.access import NotAllowed, Staff, check_person_in_area, person_in_area, person_subject
 from canbao.services.payments import county_subsidy_owed
 from canbao.store.tables import enrollments, ledger_entries, persons
+from canbao.store.uow import audit
 from canbao.vocabulary import CATEGORY_LABELS, REFUND_REASON_LABELS, SUBSIDY_KIND_LABELS
 
 WORK_ROLES: dict[str, frozenset[str]] = {
@@ -332,6 +334,11 @@ def refund_as(
         raise InputError("reason", f"未知的退费原因“{reason}”（可选：{choices}）")
     person = _person(engine, person_id)
     result = refund(engine, person["id_number"], benefit_year, reason, requested_on, staff.actor)
+    # The use case's own line names the masked number (shared by ~100 persons); this one the person, so that
+    # the person's page lists it.
+    what = f"退费 {to_yuan(result.amount_fen)} 元" if result.refundable else "不予退费"
+    detail = f"{benefit_year}年度 {REFUND_REASON_LABELS[reason]}：{what}"
+    audit(engine, staff.actor, "refund", person_subject(person_id), "done", detail)
     return {
         "person_id": person_id,
         "id_number": mask_id_number(person["id_number"]),
@@ -414,6 +421,8 @@ def record_county_subsidy_as(
     if not paid_by:
         raise InputError("township", "该参保人没有登记乡镇，请填写退补的乡镇（街道）")
     fen = record_county_subsidy_refund(engine, person["id_number"], benefit_year, paid_by, staff.actor)
+    subject = person_subject(person_id)
+    audit(engine, staff.actor, "county_subsidy_refund", subject, "done", f"{paid_by} 退补 {to_yuan(fen)} 元")
     return {
         "person_id": person_id,
         "id_number": mask_id_number(person["id_number"]),
