@@ -20,6 +20,7 @@
     { key: "outcome_label", label: "结果" },
     { key: "detail", label: "详情", wrap: true },
   ];
+  var PER_PAGE = 25;
   var filters = {};
 
   function byId(id) {
@@ -27,7 +28,7 @@
   }
 
   function load(beforeId) {
-    var params = [];
+    var params = ["limit=" + PER_PAGE];
     Object.keys(filters).forEach(function (k) {
       if (filters[k]) {
         params.push(k + "=" + encodeURIComponent(filters[k]));
@@ -38,7 +39,7 @@
     }
     var error = byId("audit-error");
     canbao.clearMessage(error);
-    canbao.api("GET", "/api/v1/audit" + (params.length ? "?" + params.join("&") : "")).then(
+    canbao.api("GET", "/api/v1/audit?" + params.join("&")).then(
       function (data) {
         canbao.replace(byId("audit"), canbao.table(COLUMNS, data.items, { empty: "没有符合条件的日志" }));
         var next = byId("audit-next");

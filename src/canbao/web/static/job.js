@@ -28,6 +28,7 @@
     { key: "reason", label: "原因", wrap: true },
     { key: "resolved", label: "认定结果", wrap: true },
   ];
+  var PLAIN = { benefit_year: true, batch_id: true }; // numbers that are names, not counts
   var HIDDEN = { files: true, kind: true, summary: true, committed: true, counts: true, tests: true, findings: true };
 
   var jobId;
@@ -141,7 +142,7 @@
       if (HIDDEN[k] || value === null || value === undefined || value === "" || typeof value === "object") {
         return;
       }
-      var text = /_fen$/.test(k) ? canbao.yuan(value) : typeof value === "number" ? canbao.count(value) : canbao.show(value);
+      var text = /_fen$/.test(k) ? canbao.yuan(value) : typeof value === "number" && !PLAIN[k] ? canbao.count(value) : canbao.show(value);
       var dd = canbao.el("dd", { text: text });
       dd.setAttribute("data-key", k);
       dl.appendChild(canbao.el("dt", { text: RESULT_LABELS[k] || k }));

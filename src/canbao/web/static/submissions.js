@@ -56,6 +56,7 @@
     kinds.forEach(function (k) { kind.appendChild(option(k.kind, k.label)); });
     show("field-kind", kinds.length > 1);
     var policy = document.getElementById("policy");
+    policy.appendChild(option("", "请选择政策"));
     (choices.policies || []).forEach(function (p) { policy.appendChild(option(p, p)); });
     var department = document.getElementById("department");
     department.appendChild(option("", "请选择"));
@@ -71,16 +72,7 @@
 
     function refresh() {
       var needs = NEEDS[kind.value] || {};
-      show("field-policy", !!needs.policy);
-      if (needs.policy === "optional" && !policy.querySelector('option[value=""]')) {
-        policy.insertBefore(option("", "（不选）"), policy.firstChild);
-      }
-      if (needs.policy === "required") {
-        var blank = policy.querySelector('option[value=""]');
-        if (blank) {
-          policy.removeChild(blank);
-        }
-      }
+      show("field-policy", !!needs.policy && (needs.policy === "required" || !own.county));
       show("field-department", !!needs.department && !own.department);
       show("field-school", !!needs.school && !own.school);
       show("field-benefit-year", !!needs.benefitYear);
@@ -106,6 +98,11 @@
       return;
     }
     var needs = NEEDS[kind] || {};
+    if (needs.policy === "required" && !document.getElementById("policy").value) {
+      canbao.showError(error, { message: "请选择按哪个政策认定资助身份" });
+      markField("policy");
+      return;
+    }
     var data = new FormData();
     data.append("file", file.files[0]);
     data.append("accept_valid", document.getElementById("accept-valid").checked ? "true" : "false");
