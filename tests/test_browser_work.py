@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine, func, insert, select
@@ -62,9 +63,13 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         fast_hashes(patch)
         season = run_season(folder, PERSONS, SEED, url)
         engine = season.engine
-        owing = due_list(engine, YEAR).filter(
-            (~season_null("township")) & (~season_null("village"))
-        ).group_by("township", "village").len().sort("len", "township", "village", descending=[True, False, False])
+        owing = (
+            due_list(engine, YEAR)
+            .filter(pl.col("township").is_not_null() & pl.col("village").is_not_null())
+            .group_by("township", "village")
+            .len()
+            .sort("len", "township", "village", descending=[True, False, False])
+        )
         township, village = owing.row(0)[:2]
         accounts = {
             "county_admin": add_staff(engine, "county_admin"),
@@ -77,12 +82,6 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         with serve(create_app(settings, engine)) as base_url:
             yield Portal(base_url, engine, folder, accounts, township, village)
         engine.dispose()
-
-
-def season_null(column: str) -> Any:
-    import polars as pl
-
-    return pl.col(column).is_null()
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +205,7 @@ def test_a_department_sends_a_list_with_a_bad_row_reads_the_feedback_and_sends_t
     assert any("校验" in cell for cell in _cells(saved))
     # The fixed file, sent again: imported whole.
     fixed = good[2]
-    listing = _department_list(tmp_path / "低保名单（修改后）.xlsx", rows[:2] + [("王桂兰", fixed, "低保对象")])
+    listing = _department_list(tmp_path / "低保名单（修改后）.xlsx", [*rows[:2], ("王桂兰", fixed, "低保对象")])
     page.goto(f"{portal.base_url}/submissions")
     page.select_option("#policy", POLICY)
     page.set_input_files("#file", str(listing))
