@@ -50,6 +50,7 @@ class Portal:
     base_url: str
     engine: Engine
     folder: Path
+    data: Path  # the synthetic county's files (payments, the tax bureau's and the bank's records)
     accounts: dict[str, tuple[str, str]]  # role → (username, password)
     township: str  # the township and village of the township and village accounts: someone there owes
     village: str
@@ -72,6 +73,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         township, village = owing.row(0)[:2]
         accounts = {
             "county_admin": add_staff(engine, "county_admin"),
+            "tax": add_staff(engine, "tax"),
             "township": add_staff(engine, "township", township=township),
             "village": add_staff(engine, "village", township=township, village=village),
             "department": add_staff(engine, "department", department="civil_affairs"),
@@ -79,7 +81,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         }
         settings = Settings(url, True, None, fixed_today=AS_OF, files_dir=folder / "files")
         with serve(create_app(settings, engine)) as base_url:
-            yield Portal(base_url, engine, folder, accounts, township, village)
+            yield Portal(base_url, engine, folder, season.data, accounts, township, village)
         engine.dispose()
 
 
@@ -407,3 +409,39 @@ def test_a_township_cannot_reach_user_management(tab: Tab, portal: Portal) -> No
     page.goto(f"{portal.base_url}/submissions")
     expect(page.locator("#submit-error")).to_contain_text("不能报送名单")
     expect(page.locator("#submit-form")).to_be_hidden()
+
+
+def test_the_tax_bureau_records_a_payment_file_and_reconciles(tab: Tab, portal: Portal, tmp_path: Path) -> None:
+    page = tab.page
+    _login(tab, portal, "tax")
+    expect(page.locator("nav a", has_text="开征")).to_have_count(0)
+    page.click("nav a:has-text('缴费入账')")
+    payments = sorted((portal.data / "payments").glob("*.parquet"))[0]
+    page.select_option("#policy", POLICY)
+    page.set_input_files("#file", str(payments))
+    with page.expect_navigation(url=re.compile(r"/jobs/\d+$")):
+        page.click("#apply-payments")
+    _finished(page)
+    expect(page.locator("#job-title")).to_contain_text("缴费文件入账")
+    rows = pl.read_parquet(payments).height
+    expect(page.locator('#result-facts dd[data-key="rows"]')).to_have_text(f"{rows:,}")
+    expect(page.locator('#result-facts dd[data-key="enrolled"]')).to_have_text("0")  # already recorded: replayed
+    expect(page.locator('#result-facts dd[data-key="replayed"]')).to_have_text(f"{rows:,}")
+    expect(page.locator("#job-file-list a")).to_have_text("逐笔结果.csv")
+    # 对账 with the tax bureau's and the bank's records.
+    page.click("nav a:has-text('对账')")
+    page.fill("#as-of", AS_OF.isoformat())
+    page.select_option("#benefit-year", str(YEAR))
+    page.set_input_files("#tax", str(portal.data / "tax_records.csv"))
+    page.set_input_files("#bank", str(portal.data / "bank_statement.csv"))
+    with page.expect_navigation(url=re.compile(r"/jobs/\d+$")):
+        page.click("#reconcile")
+    _finished(page)
+    expect(page.locator("#job-status")).to_have_text("已完成")
+    expect(page.locator("#job-summary h3", has_text="各来源记录数")).to_have_count(1)
+    expect(page.locator("#job-summary h3", has_text="核对")).to_have_count(1)
+    with page.expect_download() as download:
+        page.locator("#job-file-list a").first.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".xlsx" and saved.read_bytes()[:2] == b"PK"

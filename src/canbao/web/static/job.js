@@ -17,13 +17,20 @@
     amount_due_fen: "应缴金额（元）", not_due: "未列入应缴", rows: "缴费笔数", enrolled: "入账（参保）",
     replayed: "重复通知（已入账，跳过）", refused: "拒绝", as_of: "对账截止日期",
   };
+  var PER_KIND = { submission: { replayed: "此前已导入" } };
+  var CATEGORIES = {
+    destitute: "特困人员", orphan: "孤儿", unsupported_child: "事实无人抚养儿童", dibao: "低保对象",
+    near_dibao: "低保边缘家庭成员", relapsed_poor: "返贫致贫人口", monitored: "监测人口", family_planning: "计生代缴对象",
+    key_entitled: "重点优抚对象", severe_disability: "重度残疾人", daughter_household: "农村独女户、双女户",
+    son_household: "农村独男户",
+  };
   var COUNT_LABELS = { registry: "登记缴费", tax: "税务明细", bank: "银行流水", collecting_unit: "代收单位清单",
     other_county: "外县名册" };
   var ROW_COLUMNS = [
     { key: "row_number", label: "行号", num: true },
     { key: "name", label: "姓名" },
     { key: "id_number", label: "身份证号（隐去中间位数）" },
-    { key: "category", label: "身份类别" },
+    { key: "category", label: "身份类别", format: function (v) { return CATEGORIES[v] || canbao.show(v); } },
     { key: "outcome_label", label: "结果" },
     { key: "reason", label: "原因", wrap: true },
     { key: "resolved", label: "认定结果", wrap: true },
@@ -129,13 +136,14 @@
     var interrupted = /重启|中断/.test(job.error || "");
     var note = byId("job-interrupted");
     if (interrupted) {
-      canbao.showInfo(note, "此任务在运行中因服务器重启而中断（" + (job.error || "") + "）。可以点击“重新运行”再次运行。");
+      canbao.showInfo(note, "此任务在运行中因服务器重启而中断，不是文件或数据有误。可以点击“重新运行”再次运行。");
     }
     var button = byId("rerun");
     button.addEventListener("click", function () { start(base() + "/rerun", button); });
   }
 
-  function figures(result) {
+  function figures(result, kind) {
+    var labels = PER_KIND[kind] || {};
     var dl = canbao.el("dl", { className: "facts", id: "result-facts" });
     Object.keys(result).forEach(function (k) {
       var value = result[k];
@@ -145,7 +153,10 @@
       var text = /_fen$/.test(k) ? canbao.yuan(value) : typeof value === "number" && !PLAIN[k] ? canbao.count(value) : canbao.show(value);
       var dd = canbao.el("dd", { text: text });
       dd.setAttribute("data-key", k);
-      dl.appendChild(canbao.el("dt", { text: RESULT_LABELS[k] || k }));
+      if (kind === "submission" && k === "replayed" && !value) {
+        return;
+      }
+      dl.appendChild(canbao.el("dt", { text: labels[k] || RESULT_LABELS[k] || k }));
       dl.appendChild(dd);
     });
     return dl;
@@ -195,9 +206,11 @@
     byId("job-result").hidden = false;
     outcome(job);
     var summary = byId("job-summary");
-    canbao.replace(summary, figures(r));
+    canbao.replace(summary, figures(r, job.kind));
     if (r.summary) {
-      summary.appendChild(canbao.el("pre", { className: "summary", id: "result-summary", text: r.summary }));
+      // the import's own lines, without the server's file path (the files are offered below)
+      var lines = String(r.summary).split("\n").filter(function (line) { return !/^反馈文件/.test(line); });
+      summary.appendChild(canbao.el("pre", { className: "summary", id: "result-summary", text: lines.join("\n") }));
     }
     [mapTable("各来源记录数", r.counts, COUNT_LABELS, canbao.count),
      mapTable("核对", r.tests, null, function (ok) { return ok ? "相符" : "不符"; }),
