@@ -30,6 +30,7 @@ def create_app(
         api_auth,
         api_jobs,
         api_lists,
+        api_money,
         api_operations,
         api_persons,
         api_progress,
@@ -56,7 +57,9 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock
     app.state.jobs = runner
-    for module in (api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, pages):
+    for module in (
+        api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money, pages,
+    ):  # fmt: skip
         app.include_router(module.router)
     pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)

@@ -96,10 +96,24 @@ def reconciliation(context: JobContext) -> dict[str, Any]:
     )  # fmt: skip
 
 
+def cleanup(context: JobContext) -> dict[str, Any]:
+    """重复参保及无效参保清理 (services.money_desk): the registers sent against the registry; 清理清单 kept."""
+    from canbao.services.money_desk import cleanup_as
+
+    p = context.params
+    registers = {name: Path(path) if path else None for name, path in p["files"].items()}
+    as_of = dt.date.fromisoformat(p["as_of"]) if p.get("as_of") else None
+    return cleanup_as(
+        context.engine, context.staff, benefit_year=p["benefit_year"], policy_id=p.get("policy"),
+        registers=registers, as_of=as_of, today=context.today, folder=context.folder, progress=context.progress,
+    )  # fmt: skip
+
+
 PAYMENTS_INTERRUPTED = "服务器重启，任务中断：已入账的缴费保留，重新运行时按重复通知跳过，其余继续入账"
 KINDS: dict[str, JobKind] = {
     "submission": JobKind("名单报送", submission),
     "season_open": JobKind("开征", season_open),
     "payment_file": JobKind("缴费文件入账", payment_file, interrupted=PAYMENTS_INTERRUPTED),
     "reconciliation": JobKind("对账", reconciliation),
+    "cleanup": JobKind("重复参保及无效参保清理", cleanup),
 }
