@@ -29,7 +29,7 @@ from canbao.ids import make_id_number, mask_id_number
 from canbao.services.access import Staff
 from canbao.services.jobs import INTERRUPTED
 from canbao.services.season import due_list
-from canbao.store.tables import identity_memberships, jobs, users
+from canbao.store.tables import enrollments, identity_memberships, jobs, persons, users
 from canbao.web.app import create_app
 from conftest import fresh_database
 from county import run_season
@@ -142,8 +142,6 @@ def _finished(page: Page) -> None:
 
 
 def _memberships(engine: Engine, id_numbers: list[str]) -> int:
-    from canbao.store.tables import persons
-
     with engine.connect() as c:
         return int(
             c.execute(
@@ -152,6 +150,21 @@ def _memberships(engine: Engine, id_numbers: list[str]) -> int:
                 .where(persons.c.id_number.in_(id_numbers))
             ).scalar_one()
         )
+
+
+def _enrolled(engine: Engine, offset: int, township: str | None = None) -> tuple[int, str, str]:
+    """A person who paid for YEAR (the offset-th; of `township`): (person id, name, ID number)."""
+    with engine.connect() as c:
+        row = c.execute(
+            select(persons.c.id, persons.c.name, persons.c.id_number)
+            .join(enrollments, enrollments.c.person_id == persons.c.id)
+            .where(enrollments.c.benefit_year == YEAR, enrollments.c.live.is_(True), persons.c.township.is_not(None))
+            .where(persons.c.township == township if township else persons.c.township.is_not(None))
+            .order_by(persons.c.id)
+            .offset(offset)
+            .limit(1)
+        ).one()
+    return int(row[0]), str(row[1]), str(row[2])
 
 
 # ------------------------------------------------------------------------------------------ 名单报送
@@ -445,3 +458,101 @@ def test_the_tax_bureau_records_a_payment_file_and_reconciles(tab: Tab, portal: 
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     assert saved.suffix == ".xlsx" and saved.read_bytes()[:2] == b"PK"
+
+
+# ------------------------------------------------------------------------------------------ money
+
+
+def test_the_tax_bureau_reads_the_funds_and_downloads_their_workbook(tab: Tab, portal: Portal, tmp_path: Path) -> None:
+    page = tab.page
+    _login(tab, portal, "tax")
+    page.click("nav a:has-text('资金核算')")
+    page.select_option("#policy", POLICY)
+    with page.expect_response(lambda r: "/api/v1/funds?" in r.url) as answer:
+        page.click("#funds-show")
+    assert answer.value.status == 200, answer.value.text()
+    data = answer.value.json()
+    expect(page.locator("#funds-levels tbody tr")).to_have_count(len(data["levels"]))
+    expect(page.locator("#funds-townships tbody tr")).to_have_count(len(data["fiscal_by_township"]) + 1)
+    total = data["fiscal_county"]["fiscal_total_fen"]
+    expect(page.locator("#funds-townships tbody tr").last).to_contain_text(f"{total // 100:,}.{total % 100:02d}")
+    with page.expect_download() as download:
+        page.click("#funds-workbook")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix in (".xlsx", ".zip") and saved.read_bytes()[:2] == b"PK"
+    if saved.suffix == ".xlsx":
+        assert [c for c in _cells(saved) if EIGHTEEN_DIGITS.search(c)] == []
+
+
+def test_the_county_reads_the_rewards_and_runs_a_cleanup(tab: Tab, portal: Portal, tmp_path: Path) -> None:
+    page = tab.page
+    _login(tab, portal, "county_admin", next_path="/rewards")
+    page.select_option("#policy", POLICY)
+    with page.expect_response(lambda r: "/api/v1/rewards?" in r.url) as answer:
+        page.click("#rewards-show")
+    assert answer.value.status == 200, answer.value.text()
+    expect(page.locator("#rewards tbody tr")).to_have_count(len(answer.value.json()["townships"]))
+    expect(page.locator("#rewards-summary .card")).to_have_count(4)
+    # 清理: a paid person reported dead.
+    _, name, dead = _enrolled(portal.engine, 0)
+    deaths = tmp_path / "死亡人员名单.csv"
+    deaths.write_text(f"身份证号码,姓名,死亡日期\n{dead},{name},2021-12-01\n", encoding="utf-8-sig")
+    page.click("nav a:has-text('参保清理')")
+    expect(page.locator("#benefit-year")).to_have_value(str(YEAR))
+    page.select_option("#policy", POLICY)
+    page.fill("#as-of", AS_OF.isoformat())
+    page.set_input_files("#deaths", str(deaths))
+    with page.expect_navigation(url=re.compile(r"/jobs/\d+$")):
+        page.click("#cleanup")
+    _finished(page)
+    expect(page.locator("#job-status")).to_have_text("已完成")
+    expect(page.locator("#job-title")).to_contain_text("清理")
+    expect(page.locator('#result-facts dd[data-key="terminate"]')).to_have_text("1")
+    with page.expect_download() as download:
+        page.click("#job-file-list a")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    cells = _cells(saved)
+    assert mask_id_number(dead) in cells and [c for c in cells if EIGHTEEN_DIGITS.search(c)] == []
+
+
+def test_a_county_admin_refunds_from_the_persons_page(tab: Tab, portal: Portal) -> None:
+    page = tab.page
+    person_id, name, _ = _enrolled(portal.engine, 1, portal.township)
+    _login(tab, portal, "county_admin", next_path=f"/persons/{person_id}")
+    expect(page.locator("#person-title")).to_have_text(f"人员详情：{name}")
+    expect(page.locator("#refund-form")).to_be_visible()
+    page.fill("#refund-year", str(YEAR))
+    page.select_option("#refund-reason", "joined_employee_insurance")
+    page.fill("#refund-requested-on", AS_OF.isoformat())
+    with page.expect_response(f"**/api/v1/persons/{person_id}/refund") as answer:
+        page.click("#refund-submit")
+    assert answer.value.status == 200, answer.value.text()
+    assert answer.value.request.headers.get("x-csrf-token")
+    result = answer.value.json()
+    expect(page.locator("#refund-result")).to_be_visible()
+    expect(page.locator("#refund-result")).to_contain_text(result["why"])
+    if result["refunded"]:
+        expect(page.locator("#refund-result")).to_contain_text("已退费")
+        expect(page.locator("#section-refunds tbody tr")).to_have_count(1)
+    # A township clerk has no refund form.
+    page.context.clear_cookies()
+    _login(tab, portal, "township", next_path=f"/persons/{person_id}")
+    expect(page.locator("#person-facts")).to_be_visible()
+    expect(page.locator("#refund-form")).to_have_count(0)
+
+
+def test_a_township_sees_its_county_subsidy_list(tab: Tab, portal: Portal) -> None:
+    page = tab.page
+    _login(tab, portal, "township")
+    with page.expect_response(lambda r: "/api/v1/county-subsidy?" in r.url) as answer:
+        page.click("nav a:has-text('先缴后补退补')")
+    assert answer.value.status == 200
+    owed = answer.value.json()
+    expect(page.locator("#subsidy-total")).to_contain_text(f"待退补 {owed['persons']:,} 人")
+    if owed["items"]:
+        expect(page.locator("#subsidy tbody tr")).to_have_count(len(owed["items"]))
+        assert {i["township"] for i in owed["items"]} == {portal.township}
+    else:
+        expect(page.locator("#subsidy .empty")).to_have_text("本辖区没有待退补的人员")

@@ -19,6 +19,10 @@ is served by canbao itself (no CDN, no web font): the portal works on a county's
 | /reconcile        | 对账 (POST /api/v1/reconciliations)                                     |
 | /users            | 用户管理 (GET/POST /api/v1/users, POST /api/v1/users/{u}/disable)        |
 | /audit            | 审计日志 (GET /api/v1/audit)                                            |
+| /funds            | 资金核算 (GET /api/v1/funds, /funds/workbook)                           |
+| /rewards          | 考核奖惩 (GET /api/v1/rewards, /rewards/workbook)                       |
+| /cleanup          | 重复/无效参保清理 (POST /api/v1/cleanup → the job's page)               |
+| /county-subsidy   | 先缴后补 退补 (GET /api/v1/county-subsidy, POST /county-subsidy/record)  |
 | /api/docs         | Swagger UI over /api/openapi.json, from the swagger-ui-bundle package  |
 | /api/docs/openapi-3.0.json | the same description as OpenAPI 3.0 (Swagger UI 4 reads no 3.1) |
 | /static/…         | canbao's CSS, script and the vendored ECharts                          |
@@ -80,6 +84,10 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/season", "开征", ADMIN),
     NavItem("/payment-files", "缴费入账", COUNTY_ROLES),
     NavItem("/reconcile", "对账", COUNTY_ROLES),
+    NavItem("/county-subsidy", "先缴后补退补", frozenset({"county_admin", "tax", "township"})),
+    NavItem("/funds", "资金核算", COUNTY_ROLES),
+    NavItem("/rewards", "考核奖惩", ADMIN),
+    NavItem("/cleanup", "参保清理", ADMIN),
     NavItem("/jobs", "任务", SENDERS | COUNTY_ROLES),
     NavItem("/users", "用户管理", ADMIN),
     NavItem("/audit", "审计日志", ADMIN),
@@ -96,6 +104,10 @@ SIMPLE_PAGES: tuple[tuple[str, str, str], ...] = (
     ("/reconcile", "reconcile.html", "对账"),
     ("/users", "users.html", "用户管理"),
     ("/audit", "audit.html", "审计日志"),
+    ("/funds", "funds.html", "资金核算"),
+    ("/rewards", "rewards.html", "考核奖惩"),
+    ("/cleanup", "cleanup.html", "重复参保及无效参保清理"),
+    ("/county-subsidy", "county_subsidy.html", "先缴后补退补"),
 )
 
 

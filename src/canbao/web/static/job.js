@@ -17,7 +17,12 @@
     amount_due_fen: "应缴金额（元）", not_due: "未列入应缴", rows: "缴费笔数", enrolled: "入账（参保）",
     replayed: "重复通知（已入账，跳过）", refused: "拒绝", as_of: "对账截止日期",
   };
-  var PER_KIND = { submission: { replayed: "此前已导入" } };
+  var PER_KIND = {
+    submission: { replayed: "此前已导入" },
+    cleanup: { as_of: "清单日期（退费申请日期）", refund: "应退费人数", refund_fen: "应退费金额（元）",
+      terminate: "应终止参保（已缴费）", stop_chasing: "停止催缴（未缴费）", refund_not_covered: "政策未规定能否退费",
+      as_of_defaulted: "清单日期取默认值" },
+  };
   var CATEGORIES = {
     destitute: "特困人员", orphan: "孤儿", unsupported_child: "事实无人抚养儿童", dibao: "低保对象",
     near_dibao: "低保边缘家庭成员", relapsed_poor: "返贫致贫人口", monitored: "监测人口", family_planning: "计生代缴对象",
@@ -36,7 +41,8 @@
     { key: "resolved", label: "认定结果", wrap: true },
   ];
   var PLAIN = { benefit_year: true, batch_id: true }; // numbers that are names, not counts
-  var HIDDEN = { files: true, kind: true, summary: true, committed: true, counts: true, tests: true, findings: true };
+  var HIDDEN = { files: true, kind: true, summary: true, committed: true, counts: true, tests: true, findings: true,
+    by_reason: true };
 
   var jobId;
   var rowsState = { page: 1, outcome: "", total: 0 };
@@ -214,7 +220,8 @@
     }
     [mapTable("各来源记录数", r.counts, COUNT_LABELS, canbao.count),
      mapTable("核对", r.tests, null, function (ok) { return ok ? "相符" : "不符"; }),
-     mapTable("问题（按类型）", r.findings, null, canbao.count)].forEach(function (t) {
+     mapTable("问题（按类型）", r.findings, null, canbao.count),
+     mapTable("按原因", r.by_reason, null, canbao.count)].forEach(function (t) {
       if (t) {
         summary.appendChild(t);
       }
@@ -241,6 +248,9 @@
     }
     if (/逐笔结果/.test(name)) {
       return "每一笔缴费的入账结果";
+    }
+    if (/清理清单/.test(name)) {
+      return "应终止参保、应退费和停止催缴的人员（身份证号已隐去中间位数）";
     }
     if (/未列入应缴/.test(name)) {
       return "未列入应缴的人员及原因";
