@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -28,10 +29,11 @@ from canbao.bootstrap import Settings
 from canbao.ids import make_id_number, mask_id_number
 from canbao.services.access import Staff
 from canbao.services.jobs import INTERRUPTED
+from canbao.services.payments import Payment, pay
 from canbao.services.season import due_list
 from canbao.store.tables import enrollments, identity_memberships, jobs, persons, users
 from canbao.web.app import create_app
-from conftest import fresh_database
+from conftest import application, fresh_database
 from county import run_season
 from web_support import add_staff, fast_hashes
 
@@ -239,7 +241,9 @@ def test_a_department_sends_a_list_with_a_bad_row_reads_the_feedback_and_sends_t
 def test_only_the_valid_rows_from_the_job_page(tab: Tab, portal: Portal, tmp_path: Path) -> None:
     page = tab.page
     good = make_id_number(COUNTY, dt.date(1948, 5, 6), 610)
+    more = [make_id_number(COUNTY, dt.date(1940 + i % 20, 1 + i % 12, 1 + i % 28), 620 + i) for i in range(52)]
     rows = [("赵德明", good, "特困人员"), ("孙玉芳", "34132319480506", "低保对象")]  # a number too short
+    rows += [(f"周{i:02d}", n, "低保对象") for i, n in enumerate(more)]  # a list longer than a page
     _login(tab, portal, "department", next_path="/submissions")
     page.select_option("#policy", POLICY)
     page.set_input_files("#file", str(_department_list(tmp_path / "特困名单.xlsx", rows)))
@@ -247,12 +251,19 @@ def test_only_the_valid_rows_from_the_job_page(tab: Tab, portal: Portal, tmp_pat
         page.click("#submit")
     _finished(page)
     expect(page.locator("#job-outcome")).to_contain_text("整批未导入")
+    # 54 rows: 50 on the first page, 4 on the second.
+    expect(page.locator("#rows-table tbody tr")).to_have_count(50)
+    expect(page.locator("#rows-page")).to_have_text("第 1 / 2 页")
+    expect(page.locator("#rows-prev")).to_be_disabled()
+    page.click("#rows-next")
+    expect(page.locator("#rows-table tbody tr")).to_have_count(4)
+    expect(page.locator("#rows-next")).to_be_disabled()
     with page.expect_navigation(url=re.compile(r"/jobs/\d+$")):
         page.click("#import-valid")
     _finished(page)
     expect(page.locator("#job-outcome")).to_contain_text("已导入")
-    expect(page.locator('#result-facts dd[data-key="accepted"]')).to_have_text("1")
-    assert _memberships(portal.engine, [good]) == 1
+    expect(page.locator('#result-facts dd[data-key="accepted"]')).to_have_text("53")
+    assert _memberships(portal.engine, [good, *more]) == 53
 
 
 def test_a_school_sends_its_roster(tab: Tab, portal: Portal, tmp_path: Path) -> None:
@@ -556,3 +567,32 @@ def test_a_township_sees_its_county_subsidy_list(tab: Tab, portal: Portal) -> No
         assert {i["township"] for i in owed["items"]} == {portal.township}
     else:
         expect(page.locator("#subsidy .empty")).to_have_text("本辖区没有待退补的人员")
+
+
+def test_a_township_records_a_county_subsidy_paid_back(tab: Tab, portal: Portal) -> None:
+    """怀远 2025 (004 二(三)): key entitled persons pay in full, the township pays the county's part back."""
+    huaiyuan, county, township = "anhui/bengbu/huaiyuan/2025", "340321", "榴城镇"
+    for txn in ("hy-1", "hy-2"):
+        app = application(county, "1960-05-05", "regular", "2024-10-01", ["key_entitled"])
+        payment = Payment(huaiyuan, app, "collecting_unit", txn, Decimal("400"), township=township,
+                          collecting_unit=township)  # fmt: skip
+        pay(portal.engine, payment, "test")
+    portal.accounts["huaiyuan_township"] = add_staff(portal.engine, "township", county=county, township=township)
+    page = tab.page
+    _login(tab, portal, "huaiyuan_township", next_path="/county-subsidy")
+    page.select_option("#benefit-year", "2025")
+    with page.expect_response(lambda r: "/api/v1/county-subsidy?benefit_year=2025" in r.url) as answer:
+        page.click("#subsidy-show")
+    owed = answer.value.json()
+    assert owed["persons"] == 2
+    rows = page.locator("#subsidy tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#subsidy-total")).to_contain_text("待退补 2 人")
+    first = owed["items"][0]
+    expect(rows.first).to_contain_text(first["id_number"])  # masked
+    with page.expect_response("**/api/v1/county-subsidy/record") as recorded:
+        rows.first.locator("button").click()
+    assert recorded.value.status == 200 and recorded.value.request.headers.get("x-csrf-token")
+    expect(page.locator("#subsidy-info")).to_contain_text("已登记")
+    expect(page.locator("#subsidy tbody tr")).to_have_count(1)
+    expect(page.locator("#subsidy-total")).to_contain_text("待退补 1 人")
