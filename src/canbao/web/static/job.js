@@ -16,9 +16,10 @@
     batch_id: "导入批次", policy: "政策", benefit_year: "待遇年度", candidates: "测算人数", due: "列入应缴",
     amount_due_fen: "应缴金额（元）", not_due: "未列入应缴", rows: "缴费笔数", enrolled: "入账（参保）",
     replayed: "重复通知（已入账，跳过）", refused: "拒绝", as_of: "对账截止日期",
+    townships: "乡镇数", replaced: "替换原有任务行", recorded: "新记录激活", already: "此前已激活",
   };
   var PER_KIND = {
-    submission: { replayed: "此前已导入" },
+    submission: { replayed: "此前已导入", rows: "总行数" },
     cleanup: { as_of: "清单日期（退费申请日期）", refund: "应退费人数", refund_fen: "应退费金额（元）",
       terminate: "应终止参保（已缴费）", stop_chasing: "停止催缴（未缴费）", refund_not_covered: "政策未规定能否退费",
       as_of_defaulted: "清单日期取默认值" },
@@ -41,6 +42,7 @@
     { key: "resolved", label: "认定结果", wrap: true },
   ];
   var PLAIN = { benefit_year: true, batch_id: true }; // numbers that are names, not counts
+  var TARGET_KINDS = { enrollment: "参保任务", e_voucher: "电子凭证激活任务" };
   var HIDDEN = { files: true, kind: true, summary: true, committed: true, counts: true, tests: true, findings: true,
     by_reason: true };
 
@@ -221,7 +223,9 @@
     [mapTable("各来源记录数", r.counts, COUNT_LABELS, canbao.count),
      mapTable("核对", r.tests, null, function (ok) { return ok ? "相符" : "不符"; }),
      mapTable("问题（按类型）", r.findings, null, canbao.count),
-     mapTable("按原因", r.by_reason, null, canbao.count)].forEach(function (t) {
+     mapTable("按原因", r.by_reason, null, canbao.count),
+     mapTable("任务数合计", r.totals, TARGET_KINDS, canbao.count),
+     mapTable("任务表行数", r.villages, TARGET_KINDS, canbao.count)].forEach(function (t) {
       if (t) {
         summary.appendChild(t);
       }
