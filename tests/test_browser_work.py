@@ -596,3 +596,30 @@ def test_a_township_records_a_county_subsidy_paid_back(tab: Tab, portal: Portal)
     expect(page.locator("#subsidy-info")).to_contain_text("已登记")
     expect(page.locator("#subsidy tbody tr")).to_have_count(1)
     expect(page.locator("#subsidy-total")).to_contain_text("待退补 1 人")
+
+
+def test_the_county_is_asked_for_what_a_list_needs(tab: Tab, portal: Portal, tmp_path: Path) -> None:
+    """county_admin sends any kind of list: the form asks for the department of a department list, and the API's
+    refusal names the field, which the page marks."""
+    page = tab.page
+    listing = _department_list(
+        tmp_path / "名单.xlsx", [("张秀英", make_id_number(COUNTY, dt.date(1951, 2, 3), 880), "低保对象")]
+    )
+    _login(tab, portal, "county_admin", next_path="/submissions")
+    kinds = page.locator("#kind option").all_inner_texts()
+    assert kinds == ["部门认定名单", "学校学生名册", "上年度参保名册", "任务分解表", "电子凭证激活记录"]
+    expect(page.locator("#field-department")).to_be_visible()
+    page.select_option("#policy", POLICY)
+    page.set_input_files("#file", str(listing))
+    with page.expect_response("**/api/v1/submissions/department_list") as answer:
+        page.click("#submit")
+    assert answer.value.status == 422 and answer.value.json()["field"] == "department"
+    expect(page.locator("#submit-error")).to_have_text(answer.value.json()["detail"])
+    expect(page.locator("#field-department")).to_have_class(re.compile("invalid"))
+    # The school roster asks for the school, last year's roster for the benefit year.
+    page.select_option("#kind", "school_roster")
+    expect(page.locator("#field-school")).to_be_visible()
+    expect(page.locator("#field-department")).to_be_hidden()
+    page.select_option("#kind", "roster")
+    expect(page.locator("#field-benefit-year")).to_be_visible()
+    expect(page.locator("#benefit-year")).to_have_value(str(YEAR))
