@@ -216,9 +216,8 @@
     var summary = byId("job-summary");
     canbao.replace(summary, figures(r, job.kind));
     if (r.summary) {
-      // the import's own lines, without the server's file path (the files are offered below)
-      var lines = String(r.summary).split("\n").filter(function (line) { return !/^反馈文件/.test(line); });
-      summary.appendChild(canbao.el("pre", { className: "summary", id: "result-summary", text: lines.join("\n") }));
+      // the import's own lines (the API leaves out the server's file paths: the files are offered below)
+      summary.appendChild(canbao.el("pre", { className: "summary", id: "result-summary", text: String(r.summary) }));
     }
     [mapTable("各来源记录数", r.counts, COUNT_LABELS, canbao.count),
      mapTable("核对", r.tests, null, function (ok) { return ok ? "相符" : "不符"; }),
