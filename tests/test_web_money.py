@@ -286,6 +286,10 @@ def test_a_refund_by_the_county_admin_once_and_the_replay_changes_nothing(desk: 
     result = answer.json()
     assert result["refunded"] is True and result["amount_fen"] == 40000 and result["reason_label"] == "死亡"
     assert result["id_number"] == mask_id_number(id_number) and id_number not in answer.text
+    page = desk.as_(ADMIN).get(f"/api/v1/persons/{pid}").json()
+    assert [(a["action"], a["detail"]) for a in page["audit"] if a["action"] == "refund"] == [
+        ("refund", "2025年度 死亡：退费 400.00 元")
+    ]  # the person's page lists it
     entries = ledger_count(desk.engine)
 
     replay = desk.as_(ADMIN).post(f"/api/v1/persons/{pid}/refund", json=body)

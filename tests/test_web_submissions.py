@@ -92,6 +92,7 @@ def test_a_list_with_a_bad_row_is_answered_row_by_row_then_imported_valid_rows_o
     assert view["status"] == "done" and result["committed"] is False
     assert (result["rows_total"], result["accepted"], result["rejected"]) == (3, 2, 1)
     assert memberships(portal.engine) == 0  # all or nothing: nothing written
+    assert "反馈文件" not in result["summary"] and "/" not in result["summary"]  # no server path
     job = view["job_id"]
     refused = client.get(f"/api/v1/jobs/{job}/rows", params={"outcome": "rejected"}).json()
     assert refused["total"] == 1 and refused["items"][0]["row_number"] == 4

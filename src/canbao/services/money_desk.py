@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import BigInteger, Engine, func, or_, select
+from sqlalchemy import Engine, or_, select
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number, mask_id_numbers
+from canbao.money import to_yuan
 from canbao.policy import list_policies, load_policy
-from canbao.services.access import NotAllowed, Staff, check_person_in_area, person_in_area
-from canbao.services.payments import county_subsidy_owed
-from canbao.store.tables import enrollments, ledger_entries, persons
+from canbao.services.access import NotAllowed, Staff, check_person_in_area, person_in_area, person_subject
+from canbao.services.payments import county_subsidy_refunds_owed
+from canbao.store.tables import enrollments, persons
+from canbao.store.uow import audit
 from canbao.vocabulary import CATEGORY_LABELS, REFUND_REASON_LABELS, SUBSIDY_KIND_LABELS
 
 WORK_ROLES: dict[str, frozenset[str]] = {
@@ -332,6 +334,11 @@ def refund_as(
         raise InputError("reason", f"未知的退费原因“{reason}”（可选：{choices}）")
     person = _person(engine, person_id)
     result = refund(engine, person["id_number"], benefit_year, reason, requested_on, staff.actor)
+    # The use case's own line names the masked number (shared by ~100 persons); this one the person, so that
+    # the person's page lists it.
+    what = f"退费 {to_yuan(result.amount_fen)} 元" if result.refundable else "不予退费"
+    detail = f"{benefit_year}年度 {REFUND_REASON_LABELS[reason]}：{what}"
+    audit(engine, staff.actor, "refund", person_subject(person_id), "done", detail)
     return {
         "person_id": person_id,
         "id_number": mask_id_number(person["id_number"]),
@@ -353,35 +360,7 @@ def county_subsidy_list(engine: Engine, staff: Staff, benefit_year: int) -> list
     """Who in the caller's area is owed the county subsidy back (the one definition,
     services.payments.county_subsidy_owed), per township and village, ID numbers masked."""
     check_may_do(staff, "county_subsidy_list")
-    le, e, p = ledger_entries.c, enrollments.c, persons.c
-    paid_back = (
-        select(le.enrollment_id, func.sum(le.amount_fen).cast(BigInteger).label("paid_back_fen"))
-        .where(le.kind == "county_subsidy_refund")
-        .group_by(le.enrollment_id)
-        .subquery("paid_back")
-    )
-    query = (
-        select(
-            p.id.label("person_id"), p.township, p.village, p.name, p.id_number, e.id.label("enrollment_id"),
-            e.subsidy_category, e.subsidy_fen, e.status, e.subsidy_timing,
-            func.coalesce(paid_back.c.paid_back_fen, 0).label("paid_back_fen"),
-        )
-        .join(persons, p.id == e.person_id)
-        .outerjoin(paid_back, paid_back.c.enrollment_id == e.id)
-        .where(
-            e.benefit_year == benefit_year, e.status == "active", e.subsidy_timing == "refund_after_payment",
-            person_in_area(staff),
-        )
-        .order_by(p.township, p.village, e.id)
-    )  # fmt: skip
-    with engine.connect() as c:
-        rows = c.execute(query).all()
-    schema: dict[str, Any] = {
-        "person_id": pl.Int64, "township": pl.String, "village": pl.String, "name": pl.String,
-        "id_number": pl.String, "enrollment_id": pl.Int64, "subsidy_category": pl.String, "subsidy_fen": pl.Int64,
-        "status": pl.String, "subsidy_timing": pl.String, "paid_back_fen": pl.Int64,
-    }  # fmt: skip
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row").filter(county_subsidy_owed())
+    frame = county_subsidy_refunds_owed(engine, benefit_year, area=person_in_area(staff))
     frame = _masked(frame).with_columns(
         pl.col("subsidy_category")
         .replace_strict(CATEGORY_LABELS, default=pl.col("subsidy_category"))
@@ -414,6 +393,8 @@ def record_county_subsidy_as(
     if not paid_by:
         raise InputError("township", "该参保人没有登记乡镇，请填写退补的乡镇（街道）")
     fen = record_county_subsidy_refund(engine, person["id_number"], benefit_year, paid_by, staff.actor)
+    subject = person_subject(person_id)
+    audit(engine, staff.actor, "county_subsidy_refund", subject, "done", f"{paid_by} 退补 {to_yuan(fen)} 元")
     return {
         "person_id": person_id,
         "id_number": mask_id_number(person["id_number"]),

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import polars as pl
-from sqlalchemy import BigInteger, Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from canbao.errors import InputError
@@ -301,6 +301,7 @@ def _is_owed(status: str, subsidy_timing: str | None, subsidy_fen: int | None, p
 
 
 _OWED_SCHEMA: dict[str, pl.DataType] = {
+    "person_id": pl.Int64(),
     "township": pl.String(),
     "village": pl.String(),
     "name": pl.String(),
@@ -311,8 +312,11 @@ _OWED_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str | None = None) -> pl.DataFrame:
-    """Who is owed a county subsidy back (:func:`county_subsidy_owed`), per township and village."""
+def county_subsidy_refunds_owed(
+    engine: Engine, benefit_year: int, township: str | None = None, area: ColumnElement[bool] | None = None
+) -> pl.DataFrame:
+    """Who is owed a county subsidy back (:func:`county_subsidy_owed`), per township and village; `area`: only
+    the persons it holds (a condition over `persons`, canbao.services.access.person_in_area)."""
     le, e, p = ledger_entries.c, enrollments.c, persons.c
     paid_back = (
         select(le.enrollment_id, func.sum(le.amount_fen).cast(BigInteger).label("paid_back_fen"))
@@ -322,8 +326,8 @@ def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str
     )
     query = (
         select(
-            p.township, p.village, p.name, p.id_number, e.id.label("enrollment_id"), e.subsidy_category,
-            e.subsidy_fen, e.status, e.subsidy_timing,
+            p.id.label("person_id"), p.township, p.village, p.name, p.id_number, e.id.label("enrollment_id"),
+            e.subsidy_category, e.subsidy_fen, e.status, e.subsidy_timing,
             func.coalesce(paid_back.c.paid_back_fen, 0).label("paid_back_fen"),
         )
         .join(persons, p.id == e.person_id)
@@ -333,6 +337,8 @@ def county_subsidy_refunds_owed(engine: Engine, benefit_year: int, township: str
     )  # fmt: skip
     if township is not None:
         query = query.where(p.township == township)
+    if area is not None:
+        query = query.where(area)
     with engine.connect() as c:
         rows = c.execute(query).all()
     schema = {**_OWED_SCHEMA, "status": pl.String(), "subsidy_timing": pl.String(), "paid_back_fen": pl.Int64()}

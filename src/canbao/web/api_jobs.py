@@ -18,6 +18,7 @@ from canbao.errors import InputError
 from canbao.policy import list_policies
 from canbao.services.access import OutOfArea, Staff
 from canbao.services.jobs import JobRunner, job_params, job_status, recent_jobs
+from canbao.services.operations import OPERATION_ROLES
 from canbao.services.submissions import KIND_LABELS, check_submission, may_send
 from canbao.vocabulary import DEPARTMENT_LABELS
 from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today
@@ -42,9 +43,10 @@ def runner_of(request: Request) -> JobRunner:
 @router.get("/submissions", summary="本账户可报送的名单类型和可选的政策、认定部门")
 def submission_choices(staff: SignedIn) -> dict[str, Any]:
     kinds = may_send(staff)
+    operates = any(staff.role in roles for roles in OPERATION_ROLES.values())  # 开征, 缴费文件入账 pick a policy too
     return {
         "kinds": [{"kind": k, "label": KIND_LABELS[k]} for k in kinds],
-        "policies": list_policies() if kinds else [],
+        "policies": list_policies() if kinds or operates else [],
         "departments": [{"department": d, "label": label} for d, label in DEPARTMENT_LABELS.items()],
         "own": {"county": staff.county, "department": staff.department, "school": staff.school},
     }

@@ -64,7 +64,7 @@ def submission(context: JobContext) -> dict[str, Any]:
         "new_persons": report.new_persons,
         "not_covered": report.not_covered,
         "skipped": report.skipped_text(),
-        "summary": report.summary(),
+        "summary": report.summary(files=False),
         "files": files,
     }
 

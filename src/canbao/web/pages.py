@@ -11,6 +11,18 @@ is served by canbao itself (no CDN, no web font): the portal works on a county's
 | /                 | 工作台 (GET /api/v1/benefit-years, GET /api/v1/progress; ECharts chart) |
 | /persons          | 人员查询 (GET /api/v1/persons?q=)                                       |
 | /persons/{id}     | a person's page (GET /api/v1/persons/{id}; county roles reveal the ID) |
+| /submissions      | 名单报送 (GET /api/v1/submissions; POST /api/v1/submissions/{kind})       |
+| /jobs, /jobs/{id} | 任务 and one job: progress, result, row results, files, rerun, import-valid |
+| /lists            | 催缴清单 and 入户排查 downloads (GET /api/v1/lists/due, /lists/not-renewed) |
+| /season           | 开征 (POST /api/v1/season/open)                                         |
+| /payment-files    | 缴费文件入账 (POST /api/v1/payment-files)                                |
+| /reconcile        | 对账 (POST /api/v1/reconciliations)                                     |
+| /users            | 用户管理 (GET/POST /api/v1/users, POST /api/v1/users/{u}/disable)        |
+| /audit            | 审计日志 (GET /api/v1/audit)                                            |
+| /funds            | 资金核算 (GET /api/v1/funds, /funds/workbook)                           |
+| /rewards          | 考核奖惩 (GET /api/v1/rewards, /rewards/workbook)                       |
+| /cleanup          | 重复/无效参保清理 (POST /api/v1/cleanup → the job's page)               |
+| /county-subsidy   | 先缴后补 退补 (GET /api/v1/county-subsidy, POST /county-subsidy/record)  |
 | /api/docs         | Swagger UI over /api/openapi.json, from the swagger-ui-bundle package  |
 | /api/docs/openapi-3.0.json | the same description as OpenAPI 3.0 (Swagger UI 4 reads no 3.1) |
 | /static/…         | canbao's CSS, script and the vendored ECharts                          |
@@ -61,10 +73,41 @@ class NavItem:
 
 ALL_ROLES = frozenset({"county_admin", "tax", "township", "village", "school", "department"})
 DASHBOARD_ROLES = frozenset({"county_admin", "tax", "township", "village"})
+ADMIN = frozenset({"county_admin"})
+SENDERS = frozenset({"county_admin", "department", "school"})
+LIST_ROLES = frozenset({"county_admin", "tax", "township", "village"})
 NAV: tuple[NavItem, ...] = (
     NavItem("/", "工作台", DASHBOARD_ROLES),
     NavItem("/persons", "人员查询", ALL_ROLES),
+    NavItem("/submissions", "名单报送", SENDERS),
+    NavItem("/lists", "催缴清单", LIST_ROLES),
+    NavItem("/season", "开征", ADMIN),
+    NavItem("/payment-files", "缴费入账", COUNTY_ROLES),
+    NavItem("/reconcile", "对账", COUNTY_ROLES),
+    NavItem("/county-subsidy", "先缴后补退补", frozenset({"county_admin", "tax", "township"})),
+    NavItem("/funds", "资金核算", COUNTY_ROLES),
+    NavItem("/rewards", "考核奖惩", ADMIN),
+    NavItem("/cleanup", "参保清理", ADMIN),
+    NavItem("/jobs", "任务", SENDERS | COUNTY_ROLES),
+    NavItem("/users", "用户管理", ADMIN),
+    NavItem("/audit", "审计日志", ADMIN),
     NavItem("/api/docs", "接口文档", COUNTY_ROLES),
+)
+# The pages over the API's other calls: (path, template, title). Each is shown to any signed-in member of staff
+# who asks for it by its address; the API refuses what the role may not do, and the page says so.
+SIMPLE_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("/submissions", "submissions.html", "名单报送"),
+    ("/jobs", "jobs.html", "任务"),
+    ("/lists", "lists.html", "催缴清单与入户排查"),
+    ("/season", "season.html", "开征"),
+    ("/payment-files", "payment_files.html", "缴费文件入账"),
+    ("/reconcile", "reconcile.html", "对账"),
+    ("/users", "users.html", "用户管理"),
+    ("/audit", "audit.html", "审计日志"),
+    ("/funds", "funds.html", "资金核算"),
+    ("/rewards", "rewards.html", "考核奖惩"),
+    ("/cleanup", "cleanup.html", "重复参保及无效参保清理"),
+    ("/county-subsidy", "county_subsidy.html", "先缴后补退补"),
 )
 
 
@@ -130,6 +173,22 @@ def persons_page(request: Request, staff: PageStaff) -> HTMLResponse:
 @router.get("/persons/{person_id}", response_class=HTMLResponse)
 def person_page(request: Request, person_id: int, staff: PageStaff) -> HTMLResponse:
     return _page(request, "person.html", staff, "人员详情", person_id=person_id)
+
+
+def _simple(template: str, title: str) -> Any:
+    def page(request: Request, staff: PageStaff) -> HTMLResponse:
+        return _page(request, template, staff, title)
+
+    return page
+
+
+for _path, _template, _title in SIMPLE_PAGES:
+    router.add_api_route(_path, _simple(_template, _title), methods=["GET"], response_class=HTMLResponse)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: int, staff: PageStaff) -> HTMLResponse:
+    return _page(request, "job.html", staff, f"任务 {job_id}", job_id=job_id)
 
 
 @router.get(f"{STATIC_URL}/fonts/{{name}}")

@@ -70,8 +70,9 @@ class ImportReport:
             for r in bad.iter_rows(named=True)
         ]
 
-    def summary(self) -> str:
-        """A few Chinese lines for the CLI."""
+    def summary(self, files: bool = True) -> str:
+        """A few Chinese lines for the CLI; without the feedback files' paths when `files` is false (the portal
+        offers them as downloads and shows no server path)."""
         what = {KIND_DEPARTMENT: "认定名单", KIND_ROSTER: "参保名册", KIND_SCHOOL: "学生名册"}[self.kind]
         source = self.source or ""
         if self.kind == KIND_DEPARTMENT and self.source:
@@ -98,8 +99,8 @@ class ImportReport:
                 f"已在其他名单中 {self.already_listed} 行；双重（多重）身份按最优资助认定 {self.dual_identities} 人；"
                 f"身份不在政策资助范围 {self.not_covered} 人"
             )
-        if self.feedback_path is not None:
+        if files and self.feedback_path is not None:
             lines.append(f"反馈文件：{self.feedback_path}")
-        if self.feedback_csv_path is not None:
+        if files and self.feedback_csv_path is not None:
             lines.append(f"完整反馈清单（CSV）：{self.feedback_csv_path}")
         return "\n".join(lines)

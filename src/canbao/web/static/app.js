@@ -3,6 +3,10 @@
      in X-CSRF-Token on every state-changing call; a refusal becomes an ApiError with a Chinese message.
    - formatting: rates in basis points (5926 → 59.26%), money in fen (12345 → 123.45 元), counts.
    - canbao.table(columns, rows): a table built with textContent only (data is never parsed as HTML).
+   - canbao.upload(url, formData): a multipart POST (files), with the CSRF token, answered as api() does.
+   - canbao.download(url): fetch a file and save it under the server's name (Content-Disposition); a refusal
+     (e.g. 404 {"detail": "本区域没有…"}) becomes an ApiError instead of a saved error page.
+   - canbao.localTime(iso): a stored UTC time as China Standard Time, "YYYY-MM-DD HH:MM".
    Served by canbao itself; no library, nothing loaded from outside. */
 (function () {
   "use strict";
@@ -47,7 +51,9 @@
       headers["X-CSRF-Token"] = csrfToken();
     }
     var init = { method: method, headers: headers, credentials: "same-origin" };
-    if (body !== undefined && body !== null) {
+    if (body instanceof FormData) {
+      init.body = body; // multipart: the browser writes the Content-Type with its boundary
+    } else if (body !== undefined && body !== null) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -78,6 +84,77 @@
         throw new ApiError(0, "无法连接服务器，请检查网络后重试");
       }
     );
+  }
+
+  function upload(url, formData) {
+    return api("POST", url, formData);
+  }
+
+  function fileName(response, fallback) {
+    var disposition = response.headers.get("Content-Disposition") || "";
+    var star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
+    if (star) {
+      try {
+        return decodeURIComponent(star[1]);
+      } catch (e) {
+        return fallback;
+      }
+    }
+    var plain = /filename="?([^";]+)"?/i.exec(disposition);
+    return plain ? plain[1] : fallback;
+  }
+
+  function download(url, fallbackName) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json, */*" } }).then(
+      function (response) {
+        if (!response.ok) {
+          return response.text().then(function (text) {
+            var data = null;
+            try {
+              data = text ? JSON.parse(text) : null;
+            } catch (e) {
+              data = null;
+            }
+            if (response.status === 401) {
+              goToLogin();
+            }
+            throw new ApiError(response.status, messageFor(response.status, data), data && data.field);
+          });
+        }
+        var name = fileName(response, fallbackName || "download");
+        return response.blob().then(function (blob) {
+          var href = URL.createObjectURL(blob);
+          var a = el("a", { href: href, download: name });
+          a.hidden = true;
+          document.body.appendChild(a);
+          a.click();
+          document.body.removeChild(a);
+          window.setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
+          return name;
+        });
+      },
+      function () {
+        throw new ApiError(0, "无法连接服务器，请检查网络后重试");
+      }
+    );
+  }
+
+  function localTime(iso) {
+    if (!iso) {
+      return "—";
+    }
+    var text = String(iso);
+    if (!/(Z|[+-]\d\d:?\d\d)$/.test(text)) {
+      text += "Z"; // stored UTC without its offset (SQLite)
+    }
+    var t = new Date(text);
+    if (isNaN(t.getTime())) {
+      return String(iso);
+    }
+    var cst = new Date(t.getTime() + 8 * 3600 * 1000);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return cst.getUTCFullYear() + "-" + two(cst.getUTCMonth() + 1) + "-" + two(cst.getUTCDate()) + " " +
+      two(cst.getUTCHours()) + ":" + two(cst.getUTCMinutes());
   }
 
   function goToLogin() {
@@ -250,6 +327,9 @@
   window.canbao = {
     ApiError: ApiError,
     api: api,
+    upload: upload,
+    download: download,
+    localTime: localTime,
     csrfToken: csrfToken,
     goToLogin: goToLogin,
     count: count,

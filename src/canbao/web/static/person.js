@@ -152,19 +152,90 @@
     });
   }
 
+  /* 退费 (county_admin: GET /api/v1/money/choices lists "refund"): the benefit year, the reason and the day
+     it was asked for → POST /api/v1/persons/{id}/refund (CSRF); the policy decides whether anything is paid
+     back (the answer's `why`), and the page is read again to show the refund and the ledger. */
+  function refundForm(personId, reasons, years, reload) {
+    var field = function (id, label, input) {
+      return canbao.el("div", { className: "field" }, [canbao.el("label", { for: id, text: label }), input]);
+    };
+    var year = canbao.el("input", { type: "number", id: "refund-year", min: "2000", max: "2100", step: "1" });
+    year.value = years && years.default ? String(years.default) : "";
+    var reason = canbao.el("select", { id: "refund-reason" });
+    reasons.forEach(function (r) { reason.appendChild(canbao.el("option", { value: r.value, text: r.label })); });
+    var day = canbao.el("input", { type: "date", id: "refund-requested-on" });
+    day.value = (years && years.today) || "";
+    var button = canbao.el("button", { type: "submit", id: "refund-submit", text: "办理退费" });
+    var message = canbao.el("p", { className: "message", id: "refund-result" });
+    message.hidden = true;
+    var form = canbao.el("form", { className: "toolbar", id: "refund-form", novalidate: "novalidate" }, [
+      field("refund-year", "待遇年度", year), field("refund-reason", "退费原因", reason),
+      field("refund-requested-on", "申请日期", day), button,
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      button.disabled = true;
+      var body = { benefit_year: Number(year.value), reason: reason.value, requested_on: day.value };
+      canbao.api("POST", "/api/v1/persons/" + encodeURIComponent(personId) + "/refund", body).then(
+        function (result) {
+          button.disabled = false;
+          var text = result.refunded
+            ? "已退费 " + canbao.yuan(result.amount_fen) + " 元（" + result.reason_label + "），参保关系终止。依据：" + result.why
+            : "不予退费（" + result.reason_label + "）：" + result.why;
+          reload(text, result.refunded);
+        },
+        function (err) {
+          button.disabled = false;
+          canbao.showError(message, err);
+        }
+      );
+    });
+    return canbao.el("section", { className: "panel", id: "section-refund-form" }, [
+      canbao.el("h2", { text: "办理退费" }),
+      canbao.el("p", { className: "hint", text: "按政策可退时退还个人缴费并终止参保关系；同一申请重复提交不会再次退费。" }),
+      form, message,
+    ]);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var root = document.getElementById("person");
     var personId = root.getAttribute("data-person-id");
     var countyWide = root.getAttribute("data-county-wide") === "true";
     var error = document.getElementById("person-error");
-    canbao.api("GET", "/api/v1/persons/" + encodeURIComponent(personId)).then(
-      function (data) { render(root, data || {}, countyWide, personId); },
-      function (err) {
-        if (err.status === 404) {
-          document.getElementById("person-title").textContent = "未找到该人员";
+    var extras = countyWide
+      ? Promise.all([
+        canbao.api("GET", "/api/v1/money/choices").catch(function () { return null; }),
+        canbao.api("GET", "/api/v1/benefit-years").catch(function () { return null; }),
+      ])
+      : Promise.resolve([null, null]);
+
+    function show(notice, good) {
+      return canbao.api("GET", "/api/v1/persons/" + encodeURIComponent(personId)).then(
+        function (data) {
+          canbao.replace(root, null);
+          render(root, data || {}, countyWide, personId);
+          return extras.then(function (answers) {
+            var choices = answers[0];
+            var work = (choices && choices.work) || [];
+            if (work.some(function (w) { return w.value === "refund"; })) {
+              root.appendChild(refundForm(personId, choices.refund_reasons || [], answers[1], show));
+              if (notice) {
+                var message = document.getElementById("refund-result");
+                message.textContent = notice;
+                message.className = good ? "message good" : "message info";
+                message.hidden = false;
+              }
+            }
+          });
+        },
+        function (err) {
+          if (err.status === 404) {
+            document.getElementById("person-title").textContent = "未找到该人员";
+          }
+          canbao.showError(error, err);
         }
-        canbao.showError(error, err);
-      }
-    );
+      );
+    }
+    show(null, false);
   });
 })();
