@@ -40,14 +40,15 @@ work = KINDS["submission"].work
 
 def loud(context):
     def progress(done, total, stage):
-        print(stage, flush=True)
+        sys.stdout.write(f"{stage}\\n")  # one write a line: print() writes the end apart, and two threads print here
         context.progress(done, total, stage)
     return work(type(context)(context.engine, context.staff, context.params, context.today, context.folder, progress))
 
 runner = JobRunner(make_engine(url), {"submission": JobKind("名单报送", loud)}, folder, lambda: dt.datetime.now(dt.UTC))
 runner.start()
 staff = Staff(user_id=1, username="admin", role="county_admin", county="341323")
-print("job", runner.submit("submission", staff, params, dt.date(2021, 12, 20)), flush=True)
+job_id = runner.submit("submission", staff, params, dt.date(2021, 12, 20))
+sys.stdout.write(f"job {job_id}\\n")
 time.sleep(600)
 """
 

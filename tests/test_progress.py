@@ -5,6 +5,7 @@ its own files (population.parquet, the payment files, the roster, the activation
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from collections.abc import Iterator
 from decimal import Decimal
@@ -417,6 +418,8 @@ def test_cli_progress_not_renewed_rewards(season: Season, tmp_path: Path) -> Non
 
     url = season.engine.url.render_as_string(hide_password=False)
     env = {"CANBAO_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # the code under test, also when it runs from a source tree (PYTHONPATH=src)
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "canbao.cli", *args]

@@ -70,6 +70,7 @@ def desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     d = Desk(engine, tmp_path / "files")
     with d.client:
         yield d
+    d.app.state.jobs.shutdown(wait=True)  # the app's stop does not wait for a running job; the database goes next
 
 
 def enroll(engine: Engine, policy: str, county: str, township: str, txn: str, amount: str, *categories: str,

@@ -62,6 +62,7 @@ def desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
     d = Desk(engine, tmp_path / "files")
     with d.client:
         yield d
+    d.app.state.jobs.shutdown(wait=True)  # the app's stop does not wait for a running job; the database goes next
 
 
 def upload(path: Path) -> tuple[str, io.BytesIO, str]:

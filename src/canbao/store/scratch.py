@@ -4,17 +4,21 @@ its own on a server, migrated, and the schema dropped afterwards (unless kept). 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from canbao.errors import CanbaoError
 from canbao.store.db import make_engine, upgrade
 
 LOCAL_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEADLOCK = "40P01"  # SQLSTATE deadlock_detected
+DROP_TRIES = 30
 
 
 def scratch_pg_url() -> str:
@@ -49,6 +53,20 @@ def scratch_database(
         yield url
     finally:
         if not keep:
+            _drop(admin, schema)
+        admin.dispose()
+
+
+def _drop(admin: Engine, schema: str) -> None:
+    """DROP SCHEMA … CASCADE, tried again a moment later when PostgreSQL chose it as a deadlock's victim: a test
+    may leave a connection at work in its schema (a portal job still running after its app stopped), which
+    holds a table's lock the drop needs while waiting for one the drop already took."""
+    for attempt in range(DROP_TRIES):
+        try:
             with admin.begin() as connection:
                 connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+            return
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DROP_TRIES - 1:
+                raise
+            time.sleep(0.5)
