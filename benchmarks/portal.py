@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -112,9 +113,10 @@ def accounts(url: str, users: int, townships: list[str]) -> list[str]:
     return names
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_TODAY": AS_OF.isoformat()}
     command = [sys.executable, "-m", "canbao.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -170,6 +172,51 @@ def load(base: str, users: list[str], requests: int, names: list[str], id_number
     return timings
 
 
+WRK_SCRIPT = """
+local cookies = {%(cookies)s}
+local paths = {%(paths)s}
+math.randomseed(%(seed)d)
+request = function()
+  local headers = {}
+  headers["Cookie"] = cookies[math.random(#cookies)]
+  return wrk.format("GET", paths[math.random(#paths)], headers)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests,
+    e.status + e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(95), latency.max))
+end
+"""
+
+
+def wrk_load(base: str, users: list[str], seconds: int, kinds: dict[str, list[str]], folder: Path) -> None:
+    """The same kinds of request sent by wrk (C, from a second process: the load costs the machine little),
+    `len(users)` connections, each request with one of the users' session cookies, for `seconds` per kind."""
+    cookies = []
+    for u in users:
+        client = signed_in(base, u)
+        cookies.append(f"canbao_session={client.cookies['canbao_session']}")
+        client.close()
+    for kind, paths in kinds.items():
+        lua = folder / "load.lua"
+        lua.write_text(
+            WRK_SCRIPT % {
+                "cookies": ", ".join(f'"{c}"' for c in cookies),
+                "paths": ", ".join('"' + q.replace('"', "") + '"' for q in paths),
+                "seed": 7,
+            },
+            encoding="utf-8",
+        )  # fmt: skip
+        command = ["wrk", "-t", "2", "-c", str(len(users)), "-d", f"{seconds}s", "-s", str(lua), base]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+        n, errors, p50, p95, slowest = (int(v) for v in line.split()[1:])
+        print(
+            f"  {kind} (wrk, {len(users)} connections, {seconds} s): {n:,} requests ({n / seconds:.0f}/s), "
+            f"{errors} errors, p50 {p50 / 1000:.0f} ms, p95 {p95 / 1000:.0f} ms, slowest {slowest / 1000:.0f} ms"
+        )
+
+
 def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
@@ -182,6 +229,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--requests", type=int, default=40, help="rounds per user (4 requests a round)")
     parser.add_argument("--list-rows", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="canbao serve --workers")
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="seconds of wrk load per kind (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -199,7 +248,7 @@ def main() -> None:
                 users = accounts(url, args.users, townships)
                 print(f"{database}: registry filled and {len(users)} accounts in {time.perf_counter() - started:.1f} s")
                 port = free_port()
-                server = serve(url, port)
+                server = serve(url, port, args.workers)
                 base = f"http://127.0.0.1:{port}"
                 try:
                     first = signed_in(base, users[0])
@@ -210,6 +259,15 @@ def main() -> None:
                     started = time.perf_counter()
                     timings = load(base, users, args.requests, sample["name"].to_list(), sample["id_number"].to_list())
                     wall = time.perf_counter() - started
+                    if shutil.which("wrk") and args.wrk_seconds:
+                        from urllib.parse import quote
+
+                        queries = [f"/api/v1/persons?q={quote(q)}" for q in sample["name"].to_list()[:500]]
+                        queries += [f"/api/v1/persons?q={q}" for q in sample["id_number"].to_list()[:500]]
+                        progress_path = f"/api/v1/progress?benefit_year={YEAR}&as_of={AS_OF.isoformat()}"
+                        kinds = {"工作台页面 GET /": ["/"], "工作台数据 GET /api/v1/progress": [progress_path],
+                                 "人员查询": queries}  # fmt: skip
+                        wrk_load(base, users, args.wrk_seconds, kinds, folder)
                     listed = department_list(population, args.list_rows, folder / "低保名单.csv")
                     seconds, result = list_to_screen(base, "minzheng", listed)
                 finally:

@@ -438,3 +438,46 @@ def test_the_portals_commands_have_chinese_help() -> None:
         assert code == 0 and "用法：" in out and "选项：" in out
     listing = invoke(["--help"]).out
     assert "serve" in listing and "users" in listing and "门户用户" in listing
+
+
+def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(database_url: str) -> None:
+    """`canbao serve --workers 2`: each worker builds its own app from the environment (canbao.web.asgi); a
+    session opened through one worker is good on the other, since sessions live in the database."""
+    import os
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    from canbao.store.db import make_engine
+
+    engine = make_engine(database_url)
+    add_user(engine, username="admin", role="county_admin", password="a-long-password", actor="t", now=START)
+    engine.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CANBAO_DATABASE_URL": database_url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "canbao.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/login", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        with httpx.Client(base_url=base) as client:
+            assert client.post("/api/v1/login", json={"username": "admin", "password": "a-long-password"}).is_success
+            # new connections, so that both workers answer some of them
+            answers = [httpx.get(f"{base}/api/v1/me", cookies=client.cookies).status_code for _ in range(10)]
+        assert answers == [200] * 10
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert b"Traceback" not in err

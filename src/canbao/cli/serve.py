@@ -40,13 +40,24 @@ LOG_CONFIG: dict[str, Any] = {
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="监听端口")
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="工作进程数（多核服务器上可设为核数；每个进程各自连接数据库）",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int) -> None:
     """启动工作人员门户（浏览器访问）；默认使用当前目录的 canbao.db，或 CANBAO_DATABASE_URL."""
     import uvicorn
 
     from canbao.web.app import create_app
 
-    app = create_app(settings(), engine(write=True))
+    database = engine(write=True)  # the embedded default created and migrated here, once, before any worker
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"门户地址：http://{shown}:{port}/", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=LOG_CONFIG)
+    options: dict[str, Any] = {
+        "host": host, "port": port, "log_level": "warning", "access_log": False, "log_config": LOG_CONFIG,
+    }  # fmt: skip
+    if workers == 1:
+        uvicorn.run(create_app(settings(), database), **options)
+    else:  # each worker process builds its own app (canbao.web.asgi.portal) from the same environment
+        database.dispose()
+        uvicorn.run("canbao.web.asgi:portal", factory=True, workers=workers, **options)
