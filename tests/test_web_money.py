@@ -6,7 +6,6 @@ On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,8 +24,9 @@ from canbao.services.payments import Payment, pay
 from canbao.services.targets import import_targets
 from canbao.store.tables import audit_log, enrollments, ledger_entries, persons
 from canbao.web.app import create_app
-from canbao.web.deps import csrf_checked, current_staff
+from canbao.web.deps import current_staff
 from conftest import TODAY, application
+from web_support import Desk, desk_on
 
 BENGBU = "anhui/bengbu/2022"
 HUAIYUAN = "anhui/bengbu/huaiyuan/2025"
@@ -41,36 +41,10 @@ LB_ADMIN = Staff(6, "lbadmin", "county_admin", county="341323")
 LB_TAX = Staff(7, "lbtax", "tax", county="341323")
 
 
-class Desk:
-    def __init__(self, engine: Engine, folder: Path) -> None:
-        self.engine = engine
-        self.app = create_app(Settings(str(engine.url), True, None, TODAY, files_dir=folder), engine)
-        self.app.dependency_overrides[csrf_checked] = lambda: None
-        self.client = TestClient(self.app)
-
-    def as_(self, staff: Staff) -> TestClient:
-        self.app.dependency_overrides[current_staff] = lambda: staff
-        return self.client
-
-    def finished(self, answer: Any) -> dict[str, Any]:
-        assert answer.status_code == 202, answer.text
-        job_id = answer.json()["job_id"]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            view: dict[str, Any] = self.client.get(f"/api/v1/jobs/{job_id}").json()
-            if view["status"] in ("done", "failed"):
-                assert view["status"] == "done", view
-                return view
-            time.sleep(0.05)
-        raise AssertionError("the job did not finish")
-
-
 @pytest.fixture
 def desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
-    d = Desk(engine, tmp_path / "files")
-    with d.client:
+    with desk_on(engine, tmp_path / "files", TODAY) as d:
         yield d
-    d.app.state.jobs.shutdown(wait=True)  # the app's stop does not wait for a running job; the database goes next
 
 
 def enroll(engine: Engine, policy: str, county: str, township: str, txn: str, amount: str, *categories: str,

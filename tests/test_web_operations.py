@@ -6,22 +6,17 @@ reconcile but not open the season; a township may do none of it. On SQLite and P
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from canbao.bootstrap import Settings
 from canbao.services.access import Staff
 from canbao.synth import Manifest, build_county
-from canbao.web.app import create_app
-from canbao.web.deps import csrf_checked, current_staff
 from conftest import TODAY
+from web_support import Desk, desk_on
 
 COUNTY = "341323"
 ADMIN = Staff(user_id=1, username="admin", role="county_admin", county=COUNTY)
@@ -34,35 +29,10 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Manifest:
     return build_county(COUNTY, 500, 5, tmp_path_factory.mktemp("ops") / "county")
 
 
-class Desk:
-    def __init__(self, engine: Engine, folder: Path) -> None:
-        self.app = create_app(Settings(str(engine.url), True, None, TODAY, files_dir=folder), engine)
-        self.app.dependency_overrides[csrf_checked] = lambda: None
-        self.client = TestClient(self.app)
-
-    def as_(self, staff: Staff) -> TestClient:
-        self.app.dependency_overrides[current_staff] = lambda: staff
-        return self.client
-
-    def finished(self, answer: Any) -> dict[str, Any]:
-        assert answer.status_code == 202, answer.text
-        job_id = answer.json()["job_id"]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            view: dict[str, Any] = self.client.get(f"/api/v1/jobs/{job_id}").json()
-            if view["status"] in ("done", "failed"):
-                assert view["status"] == "done", view
-                return view
-            time.sleep(0.05)
-        raise AssertionError("the job did not finish")
-
-
 @pytest.fixture
 def desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
-    d = Desk(engine, tmp_path / "files")
-    with d.client:
+    with desk_on(engine, tmp_path / "files", TODAY) as d:
         yield d
-    d.app.state.jobs.shutdown(wait=True)  # the app's stop does not wait for a running job; the database goes next
 
 
 def upload(path: Path) -> tuple[str, io.BytesIO, str]:

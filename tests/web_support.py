@@ -19,6 +19,10 @@ import dataclasses
 import datetime as dt
 import itertools
 import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,6 +30,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from canbao.bootstrap import Settings
+from canbao.services.access import Staff
 from canbao.web.app import create_app
 
 START = dt.datetime(2021, 12, 1, 1, 30, tzinfo=dt.UTC)  # 09:30 in Beijing during Lingbi's 2022 campaign
@@ -95,3 +100,44 @@ def fast_hashes(monkeypatch: Any) -> None:
     from canbao.services import accounts
 
     monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+class Desk:
+    """The app with the signed-in staff and the CSRF check replaced (the sessions' own tests are
+    test_web_auth.py): `desk.as_(staff)` is the client acting as `staff`; `desk.finished(answer)` waits for the
+    job a 202 answer started and returns its view (it must end done)."""
+
+    def __init__(self, engine: Engine, folder: Path, today: dt.date) -> None:
+        from canbao.web.deps import csrf_checked, current_staff
+
+        self.engine = engine
+        self.current_staff = current_staff
+        self.app = create_app(Settings(str(engine.url), True, None, today, files_dir=folder), engine)
+        self.app.dependency_overrides[csrf_checked] = lambda: None
+        self.client = TestClient(self.app)
+
+    def as_(self, staff: Staff) -> TestClient:
+        self.app.dependency_overrides[self.current_staff] = lambda: staff
+        return self.client
+
+    def finished(self, answer: Any) -> dict[str, Any]:
+        assert answer.status_code == 202, answer.text
+        job_id = answer.json()["job_id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            view: dict[str, Any] = self.client.get(f"/api/v1/jobs/{job_id}").json()
+            if view["status"] in ("done", "failed"):
+                assert view["status"] == "done", view
+                return view
+            time.sleep(0.05)
+        raise AssertionError("the job did not finish")
+
+
+@contextmanager
+def desk_on(engine: Engine, folder: Path, today: dt.date) -> Iterator[Desk]:
+    """A Desk whose app is started (its job runner too) and stopped, waiting for a running job: the app's own
+    stop does not wait, and the database is dropped next."""
+    desk = Desk(engine, folder, today)
+    with desk.client:
+        yield desk
+    desk.app.state.jobs.shutdown(wait=True)
