@@ -441,8 +441,9 @@ def test_the_portals_commands_have_chinese_help() -> None:
 
 
 def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(database_url: str) -> None:
-    """`canbao serve --workers 2`: each worker builds its own app from the environment (canbao.web.asgi); a
-    session opened through one worker is good on the other, since sessions live in the database."""
+    """`canbao serve --workers 2` on PostgreSQL: each worker builds its own app from the environment
+    (canbao.web.asgi); a session opened through one worker is good on the other, since sessions live in the
+    database. On the embedded SQLite it is refused: one writer at a time (services.jobs' heartbeats)."""
     import os
     import socket
     import subprocess
@@ -452,6 +453,12 @@ def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(d
 
     from canbao.store.db import make_engine
 
+    if database_url.startswith("sqlite"):
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("CANBAO_DATABASE_URL", database_url)
+            code, _out, err = invoke(["serve", "--workers", "2"])
+        assert code == 2 and "--workers" in err and "PostgreSQL" in err
+        return
     engine = make_engine(database_url)
     add_user(engine, username="admin", role="county_admin", password="a-long-password", actor="t", now=START)
     engine.dispose()

@@ -48,8 +48,15 @@ def serve(host: str, port: int, workers: int) -> None:
     """启动工作人员门户（浏览器访问）；默认使用当前目录的 canbao.db，或 CANBAO_DATABASE_URL."""
     import uvicorn
 
+    from canbao.errors import InputError
     from canbao.web.app import create_app
 
+    if workers > 1 and settings().database_url.startswith("sqlite"):
+        # One writer at a time: a worker's heartbeat could wait behind another's long import and its job be
+        # taken for orphaned (services.jobs); several processes are for PostgreSQL.
+        raise InputError(
+            "--workers", "嵌入式 SQLite 数据库只用一个工作进程；多个工作进程请使用 PostgreSQL（CANBAO_DATABASE_URL）"
+        )
     database = engine(write=True)  # the embedded default created and migrated here, once, before any worker
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"门户地址：http://{shown}:{port}/", err=True)
