@@ -113,8 +113,8 @@ def accounts(url: str, users: int, townships: list[str]) -> list[str]:
     return names
 
 
-def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_TODAY": AS_OF.isoformat()}
+def serve(url: str, port: int, workers: int, files: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_TODAY": AS_OF.isoformat(), "CANBAO_FILES_DIR": str(files)}
     command = [sys.executable, "-m", "canbao.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -248,7 +248,7 @@ def main() -> None:
                 users = accounts(url, args.users, townships)
                 print(f"{database}: registry filled and {len(users)} accounts in {time.perf_counter() - started:.1f} s")
                 port = free_port()
-                server = serve(url, port, args.workers)
+                server = serve(url, port, args.workers, folder / "files")
                 base = f"http://127.0.0.1:{port}"
                 try:
                     first = signed_in(base, users[0])

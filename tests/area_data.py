@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -162,7 +163,8 @@ class Portal:
 
     def __init__(self, engine: Engine) -> None:
         url = engine.url.render_as_string(hide_password=False)
-        self.app = create_app(Settings(url, True, None, TODAY), engine)
+        files = Path(tempfile.mkdtemp(prefix="canbao-files-"))  # uploads and jobs' files: never the checkout
+        self.app = create_app(Settings(url, True, None, TODAY, files_dir=files), engine)
         self.staff: Staff | None = STAFF["county_admin"]
 
         def signed_in() -> Staff:

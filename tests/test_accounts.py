@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -440,7 +441,9 @@ def test_the_portals_commands_have_chinese_help() -> None:
     assert "serve" in listing and "users" in listing and "门户用户" in listing
 
 
-def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(database_url: str) -> None:
+def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(
+    database_url: str, tmp_path: Path
+) -> None:
     """`canbao serve --workers 2` on PostgreSQL: each worker builds its own app from the environment
     (canbao.web.asgi); a session opened through one worker is good on the other, since sessions live in the
     database. On the embedded SQLite it is refused: one writer at a time (services.jobs' heartbeats)."""
@@ -465,7 +468,7 @@ def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(d
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "CANBAO_DATABASE_URL": database_url}
+    env = {**os.environ, "CANBAO_DATABASE_URL": database_url, "CANBAO_FILES_DIR": str(tmp_path / "files")}
     server = subprocess.Popen(
         [sys.executable, "-m", "canbao.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

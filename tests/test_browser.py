@@ -87,7 +87,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
             "township": add_staff(engine, "township", township=township),
             "village": add_staff(engine, "village", township=township, village=village),
         }
-        settings = Settings(url, True, None, fixed_today=AS_OF)
+        settings = Settings(url, True, None, fixed_today=AS_OF, files_dir=folder / "files")
         with serve(create_app(settings, engine)) as base_url:
             yield Portal(base_url, engine, accounts, township, village, mine, theirs)
         engine.dispose()

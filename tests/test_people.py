@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -323,7 +324,9 @@ def test_api_with_real_sessions(county: County) -> None:
 
     now = dt.datetime(2021, 12, 20, 2, 0, tzinfo=dt.UTC)
     url = county.engine.url.render_as_string(hide_password=False)
-    app = create_app(Settings(url, True, None, dt.date(2021, 12, 20)), county.engine, clock=lambda: now)
+    files = Path(tempfile.mkdtemp(prefix="canbao-files-"))
+    settings = Settings(url, True, None, dt.date(2021, 12, 20), files_dir=files)
+    app = create_app(settings, county.engine, clock=lambda: now)
     password = "Canbao-portal-2021!"
     for username, role, area in (
         ("e2e_township", "township", {"county": COUNTY, "township": "灵城镇"}),

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import secrets
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,8 @@ class Portal:
     ) -> None:
         self.now = now
         base = settings or Settings.from_environment({})
+        if base.files_dir is None:  # uploads and jobs' files in a folder of their own, never the checkout
+            base = dataclasses.replace(base, files_dir=Path(tempfile.mkdtemp(prefix="canbao-files-")))
         self.settings = dataclasses.replace(base, **setting_changes) if setting_changes else base
         self.engine = engine
         self.app: FastAPI = create_app(self.settings, engine, clock=lambda: self.now)
