@@ -1,0 +1,145 @@
+"""WeChat Pay API v3 payment notifications (微信支付 APIv3 支付结果通知), as WeChat Pay publishes them:
+
+1. the signature: ``Wechatpay-Signature`` is base64 SHA256-RSA (PKCS#1 v1.5) over
+   ``{Wechatpay-Timestamp}\\n{Wechatpay-Nonce}\\n{body}\\n``, verified with the platform public key named by
+   ``Wechatpay-Serial``; a timestamp more than 5 minutes from the real time is refused (a replayed capture);
+2. the body: ``{"id", "create_time", "event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource",
+   "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext", "nonce", "associated_data", "original_type"}}``;
+3. ``resource.ciphertext`` (base64; the tag is its last 16 bytes) decrypted with the 32-byte APIv3 key, the
+   resource's nonce (12 bytes) and associated data: the transaction, with ``out_trade_no``,
+   ``transaction_id``, ``trade_state`` (SUCCESS), ``success_time`` (RFC 3339) and ``amount.total`` (fen).
+
+The answer to WeChat Pay is 200 or 204 with no body on success, and 4xx/5xx with
+``{"code": "FAIL", "message": …}`` otherwise (WeChat Pay then retries).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from canbao.channels import ChannelPayment, NotificationRefused
+
+KIND = "wechatpay_v3"
+MAX_SKEW = dt.timedelta(minutes=5)
+HEADERS = ("Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial")
+
+
+def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    """The platform's public key from PEM (a public key, or the platform certificate's)."""
+    from cryptography import x509
+
+    try:
+        key = (
+            x509.load_pem_x509_certificate(pem).public_key()
+            if b"CERTIFICATE" in pem
+            else serialization.load_pem_public_key(pem)
+        )
+    except ValueError as exc:
+        raise NotificationRefused(f"微信支付平台公钥无法读取：{exc}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise NotificationRefused("微信支付平台公钥应为 RSA 公钥")
+    return key
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    lower = {k.lower(): v for k, v in headers.items()}
+    value = lower.get(name.lower())
+    if not value:
+        raise NotificationRefused(f"缺少请求头 {name}")
+    return value
+
+
+def verify_signature(
+    headers: Mapping[str, str],
+    body: bytes,
+    public_keys: Mapping[str, rsa.RSAPublicKey],
+    now: dt.datetime,
+) -> None:
+    """Refuse unless the headers' signature over the body is the platform's, by the key its serial names,
+    and its timestamp is within MAX_SKEW of `now` (the real time, aware)."""
+    serial = _header(headers, "Wechatpay-Serial")
+    key = public_keys.get(serial)
+    if key is None:
+        raise NotificationRefused(f"未知的微信支付平台证书序列号 {serial}")
+    timestamp, nonce = _header(headers, "Wechatpay-Timestamp"), _header(headers, "Wechatpay-Nonce")
+    if not timestamp.isdigit():
+        raise NotificationRefused("Wechatpay-Timestamp 应为秒数")
+    sent = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+    if abs(now - sent) > MAX_SKEW:
+        raise NotificationRefused("通知的时间戳与当前时间相差超过 5 分钟")
+    try:
+        signature = base64.b64decode(_header(headers, "Wechatpay-Signature"), validate=True)
+    except (binascii.Error, ValueError):
+        raise NotificationRefused("Wechatpay-Signature 不是有效的 base64") from None
+    message = timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise NotificationRefused("微信支付通知签名验证失败") from None
+
+
+def decrypt_resource(resource: Mapping[str, Any], api_v3_key: bytes) -> dict[str, Any]:
+    """The notification's resource decrypted (AEAD_AES_256_GCM with the APIv3 key) as JSON."""
+    if resource.get("algorithm") != "AEAD_AES_256_GCM":
+        raise NotificationRefused(f"不支持的加密算法 {resource.get('algorithm')!r}")
+    if len(api_v3_key) != 32:
+        raise NotificationRefused("APIv3 密钥应为 32 个字节")
+    try:
+        plain = AESGCM(api_v3_key).decrypt(
+            str(resource["nonce"]).encode(),
+            base64.b64decode(str(resource["ciphertext"]), validate=True),
+            str(resource.get("associated_data") or "").encode(),
+        )
+        data: dict[str, Any] = json.loads(plain)
+    except (InvalidTag, KeyError, binascii.Error, ValueError):
+        raise NotificationRefused("通知的 resource 无法用 APIv3 密钥解密") from None
+    return data
+
+
+def read_notification(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    public_keys: Mapping[str, rsa.RSAPublicKey],
+    api_v3_key: bytes,
+    now: dt.datetime,
+) -> ChannelPayment:
+    """A verified TRANSACTION.SUCCESS notification as a ChannelPayment; NotificationRefused otherwise."""
+    verify_signature(headers, body, public_keys, now)
+    try:
+        event = json.loads(body)
+        resource = event["resource"]
+    except (ValueError, KeyError, TypeError):
+        raise NotificationRefused("通知内容不是微信支付的 JSON 格式") from None
+    if event.get("event_type") != "TRANSACTION.SUCCESS":
+        raise NotificationRefused(f"不是支付成功通知（{event.get('event_type')}）")
+    t = decrypt_resource(resource, api_v3_key)
+    if t.get("trade_state") != "SUCCESS":
+        raise NotificationRefused(f"交易状态不是成功（{t.get('trade_state')}）")
+    try:
+        amount = t["amount"]["total"]
+        succeeded = dt.datetime.fromisoformat(str(t["success_time"]))
+        out_trade_no, transaction_id = str(t["out_trade_no"]), str(t["transaction_id"])
+    except (KeyError, TypeError, ValueError):
+        raise NotificationRefused("交易内容缺少订单号、交易号、金额或支付时间") from None
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or succeeded.tzinfo is None:
+        raise NotificationRefused("交易金额应为正整数（分），支付时间应带时区")
+    return ChannelPayment(
+        KIND, str(event.get("id")) if event.get("id") else None, out_trade_no, transaction_id, amount, succeeded,
+        str(t.get("mchid")) if t.get("mchid") else None,
+    )  # fmt: skip
+
+
+def failure_body(message: str) -> dict[str, str]:
+    """The answer WeChat Pay reads on a refusal (with a 4xx or 5xx status)."""
+    return {"code": "FAIL", "message": message}
