@@ -27,7 +27,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from canbao.cli import funds, imports, policy, progress, reconcile, registry, season, serve, synth, users
+    from canbao.cli import channels, funds, imports, policy, progress, reconcile, registry, season, serve, synth, users
 
     for command in [
         *policy.COMMANDS,
@@ -40,6 +40,7 @@ def _register() -> None:
         reconcile.reconcile_command,
         *users.COMMANDS,
         serve.serve,
+        channels.channel_group,
     ]:
         cli.add_command(command)
     cli.add_command(imports.import_group, "import")

@@ -324,3 +324,21 @@ jobs = Table(
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_user", "user_id", "id"),
 )
+
+# The payment channels canbao takes notifications from (issue 15, migration 0014): a channel's kind, merchant
+# and the keys its notifications are verified with. The APIv3 key is a secret (it decrypts WeChat Pay's
+# notifications): kept here, with the registry's own protection, and never shown back (`canbao channel list`
+# shows its fingerprint).
+payment_channels = Table(
+    "payment_channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(40), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # wechatpay_v3, alipay
+    Column("merchant_id", String(64), nullable=False),  # WeChat Pay's mchid, Alipay's app_id
+    Column("platform_public_key", Text, nullable=False),  # PEM
+    Column("platform_serial", String(64)),  # WeChat Pay: the serial its notifications name
+    Column("api_v3_key", Text),  # WeChat Pay: the 32-byte APIv3 key
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+)

@@ -1,0 +1,75 @@
+"""`canbao channel add|list`: the payment channels notifications come from (services.channels, issue 15)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from canbao.cli.common import ACTOR, actor_or_login, engine
+from canbao.errors import InputError
+
+KEY_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group("channel")
+def channel_group() -> None:
+    """缴费渠道：登记（微信支付、支付宝）、列出."""
+
+
+def _read(path: Path | None, field: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(field, f"无法读取文件 {path}：{exc.strerror}") from None
+
+
+@channel_group.command("add")
+@click.option("--name", required=True, help="渠道名称（通知地址 /notify/<类型>/<名称> 的最后一段），如 wx")
+@click.option("--kind", required=True, help="渠道类型：wechatpay_v3（微信支付 APIv3）或 alipay（支付宝）")
+@click.option("--merchant-id", required=True, help="商户号（微信支付 mchid，支付宝 app_id）")
+@click.option("--api-v3-key-file", type=KEY_FILE, help="微信支付 APIv3 密钥文件（32 个字符）")
+@click.option("--platform-public-key", type=KEY_FILE, required=True, help="平台公钥或平台证书文件（PEM）；支付宝公钥")
+@click.option("--platform-serial", help="微信支付平台证书（或平台公钥）的序列号")
+@ACTOR
+def channel_add(
+    name: str,
+    kind: str,
+    merchant_id: str,
+    api_v3_key_file: Path | None,
+    platform_public_key: Path,
+    platform_serial: str | None,
+    actor: str | None,
+) -> None:
+    """登记一个缴费渠道；密钥在登记时校验."""
+    from canbao.services.channels import KIND_LABELS, add_channel
+
+    public = _read(platform_public_key, "platform_public_key")
+    assert public is not None
+    added = add_channel(
+        engine(write=True), name=name, kind=kind, merchant_id=merchant_id, platform_public_key=public,
+        platform_serial=platform_serial, api_v3_key=_read(api_v3_key_file, "api_v3_key"),
+        actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    click.echo(f"已登记渠道 {added.name}（{KIND_LABELS[added.kind]}，商户号 {added.merchant_id}）")
+    click.echo(f"通知地址：/notify/{added.kind}/{added.name}")
+
+
+@channel_group.command("list")
+def channel_list() -> None:
+    """列出已登记的缴费渠道（不显示密钥，只显示其指纹）."""
+    from canbao.clock import local_time
+    from canbao.services.channels import KIND_LABELS, list_channels
+
+    found = list_channels(engine(write=False))
+    if not found:
+        click.echo("尚未登记缴费渠道（canbao channel add）")
+    for c in found:
+        key = f"，APIv3 密钥指纹 {c.key_fingerprint}" if c.key_fingerprint else ""
+        serial = f"，平台证书序列号 {c.platform_serial}" if c.platform_serial else ""
+        when = local_time(c.created_at).strftime("%Y-%m-%d %H:%M")
+        who = f"{when} 由 {c.created_by} 登记"
+        click.echo(f"{c.name}：{KIND_LABELS[c.kind]}，商户号 {c.merchant_id}{serial}{key}；{who}")

@@ -1,0 +1,131 @@
+"""The payment channels canbao takes notifications from (issue 15): registered with their kind, merchant and
+the keys their notifications are verified with (canbao.channels), and read back as the verifier needs them.
+
+A channel is added once (`canbao channel add`); its name is the last part of its notification address
+(`/notify/{kind}/{name}`). The keys are checked when it is added, so that a wrong file is refused then and
+not at the first notification of the rush: the platform public key must be an RSA key (PEM, a certificate,
+or Alipay's bare base64), the APIv3 key 32 bytes, and WeChat Pay needs both the APIv3 key and the serial
+its notifications name. The APIv3 key is never shown back, only its SHA-256 fingerprint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from canbao.channels import NotificationRefused, alipay, wechatpay_v3
+from canbao.errors import InputError
+from canbao.store.tables import payment_channels
+from canbao.store.uow import audit, busy_is_refusal
+
+KINDS = ("wechatpay_v3", "alipay")
+KIND_LABELS = {"wechatpay_v3": "微信支付（APIv3）", "alipay": "支付宝"}
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    kind: str
+    merchant_id: str
+    platform_serial: str | None
+    public_key: rsa.RSAPublicKey
+    api_v3_key: bytes | None  # WeChat Pay only
+    created_at: dt.datetime
+    created_by: str
+
+    @property
+    def key_fingerprint(self) -> str | None:
+        """The APIv3 key as it may be shown: the first 16 hex digits of its SHA-256."""
+        return hashlib.sha256(self.api_v3_key).hexdigest()[:16] if self.api_v3_key else None
+
+
+def _public_key(kind: str, text: bytes) -> tuple[rsa.RSAPublicKey, str]:
+    """The key and its PEM (stored as PEM whatever form it came in)."""
+    try:
+        key = wechatpay_v3.load_public_key(text) if kind == "wechatpay_v3" else alipay.load_public_key(text)
+    except NotificationRefused as exc:
+        raise InputError("platform_public_key", str(exc)) from None
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key, pem.decode("ascii")
+
+
+def add_channel(
+    engine: Engine,
+    *,
+    name: str,
+    kind: str,
+    merchant_id: str,
+    platform_public_key: bytes,
+    platform_serial: str | None = None,
+    api_v3_key: bytes | None = None,
+    actor: str,
+    now: dt.datetime,
+) -> Channel:
+    """Register a channel (see the module docstring); refused with the field for anything wrong."""
+    if kind not in KINDS:
+        choices = "、".join(f"{k}（{v}）" for k, v in KIND_LABELS.items())
+        raise InputError("kind", f"未知的渠道类型“{kind}”，可选：{choices}")
+    if not NAME.fullmatch(name):
+        raise InputError("name", "渠道名称应为 1–40 个小写英文字母、数字、_ 或 -，以字母或数字开头（用于通知地址）")
+    merchant_id = merchant_id.strip()
+    if not merchant_id or len(merchant_id) > 64 or not merchant_id.isascii():
+        raise InputError("merchant_id", "商户号应为不超过 64 个字符的英文字母和数字")
+    key, pem = _public_key(kind, platform_public_key)
+    secret: bytes | None = None
+    if kind == "wechatpay_v3":
+        secret = (api_v3_key or b"").strip()
+        if len(secret) != 32 or not secret.isascii():
+            raise InputError("api_v3_key", "微信支付渠道须提供 32 个字节的 APIv3 密钥（--api-v3-key-file）")
+        if not platform_serial or not platform_serial.strip().isalnum():
+            raise InputError("platform_serial", "微信支付渠道须提供平台证书或平台公钥的序列号（--platform-serial）")
+        platform_serial = platform_serial.strip()
+    elif api_v3_key:
+        raise InputError("api_v3_key", "APIv3 密钥只用于微信支付渠道")
+    try:
+        with busy_is_refusal(), engine.begin() as c:
+            c.execute(
+                insert(payment_channels).values(
+                    name=name, kind=kind, merchant_id=merchant_id, platform_public_key=pem,
+                    platform_serial=platform_serial, api_v3_key=secret.decode("ascii") if secret else None,
+                    created_at=now, created_by=actor,
+                )
+            )  # fmt: skip
+    except IntegrityError:
+        raise InputError("name", f"渠道 {name} 已存在") from None
+    audit(engine, actor, "channel_add", name, "done", f"{KIND_LABELS[kind]}；商户号 {merchant_id}")
+    return Channel(name, kind, merchant_id, platform_serial, key, secret, now, actor)
+
+
+def _channel(row: dict[str, object]) -> Channel:
+    kind = str(row["kind"])
+    key, _ = _public_key(kind, str(row["platform_public_key"]).encode("ascii"))
+    secret = row["api_v3_key"]
+    return Channel(
+        str(row["name"]), kind, str(row["merchant_id"]),
+        None if row["platform_serial"] is None else str(row["platform_serial"]), key,
+        str(secret).encode("ascii") if secret is not None else None,
+        row["created_at"], str(row["created_by"]),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def list_channels(engine: Engine) -> list[Channel]:
+    with engine.connect() as c:
+        rows = c.execute(select(payment_channels).order_by(payment_channels.c.name)).mappings().all()
+    return [_channel(dict(r)) for r in rows]
+
+
+def channel_named(engine: Engine, kind: str, name: str) -> Channel | None:
+    """The channel a notification address names (`/notify/{kind}/{name}`), or None."""
+    with engine.connect() as c:
+        row = c.execute(
+            select(payment_channels).where(payment_channels.c.kind == kind, payment_channels.c.name == name)
+        ).mappings().first()
+    return _channel(dict(row)) if row else None
