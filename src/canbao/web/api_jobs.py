@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import polars as pl
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -22,6 +21,7 @@ from canbao.services.operations import OPERATION_ROLES
 from canbao.services.submissions import KIND_LABELS, check_submission, may_send
 from canbao.vocabulary import DEPARTMENT_LABELS
 from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today
+from canbao.web.downloads import attachment, media_type
 from canbao.web.job_kinds import ROWS_FILE
 from canbao.web.uploads import store
 
@@ -151,12 +151,4 @@ def job_file(job_id: int, name: str, request: Request, staff: SignedIn, engine: 
     if name not in result.get("files", []):  # only the files the job listed: no path from the URL is opened
         return JSONResponse({"detail": "未找到该文件"}, status_code=404)
     path = _job_folder(request, engine, staff, job_id) / name
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
-    return FileResponse(path, headers=headers, media_type=_media(name))
-
-
-def _media(name: str) -> str:
-    if name.endswith(".csv"):
-        return "text/csv; charset=utf-8"
-    return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
+    return FileResponse(path, headers=attachment(name), media_type=media_type(name))

@@ -14,13 +14,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from canbao.errors import InputError
 from canbao.services import money_desk
 from canbao.services.access import Staff
 from canbao.vocabulary import REFUND_REASON_LABELS
 from canbao.web.api_jobs import JobStarted, runner_of
-from canbao.web.api_lists import DOWNLOADS, _download
-from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today
+from canbao.web.deps import csrf_checked, current_staff, get_engine, get_today, iso_date
+from canbao.web.downloads import DOWNLOADS, workbooks
 from canbao.web.uploads import store
 
 router = APIRouter(prefix="/api/v1", tags=["资金核算、考核奖惩、清理与退费"])
@@ -228,7 +227,7 @@ def funds(benefit_year: Year, staff: SignedIn, engine: Database, policy: PolicyC
 def funds_workbook(benefit_year: Year, staff: SignedIn, engine: Database, policy: PolicyChoice = None) -> Response:
     with tempfile.TemporaryDirectory() as tmp:
         files = money_desk.funds_workbook(engine, staff, benefit_year, Path(tmp), policy)
-        return _download(_workbooks(files), f"资金核算-{benefit_year}", "没有资金核算工作簿")
+        return workbooks(_workbooks(files), f"资金核算-{benefit_year}", "没有资金核算工作簿")
 
 
 @router.get("/rewards", response_model=RewardsSummary, summary="考核奖惩：各乡镇任务完成、名次、奖励、工作经费补助")
@@ -240,7 +239,7 @@ def rewards(benefit_year: Year, staff: SignedIn, engine: Database, policy: Polic
 def rewards_workbook(benefit_year: Year, staff: SignedIn, engine: Database, policy: PolicyChoice = None) -> Response:
     with tempfile.TemporaryDirectory() as tmp:
         files = money_desk.rewards_workbook(engine, staff, benefit_year, Path(tmp), policy)
-        return _download(_workbooks(files), f"考核奖惩-{benefit_year}", "没有考核奖惩工作簿")
+        return workbooks(_workbooks(files), f"考核奖惩-{benefit_year}", "没有考核奖惩工作簿")
 
 
 def _workbooks(files: list[Path]) -> list[Path]:
@@ -265,12 +264,7 @@ def cleanup(
     employees: Annotated[UploadFile | None, File(description="职工医保参保人员名单")] = None,
     other_counties: Annotated[UploadFile | None, File(description="其他县（区）居民医保参保名册")] = None,
 ) -> JobStarted:
-    day = None
-    if as_of:
-        try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise InputError("as_of", f"应为日期 YYYY-MM-DD，而不是“{as_of}”") from None
+    day = iso_date(as_of, "as_of") if as_of else None
     given = {"deaths": deaths, "employees": employees, "other_counties": other_counties}
     sent = {name: Path(f.filename or name) if f is not None else None for name, f in given.items()}
     pid = money_desk.check_cleanup(engine, staff, benefit_year, policy, sent)  # refused before any file is stored

@@ -3,7 +3,6 @@ job's page (GET /api/v1/jobs/{id}) follows it and offers its files."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -13,7 +12,7 @@ from canbao.errors import InputError
 from canbao.services.access import Staff
 from canbao.services.operations import check_may_run
 from canbao.web.api_jobs import JobStarted, runner_of
-from canbao.web.deps import csrf_checked, current_staff, get_today
+from canbao.web.deps import csrf_checked, current_staff, get_today, iso_date
 from canbao.web.uploads import store
 
 router = APIRouter(prefix="/api/v1", tags=["开征、入账与对账"], dependencies=[Depends(csrf_checked)])
@@ -60,10 +59,7 @@ def reconciliation(
     unit_aliases: Annotated[UploadFile | None, File(description="代收单位名称对照表")] = None,
 ) -> JobStarted:
     check_may_run(staff, "reconciliation")
-    try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError:
-        raise InputError("as_of", f"应为日期 YYYY-MM-DD，而不是“{as_of}”") from None
+    day = iso_date(as_of, "as_of")
     given: dict[str, list[UploadFile | None]] = {
         "tax": [tax], "bank": [bank], "collections": list(collections or []),
         "other_counties": list(other_counties or []),

@@ -15,6 +15,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy import Engine
 
 from canbao.bootstrap import Settings
+from canbao.errors import InputError
 from canbao.services.access import Staff
 
 
@@ -124,3 +125,11 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if any(ord(ch) < 0x20 or ch == "\x7f" for ch in target):
         return default
     return target
+
+
+def iso_date(text: str, field: str) -> dt.date:
+    """A date the API was given as YYYY-MM-DD; InputError naming `field` otherwise."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, f"应为日期 YYYY-MM-DD，而不是“{text}”") from None
