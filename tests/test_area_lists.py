@@ -14,14 +14,12 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from canbao.bootstrap import Settings
 from canbao.ids import mask_id_number
 from canbao.services.access import Staff
 from canbao.services.payments import Payment, pay
 from canbao.services.season import open_season
-from canbao.web.app import create_app
-from canbao.web.deps import current_staff
 from conftest import TODAY, application
+from web_support import Desk
 
 LINGBI = "341323"
 PLACES = [("灵城镇", "城东社区"), ("灵城镇", "城西社区"), ("韦集镇", "韦集村")]
@@ -44,9 +42,7 @@ def last_years_enrollees(engine: Engine) -> dict[tuple[str, str], str]:
 
 
 def client_as(engine: Engine, folder: Path, staff: Staff) -> TestClient:
-    app = create_app(Settings(str(engine.url), True, None, TODAY, files_dir=folder), engine)
-    app.dependency_overrides[current_staff] = lambda: staff
-    return TestClient(app)
+    return Desk(engine, folder, TODAY).as_(staff)
 
 
 def workbook_text(content: bytes) -> str:

@@ -9,17 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from canbao.bootstrap import Settings
 from canbao.ids import make_id_number
 from canbao.services.access import Staff
 from canbao.services.accounts import authenticate, list_users
 from canbao.store.uow import audit
-from canbao.web.app import create_app
-from canbao.web.deps import csrf_checked, current_staff
 from conftest import TODAY
+from web_support import Desk, desk_on
 
 ADMIN = Staff(user_id=1, username="admin", role="county_admin", county="340322")
 CLERK = Staff(user_id=2, username="clerk", role="township", county="340322", township="城关镇")
@@ -27,19 +24,15 @@ PASSWORD = "a-long-enough-password"
 
 
 @pytest.fixture
-def client(engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, Staff]]]:
-    app = create_app(Settings(str(engine.url), True, None, TODAY, files_dir=tmp_path), engine)
-    who = {"staff": ADMIN}
-    app.dependency_overrides[current_staff] = lambda: who["staff"]
-    app.dependency_overrides[csrf_checked] = lambda: None
-    with TestClient(app) as c:
-        yield c, who
+def desk(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
+    with desk_on(engine, tmp_path, TODAY) as d:
+        yield d
 
 
 def test_the_county_administrator_adds_lists_and_disables_accounts_of_their_county(
-    client: tuple[TestClient, dict[str, Staff]], engine: Engine
+    desk: Desk, engine: Engine
 ) -> None:
-    c, _ = client
+    c = desk.as_(ADMIN)
     new = {"username": "weiji", "role": "township", "township": "韦集镇", "password": PASSWORD}
     added = c.post("/api/v1/users", json=new)
     assert added.status_code == 201 and added.json()["username"] == "weiji"
@@ -59,10 +52,9 @@ def test_the_county_administrator_adds_lists_and_disables_accounts_of_their_coun
 
 
 def test_other_roles_may_not_manage_accounts_or_read_the_audit_log(
-    client: tuple[TestClient, dict[str, Staff]],
+    desk: Desk,
 ) -> None:
-    c, who = client
-    who["staff"] = CLERK
+    c = desk.as_(CLERK)
     assert c.get("/api/v1/users").status_code == 403
     assert c.get("/api/v1/audit").status_code == 403
     added = c.post("/api/v1/users", json={"username": "x1", "role": "township", "township": "城关镇",
@@ -71,9 +63,9 @@ def test_other_roles_may_not_manage_accounts_or_read_the_audit_log(
 
 
 def test_the_audit_log_pages_newest_first_filtered_and_without_full_id_numbers(
-    client: tuple[TestClient, dict[str, Staff]], engine: Engine
+    desk: Desk, engine: Engine
 ) -> None:
-    c, _ = client
+    c = desk.as_(ADMIN)
     id_number = make_id_number("340322", dt.date(1980, 1, 1), 7)
     for i in range(5):
         audit(engine, "clerk", "person_view", f"person:{i}", "done", f"查看 {id_number}")

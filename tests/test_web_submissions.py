@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,11 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select
 
-from canbao.bootstrap import Settings
 from canbao.ids import make_id_number
 from canbao.services.access import Staff
 from canbao.store.tables import identity_memberships
-from canbao.web.app import create_app
-from canbao.web.deps import csrf_checked, current_staff
 from conftest import TODAY
+from web_support import Desk, desk_on
 
 COUNTY = "340322"
 POLICY = "anhui/bengbu/2022"
@@ -36,34 +33,10 @@ ADMIN = Staff(user_id=1, username="admin", role="county_admin")
 PEOPLE = [make_id_number(COUNTY, dt.date(1950 + i, 1 + i % 12, 1 + i), i) for i in range(6)]
 
 
-class Portal:
-    def __init__(self, engine: Engine, folder: Path) -> None:
-        settings = Settings(str(engine.url), True, None, TODAY, files_dir=folder)
-        self.app = create_app(settings, engine)
-        self.app.dependency_overrides[csrf_checked] = lambda: None
-        self.client = TestClient(self.app)
-        self.engine = engine
-
-    def as_(self, staff: Staff) -> TestClient:
-        self.app.dependency_overrides[current_staff] = lambda: staff
-        return self.client
-
-    def finished(self, job_id: int) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            view: dict[str, Any] = self.client.get(f"/api/v1/jobs/{job_id}").json()
-            if view["status"] in ("done", "failed"):
-                return view
-            time.sleep(0.05)
-        raise AssertionError("the job did not finish")
-
-
 @pytest.fixture
-def portal(engine: Engine, tmp_path: Path) -> Iterator[Portal]:
-    p = Portal(engine, tmp_path / "files")
-    with p.client:  # the lifespan: the job runner starts and stops with it
-        yield p
-    p.app.state.jobs.shutdown(wait=True)  # the app's stop does not wait for a running job; the database goes next
+def portal(engine: Engine, tmp_path: Path) -> Iterator[Desk]:
+    with desk_on(engine, tmp_path / "files", TODAY) as desk:
+        yield desk
 
 
 def csv_list(rows: list[tuple[str, str, str]]) -> bytes:
@@ -81,13 +54,13 @@ def memberships(engine: Engine) -> int:
         return int(c.execute(select(func.count()).select_from(identity_memberships)).scalar_one())
 
 
-def test_a_list_with_a_bad_row_is_answered_row_by_row_then_imported_valid_rows_only(portal: Portal) -> None:
+def test_a_list_with_a_bad_row_is_answered_row_by_row_then_imported_valid_rows_only(portal: Desk) -> None:
     client = portal.as_(CIVIL)
     bad = PEOPLE[2][:-1] + ("0" if PEOPLE[2][-1] != "0" else "1")
     rows = [("张一", PEOPLE[0], "低保对象"), ("李二", PEOPLE[1], "特困人员"), ("王三", bad, "低保对象")]
     answer = send(client, csv_list(rows), county=COUNTY)
     assert answer.status_code == 202
-    view = portal.finished(answer.json()["job_id"])
+    view = portal.finished(answer)
     result = view["result"]
     assert view["status"] == "done" and result["committed"] is False
     assert (result["rows_total"], result["accepted"], result["rejected"]) == (3, 2, 1)
@@ -107,34 +80,33 @@ def test_a_list_with_a_bad_row_is_answered_row_by_row_then_imported_valid_rows_o
     assert sheet.max_row == 4  # the header and the three rows, for the department to fix its file
     valid_only = client.post(f"/api/v1/jobs/{job}/import-valid")
     assert valid_only.status_code == 202
-    done = portal.finished(valid_only.json()["job_id"])["result"]
+    done = portal.finished(valid_only)["result"]
     assert done["committed"] is True and done["accepted"] == 2
     assert memberships(portal.engine) == 2
     replay = client.post(f"/api/v1/jobs/{job}/import-valid")  # the file once more: a replay
     assert replay.status_code == 202
-    portal.finished(replay.json()["job_id"])  # ended before the test's database is dropped
+    portal.finished(replay)  # ended before the test's database is dropped
     again = client.post(f"/api/v1/jobs/{valid_only.json()['job_id']}/import-valid")
     assert again.status_code == 422 and "整批未导入" in again.json()["detail"]
 
 
-def test_the_fixed_file_sent_again_is_imported_whole(portal: Portal) -> None:
+def test_the_fixed_file_sent_again_is_imported_whole(portal: Desk) -> None:
     client = portal.as_(CIVIL)
     rows = [("张一", PEOPLE[3], "低保对象"), ("李二", PEOPLE[4], "不存在的身份")]
-    first = portal.finished(send(client, csv_list(rows), county=COUNTY).json()["job_id"])
+    first = portal.finished(send(client, csv_list(rows), county=COUNTY))
     assert first["result"]["committed"] is False
     fixed = [("张一", PEOPLE[3], "低保对象"), ("李二", PEOPLE[4], "特困人员")]
-    second = portal.finished(send(client, csv_list(fixed), county=COUNTY).json()["job_id"])
+    second = portal.finished(send(client, csv_list(fixed), county=COUNTY))
     assert second["result"]["committed"] is True and second["result"]["accepted"] == 2
 
 
-def test_who_may_send_and_see_a_list(portal: Portal) -> None:
+def test_who_may_send_and_see_a_list(portal: Desk) -> None:
     body = csv_list([("张一", PEOPLE[5], "低保对象")])
     refused = send(portal.as_(TOWNSHIP), body, county=COUNTY)
     assert refused.status_code == 403 and "不能报送" in refused.json()["detail"]
     other_department = send(portal.as_(CIVIL), body, county=COUNTY, department="health_commission")
     assert other_department.status_code == 403
-    job = send(portal.as_(CIVIL), body, county=COUNTY).json()["job_id"]
-    portal.finished(job)
+    job = portal.finished(send(portal.as_(CIVIL), body, county=COUNTY))["job_id"]
     assert portal.as_(HEALTH).get(f"/api/v1/jobs/{job}").status_code == 404
     assert portal.as_(HEALTH).get(f"/api/v1/jobs/{job}/rows").status_code == 404
     assert portal.as_(HEALTH).get(f"/api/v1/jobs/{job}/files/低保名单_反馈.xlsx").status_code == 404
@@ -145,7 +117,7 @@ def test_who_may_send_and_see_a_list(portal: Portal) -> None:
     assert portal.as_(TOWNSHIP).get("/api/v1/submissions").json()["kinds"] == []
 
 
-def test_a_missing_form_field_is_named_in_chinese(portal: Portal) -> None:
+def test_a_missing_form_field_is_named_in_chinese(portal: Desk) -> None:
     answer = portal.as_(CIVIL).post("/api/v1/submissions/department_list", data={"policy": POLICY})
     assert answer.status_code == 422
     assert answer.json() == {"detail": "缺少提交内容中的 file", "field": "file"}
