@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Response, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `make test` installs it when missing
 CHROMIUM_ARGS = [
@@ -62,6 +63,35 @@ def serve(app: FastAPI) -> Iterator[str]:
 
 def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium, started once for a test module (a module-scoped fixture wraps this)."""
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Tab:
+    page: Page
+    guard: OffsiteGuard
+    base_url: str
+
+
+@contextmanager
+def new_tab(browser: Browser, base_url: str, *, timeout_ms: int, downloads: bool = False) -> Iterator[Tab]:
+    """A fresh browser context (no cookies), in Chinese at a desktop size, and its page; checked when the test
+    is done: nothing left the portal, no script error."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=downloads)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    guard = OffsiteGuard(page, base_url)
+    yield Tab(page, guard, base_url)
+    context.close()
+    guard.check()
 
 
 class OffsiteGuard:

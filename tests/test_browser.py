@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy import Engine, func, select
 
-from browser_support import OffsiteGuard, launch_chromium, serve, sign_in
+from browser_support import OffsiteGuard, Tab, chromium, new_tab, serve, sign_in
 from canbao.bootstrap import Settings
 from canbao.ids import mask_id_number
 from canbao.services.targets import import_activations
@@ -95,29 +95,14 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
-@dataclass
-class Tab:
-    page: Page
-    guard: OffsiteGuard
-    base_url: str
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def tab(browser: Browser, portal: Portal) -> Iterator[Tab]:
-    """A fresh browser context (no cookies) and its page, checked afterwards: nothing left the portal."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    guard = OffsiteGuard(page, portal.base_url)
-    yield Tab(page, guard, portal.base_url)
-    context.close()
-    guard.check()
+    with new_tab(browser, portal.base_url, timeout_ms=15_000) as t:
+        yield t
 
 
 def _login(tab: Tab, portal: Portal, role: str, next_path: str = "") -> None:

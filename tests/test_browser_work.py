@@ -21,10 +21,10 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import Engine, func, insert, select
 
-from browser_support import OffsiteGuard, launch_chromium, serve, sign_in
+from browser_support import Tab, chromium, new_tab, serve, sign_in
 from canbao.bootstrap import Settings
 from canbao.ids import make_id_number, mask_id_number
 from canbao.services.access import Staff
@@ -89,28 +89,14 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
-
-
-@dataclass
-class Tab:
-    page: Page
-    guard: OffsiteGuard
-    base_url: str
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def tab(browser: Browser, portal: Portal) -> Iterator[Tab]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    guard = OffsiteGuard(page, portal.base_url)
-    yield Tab(page, guard, portal.base_url)
-    context.close()
-    guard.check()
+    with new_tab(browser, portal.base_url, timeout_ms=20_000, downloads=True) as t:
+        yield t
 
 
 def _login(tab: Tab, portal: Portal, role: str, next_path: str = "") -> None:
