@@ -42,39 +42,5 @@
     });
   }
 
-  function load() {
-    var error = byId("funds-error");
-    canbao.clearMessage(error);
-    canbao.clearMessage(byId("funds-info"));
-    var year = byId("benefit-year").value;
-    if (!year) {
-      canbao.showError(error, { message: "请选择待遇年度" });
-      return;
-    }
-    canbao.api("GET", "/api/v1/funds" + canbaoMoney.query(byId("benefit-year"), byId("policy"))).then(render, function (err) {
-      canbao.replace(byId("funds"), null);
-      canbao.showError(error, err);
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () {
-    canbaoMoney.years(byId("benefit-year"), byId("funds-error")).then(function (data) {
-      return canbaoMoney.policies(byId("policy"), byId("benefit-year")).then(function (count) {
-        if (data && data.default && count <= 1) {
-          load();
-        }
-      });
-    });
-    byId("funds-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      load();
-    });
-    byId("funds-workbook").addEventListener("click", function () {
-      var url = "/api/v1/funds/workbook" + canbaoMoney.query(byId("benefit-year"), byId("policy"));
-      canbao.download(url).then(
-        function (name) { canbao.showInfo(byId("funds-info"), "已下载：" + name); },
-        function (err) { canbao.showError(byId("funds-error"), err); }
-      );
-    });
-  });
+  canbaoMoney.reportPage("funds", "/api/v1/funds", render, ["funds"]);
 })();

@@ -1,5 +1,5 @@
 /* What 资金核算, 考核奖惩, 清理 and 先缴后补退补 share: the benefit-year select (GET /api/v1/benefit-years; its
-   default chosen), and a table of money columns (…_fen, integer fen) shown in yuan. */
+   default chosen), a table of money columns (…_fen, integer fen) shown in yuan, and the report page. */
 (function () {
   "use strict";
 
@@ -63,5 +63,50 @@
     return q;
   }
 
-  window.canbaoMoney = { years: years, policies: policies, query: query, moneyTable: moneyTable, section: section };
+  /* 资金核算 and 考核奖惩 are one page: a benefit year (and a policy) → GET <api> → render(data); 下载 saves
+     GET <api>/workbook. The page's elements: <name>-form, -error, -info, -workbook, and benefit-year, policy;
+     `emptied`: what is cleared when the figures cannot be had. */
+  function reportPage(name, api, render, emptied) {
+    function byId(id) {
+      return document.getElementById(id);
+    }
+
+    function load() {
+      var error = byId(name + "-error");
+      canbao.clearMessage(error);
+      canbao.clearMessage(byId(name + "-info"));
+      if (!byId("benefit-year").value) {
+        canbao.showError(error, { message: "请选择待遇年度" });
+        return;
+      }
+      canbao.api("GET", api + query(byId("benefit-year"), byId("policy"))).then(render, function (err) {
+        emptied.forEach(function (id) { canbao.replace(byId(id), null); });
+        canbao.showError(error, err);
+      });
+    }
+
+    document.addEventListener("DOMContentLoaded", function () {
+      years(byId("benefit-year"), byId(name + "-error")).then(function (data) {
+        return policies(byId("policy"), byId("benefit-year")).then(function (count) {
+          if (data && data.default && count <= 1) {
+            load();
+          }
+        });
+      });
+      byId(name + "-form").addEventListener("submit", function (event) {
+        event.preventDefault();
+        load();
+      });
+      byId(name + "-workbook").addEventListener("click", function () {
+        canbao.download(api + "/workbook" + query(byId("benefit-year"), byId("policy"))).then(
+          function (file) { canbao.showInfo(byId(name + "-info"), "已下载：" + file); },
+          function (err) { canbao.showError(byId(name + "-error"), err); }
+        );
+      });
+    });
+  }
+
+  window.canbaoMoney = {
+    years: years, policies: policies, query: query, moneyTable: moneyTable, section: section, reportPage: reportPage,
+  };
 })();

@@ -41,39 +41,5 @@
     canbao.replace(byId("rewards"), canbao.table(COLUMNS, data.townships, { empty: "没有乡镇的考核结果" }));
   }
 
-  function load() {
-    var error = byId("rewards-error");
-    canbao.clearMessage(error);
-    var year = byId("benefit-year").value;
-    if (!year) {
-      canbao.showError(error, { message: "请选择待遇年度" });
-      return;
-    }
-    canbao.api("GET", "/api/v1/rewards" + canbaoMoney.query(byId("benefit-year"), byId("policy"))).then(render, function (err) {
-      canbao.replace(byId("rewards"), null);
-      canbao.replace(byId("rewards-summary"), null);
-      canbao.showError(error, err);
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () {
-    canbaoMoney.years(byId("benefit-year"), byId("rewards-error")).then(function (data) {
-      return canbaoMoney.policies(byId("policy"), byId("benefit-year")).then(function (count) {
-        if (data && data.default && count <= 1) {
-          load();
-        }
-      });
-    });
-    byId("rewards-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      load();
-    });
-    byId("rewards-workbook").addEventListener("click", function () {
-      var url = "/api/v1/rewards/workbook" + canbaoMoney.query(byId("benefit-year"), byId("policy"));
-      canbao.download(url).then(
-        function (name) { canbao.showInfo(byId("rewards-info"), "已下载：" + name); },
-        function (err) { canbao.showError(byId("rewards-error"), err); }
-      );
-    });
-  });
+  canbaoMoney.reportPage("rewards", "/api/v1/rewards", render, ["rewards", "rewards-summary"]);
 })();
