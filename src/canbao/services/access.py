@@ -28,7 +28,7 @@ from canbao.services.imports.report import KIND_SCHOOL
 from canbao.services.progress import NO_TOWNSHIP, NO_VILLAGE
 from canbao.store.tables import identity_memberships, import_batches, import_rows, persons
 from canbao.store.uow import audit
-from canbao.vocabulary import ROLE_LABELS, Role
+from canbao.vocabulary import DEPARTMENT_LABELS, ROLE_LABELS, Role
 
 COUNTY_ROLES: frozenset[str] = frozenset({"county_admin", "tax"})
 
@@ -57,8 +57,10 @@ class Staff:
 
     @property
     def area_label(self) -> str:
-        """The area as the page header says it: 县医保局 · 某某镇 某某村."""
-        place = " ".join(p for p in (self.township, self.village, self.school, self.department) if p)
+        """The area as the page header says it: 县医保局, 乡镇（街道） · 某某镇, 认定部门 · 民政局 (a department by its
+        Chinese name)."""
+        department = DEPARTMENT_LABELS.get(self.department or "", self.department)
+        place = " ".join(p for p in (self.township, self.village, self.school, department) if p)
         return f"{ROLE_LABELS[self.role]}{' · ' + place if place else ''}"
 
 

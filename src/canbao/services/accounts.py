@@ -555,15 +555,8 @@ def create_demo_accounts(
                 now=now,
                 **area,
             )
-        made.append((username, role, area_label(staff), password))
+        made.append((username, role, staff.area_label, password))
     return made
-
-
-def area_label(staff: Staff) -> str:
-    """Staff.area_label with a department by its Chinese name (认定部门 · 民政局, not civil_affairs)."""
-    if staff.department in DEPARTMENT_LABELS:
-        return f"{ROLE_LABELS[staff.role]} · {DEPARTMENT_LABELS[staff.department]}"
-    return staff.area_label
 
 
 def staff_named(engine: Engine, username: str) -> Staff:

@@ -166,11 +166,6 @@ def clear_cache() -> None:
         _entries.clear()
 
 
-def cached_progress(engine: Engine, benefit_year: int, as_of: dt.date) -> Progress:
-    """`progress(engine, benefit_year, as_of)`, recomputed only when the data stamp has changed."""
-    return _cached(engine, benefit_year, as_of).report
-
-
 def _cached(engine: Engine, benefit_year: int, as_of: dt.date) -> _Cached:
     """The cached report and its rows, recomputed when the stamp has changed (see the module docstring)."""
     key = (engine.url.render_as_string(hide_password=True), benefit_year, as_of)

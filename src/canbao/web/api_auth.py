@@ -46,9 +46,7 @@ class Refusal(BaseModel):
 
 
 def _signed(staff: Staff, csrf_token: str) -> Signed:
-    from canbao.services.accounts import area_label
-
-    return Signed(username=staff.username, role=staff.role, area=area_label(staff), csrf_token=csrf_token)
+    return Signed(username=staff.username, role=staff.role, area=staff.area_label, csrf_token=csrf_token)
 
 
 def _host_port(netloc: str, scheme: str) -> tuple[str, int] | None:

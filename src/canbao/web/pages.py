@@ -124,19 +124,12 @@ def mount_assets(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="static")
 
 
-def _area_label(staff: Staff) -> str:
-    """The header's area, as /api/v1/me says it (a department by its Chinese name)."""
-    from canbao.services.accounts import area_label
-
-    return area_label(staff)
-
-
 def _page(request: Request, template: str, staff: Staff | None, title: str, **context: object) -> HTMLResponse:
     csrf = getattr(request.state, "csrf_token", "") or ""
     values: dict[str, object] = {
         "title": title,
         "staff": staff,
-        "area": _area_label(staff) if staff is not None else "",
+        "area": staff.area_label if staff is not None else "",
         "nav": nav_for(staff) if staff is not None else [],
         "csrf_token": csrf,
         "county_wide": staff is not None and staff.county_wide,
