@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import polars as pl
 
 from canbao.cli.common import ACTOR, FILE, actor_or_login, engine
-from canbao.errors import InputError
 from canbao.money import to_yuan
 
 
@@ -65,20 +63,11 @@ def season_due_lists(
 @ACTOR
 def season_apply_payments(policy_id: str, source: Path, report: Path | None, actor: str | None) -> None:
     """批量入账一个缴费通知文件；重复导入同一文件不改变任何记录."""
-    from canbao.outputs import write_csv
-    from canbao.services.payment_batch import apply_payments
-    from canbao.services.quote_batch import read_persons
+    from canbao.services.operations import apply_payment_file
 
-    if not source.is_file():
-        raise InputError("file", f"文件不存在：{source}")
-    frame = read_persons(source, "file")
-    if "amount_fen" in frame.columns:
-        frame = frame.with_columns(pl.col("amount_fen").cast(pl.Int64, strict=False))
-    result = apply_payments(engine(write=True), policy_id, frame, actor_or_login(actor))
     report = report or source.with_name(source.stem + ".outcome.csv")
-    write_csv(result.select(pl.lit(source.name).alias("file"), pl.all()), report)  # as the demo's outcome file
-    counts = dict(result["outcome"].value_counts().rows())
+    counts = apply_payment_file(engine(write=True), policy_id, source, actor_or_login(actor), report=report)
     click.echo(
-        f"{source.name}：入账 {counts.get('enrolled', 0)} 笔，重复通知 {counts.get('replayed', 0)} 笔，"
-        f"退回 {counts.get('refused', 0)} 笔；逐笔结果：{report}"
+        f"{source.name}：入账 {counts['enrolled']} 笔，重复通知 {counts['replayed']} 笔，"
+        f"退回 {counts['refused']} 笔；逐笔结果：{report}"
     )

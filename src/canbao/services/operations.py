@@ -57,28 +57,47 @@ def open_season_as(
     }  # fmt: skip
 
 
-def apply_payment_file_as(
-    engine: Engine, staff: Staff, policy_id: str, path: Path, *, today: dt.date, folder: Path, progress: Progress
-) -> dict[str, object]:
-    """A payment file (the channels' notifications as a file) recorded; every row's outcome to 逐笔结果.csv."""
+def apply_payment_file(
+    engine: Engine,
+    policy_id: str,
+    path: Path,
+    actor: str,
+    *,
+    report: Path,
+    today: dt.date | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """A payment file (.parquet or .csv, the channels' notifications of a day) applied by
+    :func:`canbao.services.payment_batch.apply_payments`, as `canbao season apply-payments` and the portal's job
+    run it; every row's outcome written to `report` (CSV, each row with the file's name); the counts of its rows
+    by outcome. `on_chunk(rows applied, rows)` after each chunk."""
     from canbao.outputs import write_csv
     from canbao.services.payment_batch import apply_payments
     from canbao.services.quote_batch import read_persons
 
-    check_may_run(staff, "payment_file")
     frame = read_persons(path, "file")
     if "amount_fen" in frame.columns:
         frame = frame.with_columns(pl.col("amount_fen").cast(pl.Int64, strict=False))
     total = frame.height
     result = apply_payments(
-        engine, policy_id, frame, staff.actor, today=today, on_chunk=lambda done: progress(done, total, "入账")
-    )
-    write_csv(result.select(pl.lit(path.name).alias("file"), pl.all()), folder / "逐笔结果.csv")
+        engine, policy_id, frame, actor, today=today,
+        on_chunk=None if on_chunk is None else lambda done: on_chunk(done, total),
+    )  # fmt: skip
+    write_csv(result.select(pl.lit(path.name).alias("file"), pl.all()), report)  # as the demo's outcome file
     counts = dict(result["outcome"].value_counts().rows())
-    return {
-        "rows": total, "enrolled": counts.get("enrolled", 0), "replayed": counts.get("replayed", 0),
-        "refused": counts.get("refused", 0), "files": ["逐笔结果.csv"],
-    }  # fmt: skip
+    return {"rows": total, **{o: int(counts.get(o, 0)) for o in ("enrolled", "replayed", "refused")}}
+
+
+def apply_payment_file_as(
+    engine: Engine, staff: Staff, policy_id: str, path: Path, *, today: dt.date, folder: Path, progress: Progress
+) -> dict[str, object]:
+    """A payment file (the channels' notifications as a file) recorded; every row's outcome to 逐笔结果.csv."""
+    check_may_run(staff, "payment_file")
+    counts = apply_payment_file(
+        engine, policy_id, path, staff.actor, report=folder / "逐笔结果.csv", today=today,
+        on_chunk=lambda done, total: progress(done, total, "入账"),
+    )  # fmt: skip
+    return {**counts, "files": ["逐笔结果.csv"]}
 
 
 def reconcile_as(
