@@ -151,6 +151,7 @@ ledger_entries = Table(
     Column("channel", String(20)),
     Column("channel_name", String(40)),
     Column("channel_txn_id", String(64), index=True),  # replays are looked up by transaction id
+    Column("out_trade_no", String(32)),  # an online payment's order (issue 15, migration 0015)
     Column("collecting_unit", String(64)),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(64), nullable=False),
@@ -341,4 +342,101 @@ payment_channels = Table(
     Column("api_v3_key", Text),  # WeChat Pay: the 32-byte APIv3 key
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64), nullable=False),
+)
+
+# Residents' online payments (issue 15, migration 0015).  An order is what canbao asks a channel to collect: its
+# persons were quoted when it was made, and its amount is theirs summed.  A notification is recorded in the inbox
+# (one row per channel and channel transaction) before canbao answers the channel, then applied once.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("out_trade_no", String(32), nullable=False, unique=True),
+    Column("channel", String(40), nullable=False),  # payment_channels.name
+    Column("channel_kind", String(20), nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("benefit_year", Integer, nullable=False),
+    Column("payer_id_number", String(18), nullable=False),
+    Column("amount_fen", Fen, nullable=False),
+    Column("status", String(12), nullable=False),  # open, paid, flagged, closed
+    Column("token_sha256", String(64), nullable=False),  # the resident's key to the order's status page
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("paid_at", DateTime(timezone=True)),
+    Column("channel_txn_id", String(64)),
+    Column("queried_at", DateTime(timezone=True)),  # the last 主动查单
+    Index("ix_orders_status_created", "status", "created_at"),
+    Index("ix_orders_payer", "payer_id_number"),
+)
+
+order_persons = Table(
+    "order_persons",
+    metadata,
+    Column("order_id", Id, primary_key=True),
+    Column("seq", Integer, primary_key=True),  # 1: the first person; the ledger's transaction id is suffixed after
+    Column("id_number", String(18), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("application", Text, nullable=False),  # JSON: the quote contract's person and situation
+    Column("township", String(64)),
+    Column("village", String(64)),
+    Column("phone", String(20)),
+    Column("amount_fen", Fen, nullable=False),
+    Column("enrollment_id", Id),
+)
+
+channel_notifications = Table(
+    "channel_notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(40), nullable=False),
+    Column("channel_kind", String(20), nullable=False),
+    Column("transaction_id", String(64), nullable=False),  # WeChat's transaction_id, Alipay's trade_no
+    Column("out_trade_no", String(64), nullable=False),
+    Column("notification_id", String(64)),
+    Column("amount_fen", Fen, nullable=False),
+    Column("succeeded_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(12), nullable=False),  # notify, query (主动查单)
+    Column("status", String(12), nullable=False),  # pending, applied, flagged
+    Column("flag_reason", Text),
+    Column("claimed_by", String(32)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("applied_at", DateTime(timezone=True)),
+    UniqueConstraint("channel", "transaction_id", name="uq_channel_notifications_txn"),
+    Index("ix_channel_notifications_status", "status", "id"),
+)
+
+resident_attempts = Table(
+    "resident_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("id_sha256", String(64)),  # never the ID number itself
+    Column("action", String(20), nullable=False),
+    Column("failed", Boolean, nullable=False),
+    Index("ix_resident_attempts_address_at", "address", "at"),
+    Index("ix_resident_attempts_id_at", "id_sha256", "at"),
+)
+
+refund_requests = Table(
+    "refund_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("enrollment_id", Id, nullable=False, index=True),
+    Column("person_id", Id, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("refundable", Boolean, nullable=False),
+    Column("amount_fen", Fen),
+    Column("why", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # requested, refunded, declined
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("requested_on", Date, nullable=False),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("code", String(16), primary_key=True),  # the verification code printed on a 参保凭证
+    Column("enrollment_id", Id, nullable=False, index=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
 )
