@@ -1,0 +1,367 @@
+"""Channels' notifications under the 12-31 rush (issue 15), on PostgreSQL, the load from a second process (wrk).
+
+    python benchmarks/notifications.py [--seconds 60] [--workers 2] [--connections 32] [--orders 90000]
+
+1. Orders for `--orders` new residents of 灵璧 (2022) are written in bulk (the benchmark's own setup: the
+   order path itself is one resident at a time), and a WeChat Pay channel registered with keys made here.
+2. Every notification is signed ahead of the run (inside WeChat's 5-minute window, so that signing does not
+   compete with the server for the two cores), as raw HTTP requests: 89 % first deliveries, 10 % replays of
+   earlier ones, 1 % tampered (a byte of the body changed after signing).
+3. wrk (C) sends them for `--seconds` over `--connections` connections to `canbao serve --workers N`:
+   printed are the rate, the answers (204 / 401) and the acknowledgement latency p50/p99; then, once the
+   inbox is empty, the p99 from receipt to the enrollment committed (`applied_at - received_at`: the
+   applier stamps `applied_at` after the enrollment's transaction commits) and the check that each
+   acknowledged transaction has exactly one enrollment and one payment entry, the tampered none.
+4. The ceilings, the same requests and server setup: an endpoint answering 204 at once, and one doing only
+   a bare `INSERT … ON CONFLICT DO NOTHING` (benchmarks/notify_ceiling.py).
+5. `kill -9` in the middle: a Python sender (threads) delivers `--crash-orders` fresh notifications, the
+   server is killed with SIGKILL halfway, started again, and every notification not acknowledged is sent
+   again freshly signed (the channel's retry); then every acknowledged one must be applied, each exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Engine, func, insert, select, text
+
+from canbao.ids import make_id_number
+from canbao.services.channels import add_channel
+from canbao.store.db import make_engine
+from canbao.store.scratch import scratch_database
+from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POLICY, COUNTY, TODAY = "anhui/suzhou/lingbi/2022", "341323", dt.date(2021, 12, 20)
+SUCCESS_TIME = "2021-12-31T15:59:58+08:00"
+MCHID, SERIAL, API_V3_KEY = "1230000109", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", secrets.token_hex(16)
+AMOUNT = 32000
+_KEY: rsa.RSAPrivateKey | None = None  # the channel's private key, in each signing process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:
+    """`count` open orders of one new resident each, written in bulk; their out_trade_no."""
+    now = dt.datetime.now(dt.UTC)
+    numbers = [f"CBBENCH{start + i:019d}" for i in range(count)]
+    with engine.begin() as c:
+        first = c.execute(select(func.coalesce(func.max(orders.c.id), 0))).scalar_one() + 1
+        rows, people = [], []
+        for i, number in enumerate(numbers):
+            k = start + i
+            birth = dt.date(1950, 1, 1) + dt.timedelta(days=k // 900)
+            id_number = make_id_number(COUNTY, birth, k % 900)
+            rows.append({"id": first + i, "out_trade_no": number, "channel": "wx", "channel_kind": "wechatpay_v3",
+                         "policy": POLICY, "benefit_year": 2022, "payer_id_number": id_number, "amount_fen": AMOUNT,
+                         "status": "open", "token_sha256": "0" * 64, "created_at": now})  # fmt: skip
+            application = {"person": {"id_number": id_number, "name": "居民", "county": COUNTY,
+                                      "residency": "local_hukou", "categories": []},
+                           "situation": "regular", "paid_on": TODAY.isoformat()}  # fmt: skip
+            people.append({"order_id": first + i, "seq": 1, "id_number": id_number, "name": "居民",
+                           "application": json.dumps(application, ensure_ascii=False), "township": "灵城镇",
+                           "village": "城东社区", "phone": None, "amount_fen": AMOUNT})  # fmt: skip
+        for part in range(0, count, 5000):
+            c.execute(insert(orders), rows[part : part + 5000])
+            c.execute(insert(order_persons), people[part : part + 5000])
+    return numbers
+
+
+def _init_signer(pem: bytes) -> None:
+    global _KEY
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    _KEY = key
+
+
+def notification(job: tuple[str, str, bool]) -> tuple[dict[str, str], bytes]:
+    """WeChat Pay's notification of one payment, signed now (headers, body); `tampered`: a byte changed after."""
+    out_trade_no, transaction_id, tampered = job
+    assert _KEY is not None
+    tx = {"mchid": MCHID, "appid": "wxd678efh567hg6787", "out_trade_no": out_trade_no,
+          "transaction_id": transaction_id, "trade_type": "JSAPI", "trade_state": "SUCCESS",
+          "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "", "success_time": SUCCESS_TIME,
+          "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+          "amount": {"total": AMOUNT, "payer_total": AMOUNT, "currency": "CNY", "payer_currency": "CNY"}}  # fmt: skip
+    nonce = secrets.token_hex(6)
+    cipher = AESGCM(API_V3_KEY.encode()).encrypt(nonce.encode(), json.dumps(tx).encode(), b"transaction")
+    body = json.dumps({"id": secrets.token_hex(16), "create_time": SUCCESS_TIME, "resource_type": "encrypt-resource",
+                       "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+                       "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                                    "ciphertext": base64.b64encode(cipher).decode(), "associated_data": "transaction",
+                                    "nonce": nonce}}).encode()  # fmt: skip
+    timestamp, header_nonce = str(int(time.time())), secrets.token_hex(16).upper()
+    signature = _KEY.sign(f"{timestamp}\n{header_nonce}\n".encode() + body + b"\n", padding.PKCS1v15(), hashes.SHA256())
+    if tampered:
+        body = body.replace(b'"summary"', b'"summarY"')
+    headers = {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": header_nonce, "Wechatpay-Serial": SERIAL,
+               "Wechatpay-Signature": base64.b64encode(signature).decode(),
+               "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048", "Content-Type": "application/json"}  # fmt: skip
+    return headers, body
+
+
+def sign_all(pem: bytes, jobs: list[tuple[str, str, bool]]) -> list[tuple[dict[str, str], bytes]]:
+    with multiprocessing.get_context("fork").Pool(os.cpu_count(), _init_signer, (pem,)) as pool:
+        return pool.map(notification, jobs, chunksize=500)
+
+
+def raw_request(path: str, headers: dict[str, str], body: bytes) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode() + b"\r\n" + body
+
+
+WRK_SCRIPT = r"""
+local requests, n = {}, 0
+local f = assert(io.open("%(file)s", "rb"))
+local data = f:read("*a")
+f:close()
+for r in string.gmatch(data, "(.-)\n@@END@@\n") do n = n + 1; requests[n] = r end
+local threads, counter = {}, 0
+function setup(thread) counter = counter + 1; thread:set("tid", counter); table.insert(threads, thread) end
+local i, statuses = 0, {}
+function init(args) i = tid - 1 end
+function request() i = i + %(threads)d; if i > n then i = tid end; return requests[i] end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests_)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def run_wrk(base: str, path: str, requests: list[bytes], seconds: int, connections: int, folder: Path) -> dict[str, float]:
+    data = folder / f"requests-{path.strip('/').replace('/', '-')}.txt"
+    data.write_bytes(b"".join(r + b"\n@@END@@\n" for r in requests))
+    lua = folder / "notify.lua"
+    lua.write_text(WRK_SCRIPT % {"file": data, "threads": 2}, encoding="utf-8")
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", str(lua), base]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    n, errors, p50, p99, slowest = (int(v) for v in line.split()[1:])
+    return {"requests": n, "rate": n / seconds, "errors": errors, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
+            "max_ms": slowest / 1000}  # fmt: skip
+
+
+def serve(url: str, port: int, workers: int, files: Path, app: str | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_FILES_DIR": str(files)}
+    if app is None:
+        command = [sys.executable, "-m", "canbao.cli", "serve", "--port", str(port), "--workers", str(workers),
+                   "--today", TODAY.isoformat()]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--factory", "--port", str(port), "--workers", str(workers),
+                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              cwd=Path(__file__).parent)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/notify/wechatpay_v3/none", timeout=1)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("the server did not answer within 60 s")
+
+
+def wait_applied(engine: Engine, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as c:
+            pending = c.execute(
+                select(func.count()).select_from(channel_notifications).where(channel_notifications.c.status == "pending")
+            ).scalar_one()
+        if pending == 0:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"{pending} notifications still pending after {timeout:.0f} s")
+
+
+def check_exactly_once(engine: Engine, expected: set[str], tampered: set[str]) -> str:
+    with engine.connect() as c:
+        entries = list(c.execute(select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.kind == "payment")).scalars())
+        enrolled = c.execute(select(func.count()).select_from(enrollments)).scalar_one()
+        flagged = c.execute(
+            select(func.count()).select_from(channel_notifications).where(channel_notifications.c.status == "flagged")
+        ).scalar_one()
+    found = set(entries)
+    problems = []
+    if len(entries) != len(found):
+        problems.append(f"{len(entries) - len(found)} transactions with more than one payment entry")
+    if not expected <= found:
+        problems.append(f"{len(expected - found)} acknowledged transactions not applied")
+    if found & tampered:
+        problems.append(f"{len(found & tampered)} tampered transactions applied")
+    if enrolled != len(found):
+        problems.append(f"{enrolled} enrollments for {len(found)} payment entries")
+    if flagged:
+        problems.append(f"{flagged} notifications flagged")
+    return "; ".join(problems) or f"exactly once: {len(found):,} transactions, {enrolled:,} enrollments, tampered none"
+
+
+def visibility_p99(engine: Engine) -> float:
+    with engine.connect() as c:
+        seconds = sorted(
+            (r.applied_at - r.received_at).total_seconds()
+            for r in c.execute(
+                select(channel_notifications.c.received_at, channel_notifications.c.applied_at).where(
+                    channel_notifications.c.status == "applied"
+                )
+            )
+        )
+    return seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))] if seconds else float("nan")
+
+
+def rush(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder: Path) -> None:
+    numbers = make_orders(engine, args.orders)
+    rng = random.Random(7)
+    valid = [(n, f"42000{i:023d}", False) for i, n in enumerate(numbers)]
+    jobs: list[tuple[str, str, bool]] = []
+    for k, job in enumerate(valid):
+        jobs.append(job)
+        if k % 9 == 8:  # about 10 % replays of a valid notification already sent
+            jobs.append(valid[rng.randrange(max(1, k - 200), k)])
+        if k % 89 == 88:  # about 1 %: tampered, for an order of its own
+            jobs.append((numbers[k], f"43000{k:023d}", True))
+    started = time.perf_counter()
+    signed = sign_all(pem, jobs)
+    print(f"  signed {len(signed):,} notifications in {time.perf_counter() - started:.0f} s (ahead of the run)")
+    path = "/notify/wechatpay_v3/wx"
+    raw = [raw_request(path, h, b) for h, b in signed]
+    port = free_port()
+    server = serve(url, port, args.workers, folder)
+    try:
+        result = run_wrk(f"http://127.0.0.1:{port}", path, raw, args.seconds, args.connections, folder)
+        print(f"  canbao /notify ({args.workers} workers, {args.connections} connections, {args.seconds} s): "
+              f"{result['requests']:,} requests, {result['rate']:,.0f}/s, {result['errors']:,} non-2xx or errors, "
+              f"ack p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.0f} ms")  # fmt: skip
+        wait_applied(engine)
+        print(f"  receipt → enrollment committed: p99 {visibility_p99(engine) * 1000:.0f} ms")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    sent = min(result["requests"], len(jobs))
+    expected = {t for _, t, bad in jobs[:sent] if not bad}
+    tampered = {t for _, t, bad in jobs if bad}
+    print(f"  {check_exactly_once(engine, expected, tampered)}")
+    for name in ("empty", "insert"):
+        port = free_port()
+        server = serve(url, port, args.workers, folder, app="notify_ceiling:app")
+        try:
+            ceiling = run_wrk(f"http://127.0.0.1:{port}", f"/ceiling/{name}", [r.replace(path.encode(), f"/ceiling/{name}".encode(), 1) for r in raw[:100_000]],
+                              min(args.seconds, 15), args.connections, folder)  # fmt: skip
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+        print(f"  ceiling, {name} handler: {ceiling['rate']:,.0f}/s, p99 {ceiling['p99_ms']:.1f} ms "
+              f"(canbao at {result['rate'] / ceiling['rate']:.0%} of it)")  # fmt: skip
+
+
+def crash(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder: Path) -> None:
+    """Deliveries from threads, the server killed with SIGKILL halfway and started again, the rest retried."""
+    numbers = make_orders(engine, args.crash_orders, start=10_000_000)
+    _init_signer(pem)
+    jobs = [(n, f"44000{i:023d}", False) for i, n in enumerate(numbers)]
+    acknowledged: set[str] = set()
+    lock = threading.Lock()
+    port = free_port()
+    server = serve(url, port, args.workers, folder)
+    base = f"http://127.0.0.1:{port}/notify/wechatpay_v3/wx"
+
+    def deliver(part: list[tuple[str, str, bool]]) -> None:
+        with httpx.Client(timeout=5) as client:
+            for job in part:
+                if job[1] in acknowledged:
+                    continue
+                headers, body = notification(job)  # signed when sent, as WeChat Pay re-signs each retry
+                try:
+                    if client.post(base, content=body, headers=headers).status_code in (200, 204):
+                        with lock:
+                            acknowledged.add(job[1])
+                except httpx.HTTPError:
+                    pass
+
+    def round_of_deliveries() -> None:
+        threads = [threading.Thread(target=deliver, args=(jobs[k::8],)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    killer = threading.Timer(args.crash_after, lambda: server.send_signal(signal.SIGKILL))
+    killer.start()
+    round_of_deliveries()
+    killer.join()
+    before = len(acknowledged)
+    server.wait(10)
+    server = serve(url, port, args.workers, folder)
+    try:
+        round_of_deliveries()  # the channel's retries of every notification not acknowledged
+        wait_applied(engine)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    print(f"  kill -9 after {args.crash_after:.0f} s: {before:,} of {len(jobs):,} acknowledged before, "
+          f"{len(acknowledged) - before:,} after the restart")  # fmt: skip
+    with engine.connect() as c:
+        ours = set(c.execute(select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.channel_txn_id.like("44000%"))).scalars())
+        entries = c.execute(select(func.count()).select_from(ledger_entries).where(ledger_entries.c.channel_txn_id.like("44000%"))).scalar_one()
+    ok = acknowledged <= ours and entries == len(ours) == len(jobs)
+    print(f"  {'every acknowledged notification applied, each once' if ok else 'NOT exactly once'}: "
+          f"{len(ours):,} transactions, {entries:,} payment entries")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--orders", type=int, default=90_000, help="orders of the rush (more than it sends)")
+    parser.add_argument("--crash-orders", type=int, default=6_000)
+    parser.add_argument("--crash-after", type=float, default=3.0)
+    args = parser.parse_args()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with tempfile.TemporaryDirectory() as tmp, scratch_database("postgresql", Path(tmp), PG_URL, prefix="bn") as url:
+        engine = make_engine(url)
+        add_channel(engine, name="wx", kind="wechatpay_v3", merchant_id=MCHID, platform_public_key=public,
+                    platform_serial=SERIAL, api_v3_key=API_V3_KEY.encode(), actor="bench", now=dt.datetime.now(dt.UTC))  # fmt: skip
+        owner = make_engine(url, app_role=False)  # the schema's owner: canbao's own role may not create tables
+        with owner.begin() as c:
+            c.execute(text("CREATE TABLE IF NOT EXISTS bench_inbox (txn text PRIMARY KEY, body text)"))
+        owner.dispose()
+        print(f"PostgreSQL, {os.cpu_count()} cores; notifications of WeChat Pay API v3 (RSA-2048, AES-256-GCM)")
+        rush(args, url, engine, pem, Path(tmp))
+        crash(args, url, engine, pem, Path(tmp))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
