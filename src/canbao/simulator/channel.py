@@ -130,9 +130,7 @@ class SimulatedChannel:
             txn, payer, nid = wechat.new_transaction_id(paid_at), wechat.new_openid(), wechat.new_notification_id()
         else:
             txn, payer, nid = alipay.new_trade_no(paid_at), alipay.new_buyer_id(), alipay.new_notify_id()
-        return self._record(
-            Payment(self.kind, self.name, out_trade_no, amount_fen, "paid", txn, paid_at, payer, nid)
-        )
+        return self._record(Payment(self.kind, self.name, out_trade_no, amount_fen, "paid", txn, paid_at, payer, nid))
 
     def lookup(self, out_trade_no: str) -> Payment | None:
         with self._lock:

@@ -150,9 +150,7 @@ def signed_headers(
     }
 
 
-def query_answer(
-    keys: ChannelKeys, found: dict[str, Any] | None, at: dt.datetime
-) -> tuple[int, dict[str, str], bytes]:
+def query_answer(keys: ChannelKeys, found: dict[str, Any] | None, at: dt.datetime) -> tuple[int, dict[str, str], bytes]:
     """The answer to GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=…: 200 with the transaction
     (SUCCESS, or NOTPAY), or 404 ORDER_NOT_EXIST; signed with the same header scheme as notifications."""
     if found is None:
