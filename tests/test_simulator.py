@@ -295,3 +295,13 @@ def test_the_alipay_query_answers_signed_over_the_response_text() -> None:
     assert response["trade_no"] == paid.transaction_id and response["total_amount"] == "40.00"
     assert response["send_pay_date"] == "2021-12-31 15:59:58"
     assert "error_response" in client.post("/gateway.do", data=common | {"app_id": "1"}).json()
+
+
+def test_canbao_itself_does_not_import_the_simulator() -> None:
+    """The simulator is a tool beside canbao: only its command group (and the tests) import it."""
+    import grimp
+
+    graph = grimp.build_graph("canbao", exclude_type_checking_imports=True)
+    simulator = {"canbao.simulator", *graph.find_descendants("canbao.simulator")}
+    importers = {i for m in simulator for i in graph.find_modules_that_directly_import(m)} - simulator
+    assert importers <= {"canbao.cli.simulator"}
