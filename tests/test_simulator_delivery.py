@@ -236,3 +236,47 @@ def test_setup_registers_the_two_channels_once_and_pay_delivers(
                       "X1", "--amount", "1", "--to", base_url])  # fmt: skip
     assert missing.code == 2 and "canbao simulator setup" in missing.err
     assert len(applied) == 1
+
+
+def test_presigned_notifications_sent_once_each_concurrently(server: Local) -> None:
+    import asyncio
+
+    from canbao.simulator.sender import send_each_once
+
+    at = dt.datetime.now(dt.UTC)
+    ns = [WX.presigned(WX.notification(WX.pay(f"CB-P{i}", 4000, PAID)), at) for i in range(10)]
+    assert ns[0].request(at + dt.timedelta(seconds=30)) == ns[0].request(at)  # signed ahead, kept
+    first = asyncio.run(send_each_once(server.base_url, ns, concurrency=4))
+    assert [a.status for a in first] == [503] * 10  # the server's first answer to each
+    again = asyncio.run(send_each_once(server.base_url, ns, concurrency=4))
+    assert all(a.acknowledged and a.status == 204 for a in again)
+    assert sorted(server.applied) == sorted(n.payment.notification_id for n in ns)
+
+
+def test_the_cashier_pays_and_delivers_and_a_placed_wechat_order_answers_notpay(server: Local) -> None:
+    from fastapi.testclient import TestClient
+
+    from canbao.simulator.gateway import create_gateway
+
+    wx, ali = SimulatedChannel(WX.keys), SimulatedChannel(ALI.keys)
+    with TestClient(create_gateway([wx, ali], deliver_to=server.base_url, time_scale=0)) as client:
+        order = {"appid": WX.keys.appid, "mchid": WX.keys.merchant_id, "description": "参保缴费",
+                 "out_trade_no": "CB-C1", "notify_url": "https://canbao/notify/wechatpay_v3/wx",
+                 "amount": {"total": 38000, "currency": "CNY"}, "payer": {"openid": "o" + "x" * 27}}  # fmt: skip
+        placed = client.post("/v3/pay/transactions/jsapi", json=order)
+        assert placed.status_code == 200 and placed.json()["prepay_id"].startswith("wx")
+        query = f"/v3/pay/transactions/out-trade-no/CB-C1?mchid={WX.keys.merchant_id}"
+        assert client.get(query).json()["trade_state"] == "NOTPAY"
+        page = client.get("/cashier/wx", params={"out_trade_no": "CB-C1", "amount_fen": 38000, "return_url": "/done"})
+        assert page.status_code == 200 and "¥380.00" in page.text and "模拟收银台" in page.text
+        paid = client.post("/cashier/wx", data={"out_trade_no": "CB-C1", "amount_fen": "38000", "return_url": "/done"},
+                           follow_redirects=False)  # fmt: skip
+        assert paid.status_code == 303 and paid.headers["location"] == "/done"
+        assert client.get(query).json()["trade_state"] == "SUCCESS"
+        client.post("/cashier/ali", data={"out_trade_no": "CB-C2", "amount_fen": "4000"})
+        for _ in range(500):  # each delivery: 503 once, then taken
+            if len(server.applied) == 2:
+                break
+            threading.Event().wait(0.01)
+    paid_ids = {p.notification_id for p in (wx.lookup("CB-C1"), ali.lookup("CB-C2")) if p is not None}
+    assert set(server.applied) == paid_ids and len(paid_ids) == 2

@@ -152,8 +152,13 @@ def simulator_pay(
 @DIR
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="监听端口")
-def simulator_gateway(folder: Path, host: str, port: int) -> None:
-    """提供渠道的查单接口（微信支付 /v3/pay/transactions/out-trade-no/…，支付宝 /gateway.do）."""
+@click.option("--to", "base_url", help="canbao 的地址：模拟收银台支付后向它发送通知（如 http://127.0.0.1:8000）")
+@click.option(
+    "--time-scale", default=1.0, show_default=True, type=click.FloatRange(0), help="重试间隔的缩放（0.001：快进）"
+)
+def simulator_gateway(folder: Path, host: str, port: int, base_url: str | None, time_scale: float) -> None:
+    """提供渠道的查单接口（微信支付 /v3/pay/transactions/out-trade-no/…，支付宝 /gateway.do）和模拟收银台
+    （/cashier/<渠道>）."""
     import uvicorn
 
     from canbao.simulator.gateway import create_gateway
@@ -163,4 +168,5 @@ def simulator_gateway(folder: Path, host: str, port: int) -> None:
         raise InputError("dir", f"{folder} 下没有模拟渠道（先运行 canbao simulator setup --dir {folder}）")
     channels = [_channel(folder, name) for name in names]
     click.echo(f"查单接口：http://{host}:{port}/（渠道 {'、'.join(names)}）", err=True)
-    uvicorn.run(create_gateway(channels), host=host, port=port, log_level="warning", access_log=False)
+    app = create_gateway(channels, deliver_to=base_url, time_scale=time_scale)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

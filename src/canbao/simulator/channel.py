@@ -190,6 +190,13 @@ class SimulatedChannel:
         frozen = n.headers_at(at)
         return dataclasses.replace(n, headers_at=lambda _: dict(frozen), variant="replayed")
 
+    @staticmethod
+    def presigned(n: Notification, at: dt.datetime) -> Notification:
+        """`n` with the headers of an attempt at `at` made now and kept (a load generator signs ahead of its run,
+        inside WeChat Pay's 5 minutes, so that signing does not compete with the server)."""
+        frozen = n.headers_at(at)
+        return dataclasses.replace(n, headers_at=lambda _: dict(frozen))
+
     def late(self, n: Notification, by: dt.timedelta = LATE) -> Notification:
         """Signed `by` before it arrives (WeChat Pay refuses beyond 5 minutes). Alipay's signature carries no
         time: a late Alipay notification is only an old notify_time, which Alipay does not ask to be checked."""

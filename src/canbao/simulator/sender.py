@@ -9,6 +9,7 @@ can be injected for tests. Deliveries run in a thread pool; each one's attempts 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -143,3 +144,40 @@ class Deliverer:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+async def send_each_once(
+    base_url: str,
+    notifications: Iterable[Notification],
+    *,
+    concurrency: int = 64,
+    clock: Clock = real_clock,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[Attempt]:
+    """One attempt of each notification, `concurrency` in flight at once (asyncio; for a load generator in a
+    process of its own — presign the notifications first, SimulatedChannel.presigned). The attempts in the
+    given order; no retries (a caller retries what was not acknowledged, e.g. with a Deliverer)."""
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    base = base_url.rstrip("/")
+    async with httpx.AsyncClient(transport=transport, limits=limits) as client:
+
+        async def one(n: Notification) -> Attempt:
+            schedule = SCHEDULES[n.kind]
+            async with gate:
+                sent_at = clock()
+                headers, body = n.request(sent_at)
+                started = time.perf_counter()
+                try:
+                    r = await client.post(
+                        base + n.path, content=body, headers=headers, timeout=schedule.timeout.total_seconds()
+                    )
+                except httpx.HTTPError as exc:
+                    ms = (time.perf_counter() - started) * 1000
+                    return Attempt(1, sent_at, dt.timedelta(), None, type(exc).__name__, False, ms)
+                ms = (time.perf_counter() - started) * 1000
+            ok = acknowledged(n.kind, r.status_code, r.content)
+            answer = r.content.decode("utf-8", "replace")[:ANSWER_KEPT]
+            return Attempt(1, sent_at, dt.timedelta(), r.status_code, answer, ok, ms)
+
+        return list(await asyncio.gather(*(one(n) for n in notifications)))
