@@ -83,7 +83,7 @@ def _money(fen: int | None) -> Decimal | None:
     return None if fen is None else to_yuan(fen)
 
 
-def _result(row: dict[str, Any]) -> dict[str, Any]:
+def quoted_result(row: dict[str, Any]) -> dict[str, Any]:
     """One quoted row as the contract's object (Decimal yuan, ISO dates)."""
     subsidies = []
     if row["subsidy_category"] is not None:
@@ -128,7 +128,7 @@ def quote(policy_id: str, application: dict[str, Any], today: dt.date) -> dict[s
     quoted = quote_frame(policy, input_frame([application_row(application)]), today).row(0, named=True)
     if quoted["error"] is not None:
         raise InputError(quoted["error_field"], quoted["error"])
-    return _result(quoted)
+    return quoted_result(quoted)
 
 
 def refund_quote(policy_id: str, application: dict[str, Any], today: dt.date) -> dict[str, Any]:

@@ -44,13 +44,27 @@ LOG_CONFIG: dict[str, Any] = {
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
     help="工作进程数（多核服务器上可设为核数；每个进程各自连接数据库）",
 )  # fmt: skip
-def serve(host: str, port: int, workers: int) -> None:
-    """启动工作人员门户（浏览器访问）；默认使用当前目录的 canbao.db，或 CANBAO_DATABASE_URL."""
+@click.option(
+    "--today", "campaign_day", default=None, metavar="YYYY-MM-DD",
+    help="征缴工作的日期（演示其他年度的县）；缴费按渠道通知的支付成功时间计日，签名时间戳始终按真实时间校验",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
+    """启动工作人员门户和居民缴费页面（浏览器访问）；默认使用当前目录的 canbao.db，或 CANBAO_DATABASE_URL."""
+    import datetime as dt
+    import os
+
     import uvicorn
 
+    from canbao.bootstrap import TODAY_VARIABLE
     from canbao.errors import InputError
     from canbao.web.app import create_app
 
+    if campaign_day is not None:
+        try:
+            dt.date.fromisoformat(campaign_day)
+        except ValueError:
+            raise InputError("--today", f"应为日期 YYYY-MM-DD，而不是“{campaign_day}”") from None
+        os.environ[TODAY_VARIABLE] = campaign_day  # read by settings() here and by every worker process
     if workers > 1 and settings().database_url.startswith("sqlite"):
         # One writer at a time: a worker's heartbeat could wait behind another's long import and its job be
         # taken for orphaned (services.jobs); several processes are for PostgreSQL.

@@ -129,6 +129,15 @@ class Collection(Strict):
     note: str | None = Field(default=None, description="what the file decides where the notice is silent")
 
 
+class OnlinePayment(Strict):
+    """Residents' own payments through a channel (微信、支付宝、皖事通): when an order with no notification is
+    asked after (主动查单).  No notice sets this: a value of the file, with its note."""
+
+    query_after_minutes: int = Field(ge=1, le=24 * 60)
+    clause: Clause
+    note: str | None = Field(default=None, description="what the file decides where the notice is silent")
+
+
 class Period(Strict):
     start: dt.date
     end: dt.date
@@ -311,6 +320,7 @@ class Policy(Strict):
     categories: dict[Category, CategoryRule] = {}
     unlisted_categories: UnlistedCategories
     collection: Collection
+    online_payment: OnlinePayment | None = None
     collection_window: Period
     migrant_extension: MigrantExtension | None = None
     benefit_period: Period

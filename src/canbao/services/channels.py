@@ -129,3 +129,10 @@ def channel_named(engine: Engine, kind: str, name: str) -> Channel | None:
             select(payment_channels).where(payment_channels.c.kind == kind, payment_channels.c.name == name)
         ).mappings().first()
     return _channel(dict(row)) if row else None
+
+
+def channel_named_any(engine: Engine, name: str) -> Channel | None:
+    """The channel of this name (names are unique whatever the kind), or None."""
+    with engine.connect() as c:
+        row = c.execute(select(payment_channels).where(payment_channels.c.name == name)).mappings().first()
+    return _channel(dict(row)) if row else None

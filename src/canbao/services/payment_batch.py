@@ -48,6 +48,7 @@ PAYMENT_COLUMNS: dict[str, pl.DataType] = {
     "township": pl.String(),
     "village": pl.String(),
     "phone": pl.String(),
+    "out_trade_no": pl.String(),  # an online payment's order (canbao.services.orders), kept beside txn_id
 }
 RESULT_COLUMNS = [
     "payment_row", "outcome", "error_field", "reason", "enrollment_id", "person_id", "amount_fen",
@@ -419,6 +420,7 @@ def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
         pl.col("amount_fen"),
         pl.col("txn_id").alias("channel_txn_id"),
         pl.lit(None, dtype=pl.String).alias("note"),
+        "out_trade_no",
     )
     upfront = written.filter(pl.col("subsidy_timing") == "upfront").select(
         *base,
@@ -426,6 +428,7 @@ def _write(c: Connection, o: _Outcomes, policy_id: str, actor: str) -> None:
         pl.col("subsidy_fen").alias("amount_fen"),
         pl.lit(None, dtype=pl.String).alias("channel_txn_id"),
         pl.format("{}:{}", "subsidy_kind", "subsidy_category").alias("note"),
+        "out_trade_no",
     )
     bulk_insert(c, ledger_entries, pl.concat([payments, upfront]))
 

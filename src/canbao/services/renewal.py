@@ -7,11 +7,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
-from canbao.policy import load_policy
+from canbao.policy import Policy, load_policy
 from canbao.services.last_year import Certified, certified_on, enrolled_last_year, memberships_select
 from canbao.services.payments import Payment, PaymentResult, pay
 from canbao.services.registry import find_person
@@ -49,6 +49,40 @@ def categories_on(engine: Engine, person_id: int, on: dt.date) -> list[str]:
     return sorted({r.category for r in found})
 
 
+def application_for(
+    c: Connection,
+    policy: Policy,
+    person: dict[str, Any] | None,
+    name: str,
+    id_number: str,
+    paid_on: dt.date,
+    new_person: dict[str, Any] | None,
+    situation: str = "regular",
+) -> dict[str, Any]:
+    """The quote contract's application for `person` (the registered row, or None): last year's enrollee
+    (:func:`canbao.services.last_year.enrolled_last_year`: in the registry or on last year's roster) from the
+    registry, anyone else from `new_person` (county, residency, optional categories and household_role).
+
+    Either way a registered person carries what the department lists certify on the payment date (their
+    identity categories and household role, 004 二(三)): a certified dibao person renewing pays the dibao
+    amount, whatever the form says."""
+    renewing = person is not None and enrolled_last_year(c, person["id"], policy.benefit_year)
+    certified = certified_on(c, person["id"], paid_on, policy) if person is not None else Certified([], None)
+    if renewing and person is not None:
+        fields = {"county": person["county"], "residency": person["residency"]}
+        categories, role = certified.categories, certified.household_role
+    elif new_person:
+        fields = {"county": new_person.get("county"), "residency": new_person.get("residency")}
+        categories = sorted(set(new_person.get("categories") or []) | set(certified.categories))
+        role = certified.household_role or new_person.get("household_role")
+    else:
+        raise InputError("person", f"{mask_id_number(id_number)} 上年度未参保，请按新参保填写县区和居民类型")
+    person_fields: dict[str, Any] = {"id_number": id_number, "name": name, "categories": categories, **fields}
+    if role is not None:
+        person_fields["household_role"] = role
+    return {"person": person_fields, "situation": situation, "paid_on": paid_on.isoformat()}
+
+
 def renew(
     engine: Engine,
     policy_id: str,
@@ -62,31 +96,12 @@ def renew(
     channel_name: str | None = None,
     new_person: dict[str, Any] | None = None,
 ) -> PaymentResult:
-    """Renew last year's enrollee (:func:`canbao.services.last_year.enrolled_last_year`: in the registry or
-    on last year's roster) from the registry, or register a new one from `new_person` (county, residency,
-    optional categories and household_role) and enroll them.
-
-    Either way a registered person carries what the department lists certify on the payment date (their
-    identity categories and household role, 004 二(三)): a certified dibao person renewing pays the dibao
-    amount, whatever the form says."""
+    """Renew last year's enrollee from the registry, or register a new one from `new_person` and enroll them
+    (see :func:`application_for`)."""
     policy = load_policy(policy_id)
     with engine.connect() as c:
         person = find_person(c, id_number)
         if person is not None and person["name"] != name:
             raise InputError("name", f"姓名与身份证号码 {mask_id_number(id_number)} 的登记信息不一致")
-        renewing = person is not None and enrolled_last_year(c, person["id"], policy.benefit_year)
-        certified = certified_on(c, person["id"], paid_on, policy) if person is not None else Certified([], None)
-    if renewing and person is not None:
-        fields = {"county": person["county"], "residency": person["residency"]}
-        categories, role = certified.categories, certified.household_role
-    elif new_person:
-        fields = {"county": new_person.get("county"), "residency": new_person.get("residency")}
-        categories = sorted(set(new_person.get("categories") or []) | set(certified.categories))
-        role = certified.household_role or new_person.get("household_role")
-    else:
-        raise InputError("person", f"{mask_id_number(id_number)} 上年度未参保，请按新参保填写县区和居民类型")
-    person_fields: dict[str, Any] = {"id_number": id_number, "name": name, "categories": categories, **fields}
-    if role is not None:
-        person_fields["household_role"] = role
-    application = {"person": person_fields, "situation": "regular", "paid_on": paid_on.isoformat()}
+        application = application_for(c, policy, person, name, id_number, paid_on, new_person)
     return pay(engine, Payment(policy_id, application, channel, txn_id, amount, channel_name=channel_name), actor)

@@ -21,10 +21,23 @@ def _utc_now() -> dt.datetime:
 
 
 def create_app(
-    settings: Settings, engine: Engine, *, clock: Callable[[], dt.datetime] = _utc_now
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Callable[[], dt.datetime] = _utc_now,
+    real_clock: Callable[[], dt.datetime] = _utc_now,
+    apply_notifications: bool = True,
 ) -> FastAPI:
-    """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times."""
+    """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times, `real_clock`
+    the real time signatures are checked against.  `apply_notifications`: run the inbox's applier thread."""
+    import os
+    import socket
+
+    from canbao.clock import campaign_date
+    from canbao.errorlog import record
     from canbao.services.jobs import JobRunner
+    from canbao.services.notifications import NotificationApplier
+    from canbao.services.resident_access import TooManyAttempts
     from canbao.web import (
         api_admin,
         api_auth,
@@ -32,18 +45,30 @@ def create_app(
         api_lists,
         api_money,
         api_operations,
+        api_orders,
         api_persons,
         api_progress,
         job_kinds,
+        notify,
         pages,
     )
 
     runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
+    applier = NotificationApplier(
+        engine,
+        runner=f"{socket.gethostname()[:12]}-{os.getpid()}",
+        clock=clock,
+        today=lambda: settings.fixed_today or campaign_date(clock()),
+        on_error=record,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.start()  # jobs a restart cut off are failed, queued ones run
+        if apply_notifications:
+            applier.start()  # notifications a restart left pending are applied
         yield
+        applier.stop()
         runner.shutdown(wait=False)
 
     app = FastAPI(
@@ -56,13 +81,21 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock
+    app.state.real_clock = real_clock
     app.state.jobs = runner
+    app.state.applier = applier
     for module in (
-        api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money, pages,
+        api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money,
+        api_orders, notify, pages,
     ):  # fmt: skip
         app.include_router(module.router)
     pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
+
     return app
 
 

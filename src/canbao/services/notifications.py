@@ -1,0 +1,359 @@
+"""Channels' payment notifications (issue 15): verified, recorded in the inbox, then applied exactly once.
+
+1. `receive` verifies a notification (canbao.channels: the channel's signature, its timestamp against the real
+   clock, the decrypted resource) and records it in `channel_notifications` in one short transaction — one row
+   per channel and channel transaction (`INSERT … ON CONFLICT DO NOTHING`) — before canbao answers success: a
+   notification answered success is never lost, and its replays, retries and copies are one row.
+2. A notification whose order canbao did not create, of another channel, or whose amount differs from the
+   order's, is refused (the channel retries, nothing is enrolled) and kept as `flagged` for reconciliation.
+3. `apply_pending` (run by `NotificationApplier`, a thread of every serving process) claims pending rows and
+   applies them in batches through `payment_batch.apply_payments` — the same rules as a day's file, a frame of
+   the claimed orders' persons — then marks them applied.  A crash between the two leaves the rows pending:
+   applying again answers `replayed` from the ledger's unique transaction id, so each payment is applied once.
+   A person the rules refuse (enrolled meanwhile elsewhere, no longer eligible) flags the notification: the
+   money came, the enrollment did not, a refund or a correction is for the staff.
+
+The ledger's transaction id of a channel payment is the channel's own (WeChat's transaction_id, Alipay's
+trade_no); the second and later persons of a family order carry `{transaction id}-{k}`, their order's
+out_trade_no beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import polars as pl
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from canbao.channels import ChannelPayment, NotificationRefused, alipay, wechatpay_v3
+from canbao.clock import campaign_date
+from canbao.errors import CanbaoError
+from canbao.money import to_yuan
+from canbao.services.channels import Channel, channel_named
+from canbao.services.payment_batch import apply_payments
+from canbao.store.tables import channel_notifications, order_persons, orders
+from canbao.store.uow import audit, busy_is_refusal
+from canbao.store.uow import now as utc_now
+
+CLAIM_STALE = dt.timedelta(seconds=30)  # a claim older than this (its process died) is taken again
+BATCH = 2_000  # notifications applied together
+CHANNEL_CACHE_S = 30.0  # a channel's keys are read again after this long (a key rotated by `channel add`)
+
+
+class NotificationFlagged(NotificationRefused):
+    """A notification the channel signed, for an order canbao did not make or for another amount: refused and
+    kept for reconciliation."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    inbox_id: int | None
+    duplicate: bool  # a retry or replay of a notification already recorded
+
+
+# --- receiving -------------------------------------------------------------------------------------------
+
+_cache: dict[tuple[str, str, str], tuple[float, Channel | None]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_channel(engine: Engine, kind: str, name: str) -> Channel | None:
+    """The channel a notification address names, its keys parsed once per CHANNEL_CACHE_S (a PEM key costs more
+    to load than a signature to verify)."""
+    key = (str(engine.url), kind, name)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CHANNEL_CACHE_S:
+        return hit[1]
+    channel = channel_named(engine, kind, name)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), channel)
+    return channel
+
+
+def read_payment(channel: Channel, headers: Mapping[str, str], body: bytes, real_now: dt.datetime) -> ChannelPayment:
+    """The verified payment a notification reports (NotificationRefused otherwise)."""
+    if channel.kind == wechatpay_v3.KIND:
+        assert channel.platform_serial is not None and channel.api_v3_key is not None
+        payment = wechatpay_v3.read_notification(
+            headers, body, public_keys={channel.platform_serial: channel.public_key}, api_v3_key=channel.api_v3_key,
+            now=real_now,
+        )  # fmt: skip
+    else:
+        try:
+            params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+        except (UnicodeDecodeError, ValueError):
+            raise NotificationRefused("通知内容不是 UTF-8 表单（application/x-www-form-urlencoded）") from None
+        payment = alipay.read_notification(params, public_key=channel.public_key)
+    if payment.merchant_id is not None and payment.merchant_id != channel.merchant_id:
+        raise NotificationRefused(f"通知的商户号 {payment.merchant_id} 不是本渠道的商户号")
+    return payment
+
+
+def _insert_ignoring_duplicate(c: Connection, values: dict[str, Any]) -> int | None:
+    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(channel_notifications)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["channel", "transaction_id"])
+        .returning(channel_notifications.c.id)
+    )
+    return c.execute(statement).scalar()
+
+
+def record(
+    engine: Engine, channel: Channel, payment: ChannelPayment, *, source: str, received_at: dt.datetime
+) -> Receipt:
+    """Keep a verified payment in the inbox (see the module docstring); NotificationFlagged when it does not
+    match an order of canbao's of this channel and amount."""
+    with busy_is_refusal(), engine.begin() as c:
+        order = c.execute(
+            select(orders.c.channel, orders.c.amount_fen).where(orders.c.out_trade_no == payment.out_trade_no)
+        ).first()
+        flag = None
+        if order is None:
+            flag = f"订单 {payment.out_trade_no} 不是 canbao 创建的订单"
+        elif order.channel != channel.name:
+            flag = f"订单 {payment.out_trade_no} 不是经由渠道 {channel.name} 创建的"
+        elif order.amount_fen != payment.amount_fen:
+            flag = f"通知金额 {to_yuan(payment.amount_fen)} 元与订单金额 {to_yuan(order.amount_fen)} 元不符"
+        inbox_id = _insert_ignoring_duplicate(
+            c,
+            dict(
+                channel=channel.name, channel_kind=channel.kind, transaction_id=payment.transaction_id,
+                out_trade_no=payment.out_trade_no, notification_id=payment.notification_id,
+                amount_fen=payment.amount_fen, succeeded_at=payment.succeeded_at, received_at=received_at,
+                source=source, status="flagged" if flag else "pending", flag_reason=flag,
+            ),
+        )  # fmt: skip
+        if inbox_id is None:  # already recorded: it must say what the first said
+            first = c.execute(
+                select(channel_notifications.c.out_trade_no, channel_notifications.c.amount_fen).where(
+                    channel_notifications.c.channel == channel.name,
+                    channel_notifications.c.transaction_id == payment.transaction_id,
+                )
+            ).one()
+            if (first.out_trade_no, first.amount_fen) != (payment.out_trade_no, payment.amount_fen):
+                flag = f"交易 {payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
+    if flag:
+        audit(engine, f"channel:{channel.name}", "notify", payment.transaction_id, "flagged", flag)
+        raise NotificationFlagged(flag)
+    if inbox_id is not None:
+        wake_appliers()
+    return Receipt(inbox_id, inbox_id is None)
+
+
+def receive(
+    engine: Engine, kind: str, name: str, *, headers: Mapping[str, str], body: bytes, real_now: dt.datetime
+) -> Receipt:
+    """A notification as it arrived at `/notify/{kind}/{name}`: verified, then recorded."""
+    channel = cached_channel(engine, kind, name)
+    if channel is None:
+        raise NotificationRefused(f"没有登记类型为 {kind}、名称为 {name} 的渠道")
+    payment = read_payment(channel, headers, body, real_now)
+    return record(engine, channel, payment, source="notify", received_at=real_now)
+
+
+# --- applying --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    claimed: int
+    applied: int
+    flagged: int
+
+
+def _claim(engine: Engine, token: str, now: dt.datetime, limit: int) -> list[int]:
+    n = channel_notifications.c
+    with busy_is_refusal(), engine.begin() as c:
+        free = (
+            select(n.id)
+            .where(n.status == "pending", (n.claimed_at.is_(None)) | (n.claimed_at < now - CLAIM_STALE))
+            .order_by(n.id)
+            .limit(limit)
+        )
+        if c.dialect.name == "postgresql":
+            free = free.with_for_update(skip_locked=True)
+        ids = list(c.execute(free).scalars())
+        if ids:
+            c.execute(update(channel_notifications).where(n.id.in_(ids)).values(claimed_by=token, claimed_at=now))
+    return ids
+
+
+def _payment_rows(c: Connection, ids: list[int]) -> list[dict[str, Any]]:
+    """The claimed notifications' persons as payment rows (the quote contract's input plus the payment)."""
+    n, o, p = channel_notifications.c, orders.c, order_persons.c
+    rows = c.execute(
+        select(
+            n.id.label("inbox_id"), n.transaction_id, n.succeeded_at, o.out_trade_no, o.policy, o.channel,
+            p.seq, p.application, p.township, p.village, p.phone, p.amount_fen,
+        )
+        .join(orders, o.out_trade_no == n.out_trade_no)
+        .join(order_persons, p.order_id == o.id)
+        .where(n.id.in_(ids))
+        .order_by(n.id, p.seq)
+    ).mappings().all()  # fmt: skip
+    out = []
+    for r in rows:
+        application = json.loads(r["application"])
+        person = application["person"]
+        succeeded = r["succeeded_at"] if r["succeeded_at"].tzinfo else r["succeeded_at"].replace(tzinfo=dt.UTC)
+        out.append(
+            {
+                "inbox_id": r["inbox_id"], "policy": r["policy"], "seq": r["seq"],
+                "id_number": person["id_number"], "name": person.get("name"), "county": person.get("county"),
+                "residency": person.get("residency"), "categories": person.get("categories") or [],
+                "household_role": person.get("household_role"), "situation": application["situation"],
+                "paid_on": campaign_date(succeeded), "channel": "online", "channel_name": r["channel"],
+                "txn_id": r["transaction_id"] if r["seq"] == 1 else f"{r['transaction_id']}-{r['seq']}",
+                "amount_fen": r["amount_fen"], "township": r["township"], "village": r["village"],
+                "phone": r["phone"], "out_trade_no": r["out_trade_no"],
+            }
+        )  # fmt: skip
+    return out
+
+
+def apply_pending(
+    engine: Engine, *, runner: str, now: dt.datetime, today: dt.date | None, limit: int = BATCH
+) -> Applied:
+    """Apply up to `limit` pending notifications (see the module docstring); `today`: the campaign's day ID
+    numbers are checked against."""
+    token = f"{runner[:20]}:{secrets.token_hex(5)}"
+    ids = _claim(engine, token, now, limit)
+    if not ids:
+        return Applied(0, 0, 0)
+    with engine.connect() as c:
+        rows = _payment_rows(c, ids)
+    results = []
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else None
+    if frame is not None:
+        for (policy_id,), part in frame.group_by("policy", maintain_order=True):
+            payments = part.drop("inbox_id", "policy", "seq").with_columns(
+                pl.col("categories").cast(pl.List(pl.String))
+            )
+            outcome = apply_payments(engine, str(policy_id), payments, "channel:online", today=today, audit_batch=False)
+            results.append(part.select("inbox_id", "seq").hstack(outcome.drop("payment_row")))
+    return _mark(engine, ids, results, now)
+
+
+def _mark(engine: Engine, ids: list[int], results: list[pl.DataFrame], now: dt.datetime) -> Applied:
+    """Each claimed notification applied (every person enrolled, or already) or flagged with the refusals."""
+    done = pl.concat(results) if results else pl.DataFrame({"inbox_id": [], "seq": [], "outcome": []})
+    flagged: dict[int, str] = {}
+    for r in done.filter(pl.col("outcome") == "refused").iter_rows(named=True):
+        flagged[r["inbox_id"]] = (flagged.get(r["inbox_id"], "") + f"第 {r['seq']} 人：{r['reason']}；").strip()
+    missing = set(ids) - set(done["inbox_id"].to_list())
+    for inbox_id in missing:  # no order behind it (cannot happen: record flags those)
+        flagged[inbox_id] = "找不到通知对应的订单"
+    n = channel_notifications.c
+    with busy_is_refusal(), engine.begin() as c:
+        for inbox_id, reason in flagged.items():
+            c.execute(
+                update(channel_notifications)
+                .where(n.id == inbox_id)
+                .values(status="flagged", flag_reason=reason, applied_at=now)
+            )
+        ok = [i for i in ids if i not in flagged]
+        if ok:
+            c.execute(update(channel_notifications).where(n.id.in_(ok)).values(status="applied", applied_at=now))
+        _mark_orders(c, done, flagged, now)
+    return Applied(len(ids), len(ids) - len(flagged), len(flagged))
+
+
+def _mark_orders(c: Connection, done: pl.DataFrame, flagged: dict[int, str], now: dt.datetime) -> None:
+    n, o, p = channel_notifications.c, orders.c, order_persons.c
+    ids = done["inbox_id"].unique().to_list()
+    if not ids:
+        return
+    inbox = {r.id: r for r in c.execute(select(n.id, n.out_trade_no, n.transaction_id).where(n.id.in_(ids)))}
+    numbers = [r.out_trade_no for r in inbox.values()]
+    order_ids = {r.out_trade_no: r.id for r in c.execute(select(o.out_trade_no, o.id).where(o.out_trade_no.in_(numbers)))}
+    for inbox_id, r in inbox.items():
+        c.execute(
+            update(orders)
+            .where(o.out_trade_no == r.out_trade_no, o.status == "open")
+            .values(status="flagged" if inbox_id in flagged else "paid", paid_at=now, channel_txn_id=r.transaction_id)
+        )
+    for person in done.filter(pl.col("enrollment_id").is_not_null()).iter_rows(named=True):
+        order_id = order_ids.get(inbox[person["inbox_id"]].out_trade_no)
+        c.execute(
+            update(order_persons)
+            .where(p.order_id == order_id, p.seq == person["seq"])
+            .values(enrollment_id=person["enrollment_id"])
+        )
+
+
+# --- the applier thread ----------------------------------------------------------------------------------
+
+_appliers: list[NotificationApplier] = []
+
+
+def wake_appliers() -> None:
+    for applier in list(_appliers):
+        applier.wake()
+
+
+class NotificationApplier:
+    """A thread of a serving process that applies the inbox: woken by every notification this process records,
+    and every POLL_S anyway (notifications recorded by another process, claims a dead process left)."""
+
+    POLL_S = 0.25
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        runner: str,
+        clock: Callable[[], dt.datetime] = utc_now,
+        today: Callable[[], dt.date | None] = lambda: None,
+        on_error: Callable[[BaseException], object] | None = None,
+    ) -> None:
+        self.engine, self.runner, self.clock, self.today = engine, runner, clock, today
+        self.on_error = on_error
+        self._event = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def start(self) -> None:
+        _appliers.append(self)
+        self._thread = threading.Thread(target=self._run, name="canbao-notifications", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._event.set()
+        if self in _appliers:
+            _appliers.remove(self)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._event.wait(self.POLL_S)
+            self._event.clear()
+            try:
+                while not self._stop.is_set():
+                    if (
+                        apply_pending(self.engine, runner=self.runner, now=self.clock(), today=self.today()).claimed
+                        == 0
+                    ):
+                        break
+            except CanbaoError:
+                time.sleep(self.POLL_S)  # the database is busy: try again
+            except Exception as exc:  # a bug: logged, the thread lives on
+                if self.on_error is not None:
+                    self.on_error(exc)
+                time.sleep(1.0)

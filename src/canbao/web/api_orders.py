@@ -1,0 +1,121 @@
+"""Residents' orders (issue 15): `POST /api/v1/orders`, its preview, and the order's status.
+
+No session and no CSRF token: a resident is identified by name and ID number in the body (never in the address),
+throttled per address and per ID (canbao.services.resident_access); a browser's cross-site POST is refused by
+its Origin.  The answer's `token` is the resident's key to the order's status (`X-Order-Token`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from canbao.quote import to_json_ready
+from canbao.services import orders
+from canbao.web.api_auth import FOREIGN_ORIGIN, Refusal, client_address, same_origin
+from canbao.web.deps import get_engine, get_now, get_today
+
+router = APIRouter(prefix="/api/v1", tags=["居民缴费"])
+
+
+class PersonBody(BaseModel):
+    name: str = Field(max_length=64)
+    id_number: str = Field(max_length=24)
+    residency: str | None = Field(default=None, max_length=40, description="新参保：居民类型")
+    county: str | None = Field(default=None, max_length=6, description="新参保：县（区）行政区划代码")
+    township: str | None = Field(default=None, max_length=64)
+    village: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=20)
+    situation: str | None = Field(default=None, max_length=32, description="参保情形，默认 regular；新生儿 newborn")
+
+
+class OrderBody(BaseModel):
+    name: str = Field(max_length=64, description="缴费人姓名")
+    id_number: str = Field(max_length=24, description="缴费人身份证号码")
+    channel: str = Field(max_length=40, description="缴费渠道名称（canbao channel add 登记的 --name）")
+    persons: list[PersonBody] = Field(default=[], description="为哪些人缴费；缺省为缴费人本人")
+    benefit_year: int | None = None
+
+
+class PreviewBody(BaseModel):
+    persons: list[PersonBody]
+    benefit_year: int | None = None
+
+
+def _person(p: PersonBody) -> orders.PersonRequest:
+    return orders.PersonRequest(**p.model_dump())
+
+
+def _foreign() -> JSONResponse:
+    return JSONResponse({"detail": FOREIGN_ORIGIN}, status_code=403)
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    responses={403: {"model": Refusal}, 422: {"model": Refusal}, 429: {"model": Refusal}},
+    summary="居民下单缴费",
+)
+def create_order(
+    body: OrderBody,
+    request: Request,
+    engine: Annotated[Engine, Depends(get_engine)],
+    now: Annotated[dt.datetime, Depends(get_now)],
+    today: Annotated[dt.date, Depends(get_today)],
+) -> Any:
+    """按姓名和身份证号码为本人（或 persons 中的家庭成员）下单：逐人测算应缴金额，返回订单号 out_trade_no、
+    金额 amount（元）和每人的应缴金额；token 用于查询订单状态（请求头 X-Order-Token）。"""
+    if not same_origin(request):
+        return _foreign()
+    request_ = orders.OrderRequest(
+        body.name, body.id_number, body.channel, [_person(p) for p in body.persons], body.benefit_year
+    )
+    created = orders.create_order(engine, request_, address=client_address(request), now=now, today=today)
+    answer = created.as_json()
+    answer["quotes"] = [to_json_ready(q.quote) for q in created.persons]
+    return JSONResponse(answer, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/orders/preview",
+    responses={403: {"model": Refusal}, 422: {"model": Refusal}, 429: {"model": Refusal}},
+    summary="缴费前测算",
+)
+def preview(
+    body: PreviewBody,
+    request: Request,
+    engine: Annotated[Engine, Depends(get_engine)],
+    now: Annotated[dt.datetime, Depends(get_now)],
+    today: Annotated[dt.date, Depends(get_today)],
+) -> Any:
+    """每位参保人今天在线缴费应缴多少：个人缴费、各项资助及由谁承担、待遇期、等待期和政策依据。"""
+    from canbao.services.resident_access import throttle
+
+    if not same_origin(request):
+        return _foreign()
+    throttle(engine, address=client_address(request), id_number=None, action="preview", now=now)
+    quotes = orders.preview(engine, [_person(p) for p in body.persons], today=today, benefit_year=body.benefit_year)
+    return {
+        "persons": [
+            {"name": q.name, "id_number": q.masked_id, "renewing": q.renewing, "quote": to_json_ready(q.quote)}
+            for q in quotes
+        ]
+    }
+
+
+@router.get("/orders/{out_trade_no}", responses={404: {"model": Refusal}}, summary="订单状态")
+def order_status(
+    out_trade_no: str,
+    engine: Annotated[Engine, Depends(get_engine)],
+    x_order_token: Annotated[str, Header(description="下单时返回的 token")] = "",
+) -> Any:
+    """订单的状态（open 待支付、paid 已缴费参保、flagged 已转人工核对、closed 已关闭）及每人是否已参保。"""
+    try:
+        view = orders.order_view(engine, out_trade_no, x_order_token)
+    except LookupError:
+        return JSONResponse({"detail": "没有这笔订单，或订单凭据不对"}, status_code=404)
+    return JSONResponse(view.as_json(), headers={"Cache-Control": "no-store"})
