@@ -68,7 +68,10 @@ class Deliverer:
         max_attempts: int | None = None,
         transport: httpx.BaseTransport | None = None,
         schedules: dict[str, Schedule] | None = None,
+        client: httpx.Client | None = None,
     ) -> None:
+        """`client`: an httpx client to send with (e.g. a FastAPI TestClient of canbao's app; `base_url` is then
+        that client's, "http://testserver"); it is not closed here."""
         if time_scale < 0:
             raise ValueError("time_scale must not be negative")
         self.base_url = base_url.rstrip("/")
@@ -76,7 +79,8 @@ class Deliverer:
         self.max_attempts = max_attempts
         self.schedules = schedules or SCHEDULES
         limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        self._client = httpx.Client(transport=transport, limits=limits)
+        self._own_client = client is None
+        self._client = client or httpx.Client(transport=transport, limits=limits)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canbao-sim")
         self._stopped = threading.Event()
         self.deliveries: list[Delivery] = []
@@ -137,7 +141,8 @@ class Deliverer:
         """Stop retrying (waits already begun finish), wait for the pool and close the connections."""
         self._stopped.set()
         self._pool.shutdown(wait=True)
-        self._client.close()
+        if self._own_client:
+            self._client.close()
 
     def __enter__(self) -> Deliverer:
         return self
