@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
@@ -95,12 +96,12 @@ def _family_order(engine: Engine, payer_id: str, members: list[tuple[str, str]])
     return out_trade_no
 
 
-def resident_portal(engine: Engine, address: str) -> Portal:
+def resident_portal(engine: Engine, address: str, **settings: Any) -> Portal:
     """The portal with the residents' routers (create_app includes them once the lead wires them in)."""
     from canbao.web.api_resident import resident_api
     from canbao.web.resident_pages import resident_pages
 
-    portal = Portal(engine, now=NOW, address=address)
+    portal = Portal(engine, now=NOW, address=address, **settings)
     paths = {getattr(route, "path", "") for route in portal.app.routes}
     if "/api/v1/resident/records" not in paths:
         portal.app.include_router(resident_api)

@@ -85,6 +85,20 @@ def newborn_rules(today: dt.date) -> list[NewbornRule]:
     return open_now or rules
 
 
+def campaign_counties(today: dt.date) -> list[tuple[str, str]]:
+    """(division code, name) of the counties whose collection is open on `today` (all when none is)."""
+    from canbao.policy import list_policies, load_policy
+
+    every: dict[str, str] = {}
+    now: dict[str, str] = {}
+    for policy_id in list_policies():
+        policy = load_policy(policy_id)
+        every.update(policy.region.counties)
+        if policy.collection_window.start <= today <= policy.benefit_period.end:
+            now.update(policy.region.counties)
+    return sorted((now or every).items())
+
+
 PAGES = {
     "": ("h5/index.html", "城乡居民医保自助服务"),
     "pay": ("h5/pay.html", "参保缴费"),
@@ -117,7 +131,7 @@ def h5_index(request: Request) -> HTMLResponse:
 @resident_pages.get("/pay", response_class=HTMLResponse)
 def h5_pay(request: Request, today: TodayDep) -> HTMLResponse:
     template, title = PAGES["pay"]
-    return h5_page(request, template, title, newborn=newborn_rules(today))
+    return h5_page(request, template, title, newborn=newborn_rules(today), counties=campaign_counties(today))
 
 
 @resident_pages.get("/status/{out_trade_no}", response_class=HTMLResponse)

@@ -40,7 +40,8 @@
 
   function registration(scope, person) {
     const value = (selector) => (scope.querySelector(selector).value || "").trim();
-    for (const [key, selector] of [["residency", ".r-residency"], ["township", ".r-township"],
+    if (!value(".r-residency")) return person;  // renewing: the registry knows the rest
+    for (const [key, selector] of [["residency", ".r-residency"], ["county", ".r-county"], ["township", ".r-township"],
       ["village", ".r-village"], ["phone", ".r-phone"]]) {
       const v = value(selector);
       if (v) person[key] = v;
