@@ -399,3 +399,23 @@ def test_resident_api_throttles_with_retry_after(engine: Engine) -> None:
             assert "detail" in answer.json()
             break
     assert statuses[-1] == 429 and set(statuses[:-1]) == {422}
+
+
+def test_h5_pages_are_served_with_the_portals_policy_and_refuse_foreign_posts(engine: Engine) -> None:
+    from canbao.web.pages import CONTENT_SECURITY_POLICY
+
+    portal = resident_portal(engine, "10.7.1.1", fixed_today=TODAY)
+    for path in ("/h5/", "/h5/pay", "/h5/records", "/h5/certificate", "/h5/refund", "/h5/status/CB123"):
+        page = portal.client.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert "<script>" not in page.text and "http://" not in page.text and "https://" not in page.text
+    assert "90日内" in portal.client.get("/h5/pay").text  # the newborn rule of the open campaigns
+    for asset in ("/static/h5/h5.css", "/static/h5/h5.js", "/static/h5/pay.js"):
+        assert portal.client.get(asset).status_code == 200
+    foreign = portal.client.post(
+        "/api/v1/resident/records",
+        json={"name": "某", "id_number": new_id()},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403

@@ -162,3 +162,50 @@ def test_pay_flow_for_a_new_registration_and_a_newborn(phone: tuple[Page, Offsit
     page.wait_for_url("**/h5/status/**")
     expect(page.locator("#status-text")).to_have_text("等待支付结果")
     expect(page.locator("#status-persons li")).to_have_count(2)
+
+
+@pytest.fixture(scope="module")
+def huaiyuan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """怀远县 during its 2025 campaign (collected in 2024): no one registered yet."""
+    folder = tmp_path_factory.mktemp("h5_huaiyuan")
+    with fresh_database("sqlite", folder) as url:
+        engine = make_engine(url)
+        portal = resident_portal(engine, "127.0.0.1", fixed_today=dt.date(2024, 11, 1))
+        with serve(portal.app) as base_url:
+            yield base_url
+        engine.dispose()
+
+
+def test_a_2024_born_newborn_is_told_of_both_dues(browser: Browser, huaiyuan: str) -> None:
+    """004 三(一): a newborn born in 2024 pays 380 元 for 2024 and 400 元 for 2025 to be covered in both years."""
+    context = browser.new_context(locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    guard = OffsiteGuard(page, huaiyuan)
+    parent = make_id_number("340321", dt.date(1992, 2, 2), 611)
+    baby = make_id_number("340321", dt.date(2024, 10, 1), 612)
+    page.goto(f"{huaiyuan}/h5/pay")
+    page.fill("#payer-name", "怀父")
+    page.fill("#payer-id", parent)
+    page.uncheck("#payer-self")  # the guardian pays for the newborn only
+    page.click("#add-newborn")
+    member = page.locator("#members fieldset").first
+    member.locator(".m-name").fill("怀宝")
+    member.locator(".m-id").fill(baby)
+    member.locator(".m-id").dispatch_event("change")
+    assert member.locator(".r-county").input_value() == "340321"  # from the ID number
+    rules = page.locator("#newborn-rules .rule:not([hidden])")
+    expect(rules).to_have_count(1)
+    expect(rules).to_contain_text("怀远县")
+    expect(rules).to_contain_text("380")
+    member.locator(".r-township").fill("榴城镇")
+    page.click("#preview")
+    quoted = page.locator("#quote-persons .quote-person")
+    expect(quoted).to_have_count(1)
+    expect(quoted).to_contain_text("400.00 元")
+    expect(quoted.locator(".additional-due")).to_contain_text("2024 年度的 380.00 元")
+    expect(quoted).to_contain_text("004 三(一)")
+    expect(quoted).to_contain_text("自 2024-10-01 起享受待遇")
+    _fits_the_phone(page)
+    context.close()
+    guard.check()

@@ -43,10 +43,12 @@ class NewbornRule:
     inside: str  # the benefit start when paid inside the window, and the clause
     outside: str  # … outside it (or: the policy does not say)
     prior_year: str | None  # 004 三(一): the year before's dues of a newborn born then
+    counties: str  # the policy's division codes, space-separated (the page shows the rule of the chosen county)
 
 
 def newborn_rules(today: dt.date) -> list[NewbornRule]:
-    """The newborn rules of the policies whose collection is open on `today` (all of them when none is)."""
+    """The newborn rules of the policies an order may be quoted under on `today` (from the collection window's
+    start to the benefit period's end, as services.orders chooses), all of them when none is."""
     from canbao.policy import list_policies, load_policy
 
     rules: list[NewbornRule] = []
@@ -77,10 +79,10 @@ def newborn_rules(today: dt.date) -> list[NewbornRule]:
                 if prior
                 else None
             ),
+            counties=" ".join(sorted(policy.region.counties)),
         )
         rules.append(rule)
-        end = policy.migrant_extension.end if policy.migrant_extension else policy.collection_window.end
-        if policy.collection_window.start <= today <= max(end, policy.benefit_period.end):
+        if policy.collection_window.start <= today <= policy.benefit_period.end:
             open_now.append(rule)
     return open_now or rules
 

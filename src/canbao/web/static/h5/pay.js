@@ -31,10 +31,30 @@
       node.querySelector(".r-residency").value = "local_hukou";
       document.getElementById("newborn-rules").open = true;
     }
-    node.querySelector(".remove").addEventListener("click", () => node.remove());
+    node.querySelector(".remove").addEventListener("click", () => { node.remove(); showRules(); });
+    const memberId = node.querySelector(".m-id");
+    memberId.addEventListener("change", () => guessCounty(memberId, node));
     members.append(node);
     node.querySelector(".m-name").focus();
   }
+  /* The county of a new registration: preselected from the ID number's first six digits when it is one of the
+     page's; the newborn rules shown are those of the counties chosen (all while none is). */
+  function guessCounty(idInput, scope) {
+    const select = scope.querySelector(".r-county");
+    const code = h5.normaliseId(idInput.value).slice(0, 6);
+    if (select && [...select.options].some((o) => o.value === code)) select.value = code;
+    showRules();
+  }
+  function showRules() {
+    const chosen = new Set([...document.querySelectorAll(".r-county")].map((s) => s.value));
+    const rules = [...document.querySelectorAll("#newborn-rules .rule")];
+    const matching = rules.filter((r) => r.dataset.counties.split(" ").some((c) => chosen.has(c)));
+    for (const r of rules) r.hidden = matching.length > 0 && !matching.includes(r);
+  }
+  const payerId = document.getElementById("payer-id");
+  payerId.addEventListener("change", () => guessCounty(payerId, document.getElementById("payer-register")));
+  document.addEventListener("change", (event) => { if (event.target.matches(".r-county")) showRules(); });
+
   document.getElementById("add-member").addEventListener("click", () => addMember(false));
   document.getElementById("add-newborn").addEventListener("click", () => addMember(true));
 
