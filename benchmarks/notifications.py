@@ -37,7 +37,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import hashes, serialization
@@ -77,15 +76,45 @@ def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:
             k = start + i
             birth = dt.date(1950, 1, 1) + dt.timedelta(days=k // 900)
             id_number = make_id_number(COUNTY, birth, k % 900)
-            rows.append({"id": first + i, "out_trade_no": number, "channel": "wx", "channel_kind": "wechatpay_v3",
-                         "policy": POLICY, "benefit_year": 2022, "payer_id_number": id_number, "amount_fen": AMOUNT,
-                         "status": "open", "token_sha256": "0" * 64, "created_at": now})  # fmt: skip
-            application = {"person": {"id_number": id_number, "name": "居民", "county": COUNTY,
-                                      "residency": "local_hukou", "categories": []},
-                           "situation": "regular", "paid_on": TODAY.isoformat()}  # fmt: skip
-            people.append({"order_id": first + i, "seq": 1, "id_number": id_number, "name": "居民",
-                           "application": json.dumps(application, ensure_ascii=False), "township": "灵城镇",
-                           "village": "城东社区", "phone": None, "amount_fen": AMOUNT})  # fmt: skip
+            rows.append(
+                {
+                    "id": first + i,
+                    "out_trade_no": number,
+                    "channel": "wx",
+                    "channel_kind": "wechatpay_v3",
+                    "policy": POLICY,
+                    "benefit_year": 2022,
+                    "payer_id_number": id_number,
+                    "amount_fen": AMOUNT,
+                    "status": "open",
+                    "token_sha256": "0" * 64,
+                    "created_at": now,
+                }
+            )
+            application = {
+                "person": {
+                    "id_number": id_number,
+                    "name": "居民",
+                    "county": COUNTY,
+                    "residency": "local_hukou",
+                    "categories": [],
+                },
+                "situation": "regular",
+                "paid_on": TODAY.isoformat(),
+            }
+            people.append(
+                {
+                    "order_id": first + i,
+                    "seq": 1,
+                    "id_number": id_number,
+                    "name": "居民",
+                    "application": json.dumps(application, ensure_ascii=False),
+                    "township": "灵城镇",
+                    "village": "城东社区",
+                    "phone": None,
+                    "amount_fen": AMOUNT,
+                }
+            )
         for part in range(0, count, 5000):
             c.execute(insert(orders), rows[part : part + 5000])
             c.execute(insert(order_persons), people[part : part + 5000])
@@ -103,25 +132,50 @@ def notification(job: tuple[str, str, bool]) -> tuple[dict[str, str], bytes]:
     """WeChat Pay's notification of one payment, signed now (headers, body); `tampered`: a byte changed after."""
     out_trade_no, transaction_id, tampered = job
     assert _KEY is not None
-    tx = {"mchid": MCHID, "appid": "wxd678efh567hg6787", "out_trade_no": out_trade_no,
-          "transaction_id": transaction_id, "trade_type": "JSAPI", "trade_state": "SUCCESS",
-          "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "", "success_time": SUCCESS_TIME,
-          "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-          "amount": {"total": AMOUNT, "payer_total": AMOUNT, "currency": "CNY", "payer_currency": "CNY"}}  # fmt: skip
+    tx = {
+        "mchid": MCHID,
+        "appid": "wxd678efh567hg6787",
+        "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id,
+        "trade_type": "JSAPI",
+        "trade_state": "SUCCESS",
+        "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS",
+        "attach": "",
+        "success_time": SUCCESS_TIME,
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        "amount": {"total": AMOUNT, "payer_total": AMOUNT, "currency": "CNY", "payer_currency": "CNY"},
+    }
     nonce = secrets.token_hex(6)
     cipher = AESGCM(API_V3_KEY.encode()).encrypt(nonce.encode(), json.dumps(tx).encode(), b"transaction")
-    body = json.dumps({"id": secrets.token_hex(16), "create_time": SUCCESS_TIME, "resource_type": "encrypt-resource",
-                       "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-                       "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-                                    "ciphertext": base64.b64encode(cipher).decode(), "associated_data": "transaction",
-                                    "nonce": nonce}}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "id": secrets.token_hex(16),
+            "create_time": SUCCESS_TIME,
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": base64.b64encode(cipher).decode(),
+                "associated_data": "transaction",
+                "nonce": nonce,
+            },
+        }
+    ).encode()
     timestamp, header_nonce = str(int(time.time())), secrets.token_hex(16).upper()
     signature = _KEY.sign(f"{timestamp}\n{header_nonce}\n".encode() + body + b"\n", padding.PKCS1v15(), hashes.SHA256())
     if tampered:
         body = body.replace(b'"summary"', b'"summarY"')
-    headers = {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": header_nonce, "Wechatpay-Serial": SERIAL,
-               "Wechatpay-Signature": base64.b64encode(signature).decode(),
-               "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048", "Content-Type": "application/json"}  # fmt: skip
+    headers = {
+        "Wechatpay-Timestamp": timestamp,
+        "Wechatpay-Nonce": header_nonce,
+        "Wechatpay-Serial": SERIAL,
+        "Wechatpay-Signature": base64.b64encode(signature).decode(),
+        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        "Content-Type": "application/json",
+    }
     return headers, body
 
 
@@ -149,14 +203,17 @@ function init(args) i = tid - 1 end
 function request() i = i + %(threads)d; if i > n then i = tid end; return requests[i] end
 function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
 function done(summary, latency, requests_)
+  local e = summary.errors
   io.write(string.format("RESULT %%d %%d %%d %%d %%d\n", summary.requests,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    e.status + e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
 """
 
 
-def run_wrk(base: str, path: str, requests: list[bytes], seconds: int, connections: int, folder: Path) -> dict[str, float]:
+def run_wrk(
+    base: str, path: str, requests: list[bytes], seconds: int, connections: int, folder: Path
+) -> dict[str, float]:
     data = folder / f"requests-{path.strip('/').replace('/', '-')}.txt"
     data.write_bytes(b"".join(r + b"\n@@END@@\n" for r in requests))
     lua = folder / "notify.lua"
@@ -165,20 +222,49 @@ def run_wrk(base: str, path: str, requests: list[bytes], seconds: int, connectio
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     n, errors, p50, p99, slowest = (int(v) for v in line.split()[1:])
-    return {"requests": n, "rate": n / seconds, "errors": errors, "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-            "max_ms": slowest / 1000}  # fmt: skip
+    return {
+        "requests": n,
+        "rate": n / seconds,
+        "errors": errors,
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "max_ms": slowest / 1000,
+    }
 
 
 def serve(url: str, port: int, workers: int, files: Path, app: str | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CANBAO_DATABASE_URL": url, "CANBAO_FILES_DIR": str(files)}
     if app is None:
-        command = [sys.executable, "-m", "canbao.cli", "serve", "--port", str(port), "--workers", str(workers),
-                   "--today", TODAY.isoformat()]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "canbao.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--today",
+            TODAY.isoformat(),
+        ]
     else:
-        command = [sys.executable, "-m", "uvicorn", app, "--factory", "--port", str(port), "--workers", str(workers),
-                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              cwd=Path(__file__).parent)  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parent
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -195,7 +281,9 @@ def wait_applied(engine: Engine, timeout: float = 120) -> None:
     while time.monotonic() < deadline:
         with engine.connect() as c:
             pending = c.execute(
-                select(func.count()).select_from(channel_notifications).where(channel_notifications.c.status == "pending")
+                select(func.count())
+                .select_from(channel_notifications)
+                .where(channel_notifications.c.status == "pending")
             ).scalar_one()
         if pending == 0:
             return
@@ -205,7 +293,9 @@ def wait_applied(engine: Engine, timeout: float = 120) -> None:
 
 def check_exactly_once(engine: Engine, expected: set[str], tampered: set[str]) -> str:
     with engine.connect() as c:
-        entries = list(c.execute(select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.kind == "payment")).scalars())
+        entries = list(
+            c.execute(select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.kind == "payment")).scalars()
+        )
         enrolled = c.execute(select(func.count()).select_from(enrollments)).scalar_one()
         flagged = c.execute(
             select(func.count()).select_from(channel_notifications).where(channel_notifications.c.status == "flagged")
@@ -258,29 +348,39 @@ def rush(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder:
     server = serve(url, port, args.workers, folder)
     try:
         result = run_wrk(f"http://127.0.0.1:{port}", path, raw, args.seconds, args.connections, folder)
-        print(f"  canbao /notify ({args.workers} workers, {args.connections} connections, {args.seconds} s): "
-              f"{result['requests']:,} requests, {result['rate']:,.0f}/s, {result['errors']:,} non-2xx or errors, "
-              f"ack p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.0f} ms")  # fmt: skip
+        print(
+            f"  canbao /notify ({args.workers} workers, {args.connections} connections, {args.seconds} s): "
+            f"{result['requests']:,} requests, {result['rate']:,.0f}/s, {result['errors']:,} non-2xx or errors, "
+            f"ack p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.0f} ms"
+        )
         wait_applied(engine)
         print(f"  receipt → enrollment committed: p99 {visibility_p99(engine) * 1000:.0f} ms")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-    sent = min(result["requests"], len(jobs))
-    expected = {t for _, t, bad in jobs[:sent] if not bad}
+    with engine.connect() as c:  # every notification answered success is an inbox row (recorded first)
+        expected = set(c.execute(select(channel_notifications.c.transaction_id)).scalars())
     tampered = {t for _, t, bad in jobs if bad}
     print(f"  {check_exactly_once(engine, expected, tampered)}")
     for name in ("empty", "insert"):
         port = free_port()
         server = serve(url, port, args.workers, folder, app="notify_ceiling:app")
         try:
-            ceiling = run_wrk(f"http://127.0.0.1:{port}", f"/ceiling/{name}", [r.replace(path.encode(), f"/ceiling/{name}".encode(), 1) for r in raw[:100_000]],
-                              min(args.seconds, 15), args.connections, folder)  # fmt: skip
+            ceiling = run_wrk(
+                f"http://127.0.0.1:{port}",
+                f"/ceiling/{name}",
+                [r.replace(path.encode(), f"/ceiling/{name}".encode(), 1) for r in raw[:100_000]],
+                min(args.seconds, 15),
+                args.connections,
+                folder,
+            )
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
-        print(f"  ceiling, {name} handler: {ceiling['rate']:,.0f}/s, p99 {ceiling['p99_ms']:.1f} ms "
-              f"(canbao at {result['rate'] / ceiling['rate']:.0%} of it)")  # fmt: skip
+        print(
+            f"  ceiling, {name} handler: {ceiling['rate']:,.0f}/s, p99 {ceiling['p99_ms']:.1f} ms "
+            f"(canbao at {result['rate'] / ceiling['rate']:.0%} of it)"
+        )
 
 
 def crash(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder: Path) -> None:
@@ -327,14 +427,24 @@ def crash(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-    print(f"  kill -9 after {args.crash_after:.0f} s: {before:,} of {len(jobs):,} acknowledged before, "
-          f"{len(acknowledged) - before:,} after the restart")  # fmt: skip
+    print(
+        f"  kill -9 after {args.crash_after:.0f} s: {before:,} of {len(jobs):,} acknowledged before, "
+        f"{len(acknowledged) - before:,} after the restart"
+    )
     with engine.connect() as c:
-        ours = set(c.execute(select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.channel_txn_id.like("44000%"))).scalars())
-        entries = c.execute(select(func.count()).select_from(ledger_entries).where(ledger_entries.c.channel_txn_id.like("44000%"))).scalar_one()
+        ours = set(
+            c.execute(
+                select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.channel_txn_id.like("44000%"))
+            ).scalars()
+        )
+        entries = c.execute(
+            select(func.count()).select_from(ledger_entries).where(ledger_entries.c.channel_txn_id.like("44000%"))
+        ).scalar_one()
     ok = acknowledged <= ours and entries == len(ours) == len(jobs)
-    print(f"  {'every acknowledged notification applied, each once' if ok else 'NOT exactly once'}: "
-          f"{len(ours):,} transactions, {entries:,} payment entries")  # fmt: skip
+    print(
+        f"  {'every acknowledged notification applied, each once' if ok else 'NOT exactly once'}: "
+        f"{len(ours):,} transactions, {entries:,} payment entries"
+    )
 
 
 def main() -> None:
@@ -351,8 +461,17 @@ def main() -> None:
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     with tempfile.TemporaryDirectory() as tmp, scratch_database("postgresql", Path(tmp), PG_URL, prefix="bn") as url:
         engine = make_engine(url)
-        add_channel(engine, name="wx", kind="wechatpay_v3", merchant_id=MCHID, platform_public_key=public,
-                    platform_serial=SERIAL, api_v3_key=API_V3_KEY.encode(), actor="bench", now=dt.datetime.now(dt.UTC))  # fmt: skip
+        add_channel(
+            engine,
+            name="wx",
+            kind="wechatpay_v3",
+            merchant_id=MCHID,
+            platform_public_key=public,
+            platform_serial=SERIAL,
+            api_v3_key=API_V3_KEY.encode(),
+            actor="bench",
+            now=dt.datetime.now(dt.UTC),
+        )
         owner = make_engine(url, app_role=False)  # the schema's owner: canbao's own role may not create tables
         with owner.begin() as c:
             c.execute(text("CREATE TABLE IF NOT EXISTS bench_inbox (txn text PRIMARY KEY, body text)"))

@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine, func, select
-from test_channels import API_V3_KEY, CHANNEL_KEY, OTHER_KEY, SERIAL, alipay_params, transaction, wechat_notification
-from web_support import Portal
 
 from canbao.ids import make_id_number
 from canbao.services.channels import add_channel
 from canbao.services.notifications import apply_pending
 from canbao.services.resident_access import ID_FAILURES, NOT_RECOGNISED
 from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
+from test_channels import API_V3_KEY, CHANNEL_KEY, OTHER_KEY, SERIAL, alipay_params, transaction, wechat_notification
+from web_support import Portal
 
 COUNTY = "341323"  # 灵城 (Lingbi), its 2022 campaign
 TODAY = dt.date(2021, 12, 20)
@@ -62,7 +62,7 @@ def order(portal: Portal, channel: str = "wx", **payer: Any) -> dict[str, Any]:
 def wechat(created: dict[str, Any], *, txn: str = "4200001234202112208888888888", **changes: Any) -> Any:
     tx = transaction(out_trade_no=created["out_trade_no"], transaction_id=txn,
                      success_time="2021-12-20T10:00:00+08:00",
-                     amount={"total": int(round(created["amount"] * 100)), "payer_total": 0, "currency": "CNY",
+                     amount={"total": round(created["amount"] * 100), "payer_total": 0, "currency": "CNY",
                              "payer_currency": "CNY"}) | changes  # fmt: skip
     return wechat_notification(tx, sent=real_now())
 
@@ -98,8 +98,8 @@ def test_a_wechat_payment_enrolls_the_order_once_with_the_channels_transaction_i
     with portal.engine.connect() as c:
         entries = c.execute(select(ledger_entries).where(ledger_entries.c.kind == "payment")).mappings().all()
         enrollment = c.execute(select(enrollments)).mappings().one()
-    assert [(e["channel"], e["channel_name"], e["channel_txn_id"], e["out_trade_no"], e["amount_fen"])
-            for e in entries] == [("online", "wx", "4200001234202112208888888888", created["out_trade_no"], 32000)]  # fmt: skip
+    found = [(e["channel"], e["channel_name"], e["channel_txn_id"], e["out_trade_no"], e["amount_fen"]) for e in entries]
+    assert found == [("online", "wx", "4200001234202112208888888888", created["out_trade_no"], 32000)]
     assert enrollment["paid_on"] == dt.date(2021, 12, 20) and enrollment["benefit_year"] == 2022
     status = portal.client.get(f"/api/v1/orders/{created['out_trade_no']}", headers={"X-Order-Token": created["token"]})
     assert status.json()["status"] == "paid" and status.json()["persons"][0]["enrolled"] is True

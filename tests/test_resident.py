@@ -97,16 +97,8 @@ def _family_order(engine: Engine, payer_id: str, members: list[tuple[str, str]])
 
 
 def resident_portal(engine: Engine, address: str, **settings: Any) -> Portal:
-    """The portal with the residents' routers (create_app includes them once the lead wires them in)."""
-    from canbao.web.api_resident import resident_api
-    from canbao.web.resident_pages import resident_pages
-
-    portal = Portal(engine, now=NOW, address=address, **settings)
-    paths = {getattr(route, "path", "") for route in portal.app.routes}
-    if "/api/v1/resident/records" not in paths:
-        portal.app.include_router(resident_api)
-        portal.app.include_router(resident_pages)
-    return portal
+    """The portal (with the residents' routers) seen from `address`."""
+    return Portal(engine, now=NOW, address=address, **settings)
 
 
 def _no_full_id(text: str, *id_numbers: str) -> None:

@@ -198,11 +198,6 @@ def test_many_deliveries_in_the_pool_against_a_local_server(server: Local) -> No
 
 @pytest.fixture
 def cli_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    from canbao.cli.main import cli
-    from canbao.cli.simulator import simulator_group
-
-    if "simulator" not in cli.commands:  # until the lead wires it into cli/main.py
-        cli.add_command(simulator_group)
     monkeypatch.setenv("CANBAO_DATABASE_URL", database_url)
     return database_url
 

@@ -27,7 +27,20 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from canbao.cli import channels, funds, imports, policy, progress, reconcile, registry, season, serve, synth, users
+    from canbao.cli import (
+        channels,
+        funds,
+        imports,
+        policy,
+        progress,
+        reconcile,
+        registry,
+        season,
+        serve,
+        simulator,
+        synth,
+        users,
+    )  # fmt: skip
 
     for command in [
         *policy.COMMANDS,
@@ -41,6 +54,7 @@ def _register() -> None:
         *users.COMMANDS,
         serve.serve,
         channels.channel_group,
+        simulator.simulator_group,
     ]:
         cli.add_command(command)
     cli.add_command(imports.import_group, "import")

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, DateTime, Engine, String, bindparam, case, literal, null, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from canbao.channels import ChannelPayment, NotificationRefused, alipay, wechatpay_v3
@@ -44,6 +44,7 @@ from canbao.store.tables import channel_notifications, order_persons, orders
 from canbao.store.uow import audit, busy_is_refusal
 from canbao.store.uow import now as utc_now
 
+When = DateTime(timezone=True)
 CLAIM_STALE = dt.timedelta(seconds=30)  # a claim older than this (its process died) is taken again
 BATCH = 2_000  # notifications applied together
 CHANNEL_CACHE_S = 30.0  # a channel's keys are read again after this long (a key rotated by `channel add`)
@@ -99,57 +100,73 @@ def read_payment(channel: Channel, headers: Mapping[str, str], body: bytes, real
     return payment
 
 
-def _insert_ignoring_duplicate(c: Connection, values: dict[str, Any]) -> int | None:
+def _record_statement(c: Connection, channel: Channel, payment: ChannelPayment, source: str, at: dt.datetime) -> Any:
+    """One statement: the notification into the inbox, `pending` when it matches an order of this channel and
+    amount, `flagged` with the reason otherwise; nothing when its transaction is already there.  Returns the new
+    row's id, status and reason."""
+    o = orders.c
+    number, amount = payment.out_trade_no, payment.amount_fen
+    flag = case(
+        (o.id.is_(None), literal(f"订单 {number} 不是 canbao 创建的订单")),
+        (o.channel != channel.name, literal(f"订单 {number} 不是经由渠道 {channel.name} 创建的")),
+        (o.amount_fen != amount, literal(f"通知金额 {to_yuan(amount)} 元与订单金额不符")),
+        else_=null(),
+    )
+    one = select(literal(1).label("one")).subquery()
+    source_row = (
+        select(
+            literal(channel.name), literal(channel.kind), literal(payment.transaction_id), literal(number),
+            literal(payment.notification_id, String), literal(amount),
+            literal(payment.succeeded_at, When), literal(at, When), literal(source),
+            case((flag.is_(None), literal("pending")), else_=literal("flagged")), flag,
+        )
+        .select_from(one.outerjoin(orders, o.out_trade_no == number))
+        .where(true())  # SQLite: INSERT … SELECT … ON CONFLICT needs a WHERE to parse
+    )  # fmt: skip
+    n = channel_notifications.c
     dialect = postgresql if c.dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(channel_notifications)
-        .values(**values)
+        .from_select(
+            ["channel", "channel_kind", "transaction_id", "out_trade_no", "notification_id", "amount_fen",
+             "succeeded_at", "received_at", "source", "status", "flag_reason"],
+            source_row,
+        )
         .on_conflict_do_nothing(index_elements=["channel", "transaction_id"])
-        .returning(channel_notifications.c.id)
-    )
-    return c.execute(statement).scalar()
+        .returning(n.id, n.status, n.flag_reason)
+    )  # fmt: skip
+    return c.execute(statement).first()
 
 
 def record(
     engine: Engine, channel: Channel, payment: ChannelPayment, *, source: str, received_at: dt.datetime
 ) -> Receipt:
     """Keep a verified payment in the inbox (see the module docstring); NotificationFlagged when it does not
-    match an order of canbao's of this channel and amount."""
-    with busy_is_refusal(), engine.begin() as c:
-        order = c.execute(
-            select(orders.c.channel, orders.c.amount_fen).where(orders.c.out_trade_no == payment.out_trade_no)
-        ).first()
-        flag = None
-        if order is None:
-            flag = f"订单 {payment.out_trade_no} 不是 canbao 创建的订单"
-        elif order.channel != channel.name:
-            flag = f"订单 {payment.out_trade_no} 不是经由渠道 {channel.name} 创建的"
-        elif order.amount_fen != payment.amount_fen:
-            flag = f"通知金额 {to_yuan(payment.amount_fen)} 元与订单金额 {to_yuan(order.amount_fen)} 元不符"
-        inbox_id = _insert_ignoring_duplicate(
-            c,
-            dict(
-                channel=channel.name, channel_kind=channel.kind, transaction_id=payment.transaction_id,
-                out_trade_no=payment.out_trade_no, notification_id=payment.notification_id,
-                amount_fen=payment.amount_fen, succeeded_at=payment.succeeded_at, received_at=received_at,
-                source=source, status="flagged" if flag else "pending", flag_reason=flag,
-            ),
-        )  # fmt: skip
-        if inbox_id is None:  # already recorded: it must say what the first said
-            first = c.execute(
-                select(channel_notifications.c.out_trade_no, channel_notifications.c.amount_fen).where(
-                    channel_notifications.c.channel == channel.name,
-                    channel_notifications.c.transaction_id == payment.transaction_id,
-                )
-            ).one()
-            if (first.out_trade_no, first.amount_fen) != (payment.out_trade_no, payment.amount_fen):
-                flag = f"交易 {payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
+    match an order of canbao's of this channel and amount.  One statement, committed on its own (PostgreSQL:
+    autocommit, one round trip): the notification is durable before the answer."""
+    flag = None
+    with busy_is_refusal(), engine.connect() as c:
+        if c.dialect.name == "postgresql":
+            c = c.execution_options(isolation_level="AUTOCOMMIT")
+        with c.begin():
+            row = _record_statement(c, channel, payment, source, received_at)
+            if row is None:  # already recorded: it must say what the first said
+                first = c.execute(
+                    select(channel_notifications.c.out_trade_no, channel_notifications.c.amount_fen).where(
+                        channel_notifications.c.channel == channel.name,
+                        channel_notifications.c.transaction_id == payment.transaction_id,
+                    )
+                ).one()
+                if (first.out_trade_no, first.amount_fen) != (payment.out_trade_no, payment.amount_fen):
+                    flag = f"交易 {payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
+            elif row.status == "flagged":
+                flag = row.flag_reason
     if flag:
         audit(engine, f"channel:{channel.name}", "notify", payment.transaction_id, "flagged", flag)
         raise NotificationFlagged(flag)
-    if inbox_id is not None:
+    if row is not None:
         wake_appliers()
-    return Receipt(inbox_id, inbox_id is None)
+    return Receipt(row.id if row is not None else None, row is None)
 
 
 def receive(
@@ -257,11 +274,12 @@ def _mark(engine: Engine, ids: list[int], results: list[pl.DataFrame], now: dt.d
         flagged[inbox_id] = "找不到通知对应的订单"
     n = channel_notifications.c
     with busy_is_refusal(), engine.begin() as c:
-        for inbox_id, reason in flagged.items():
+        if flagged:
             c.execute(
                 update(channel_notifications)
-                .where(n.id == inbox_id)
-                .values(status="flagged", flag_reason=reason, applied_at=now)
+                .where(n.id == bindparam("inbox"))
+                .values(status="flagged", flag_reason=bindparam("reason"), applied_at=now),
+                [{"inbox": k, "reason": v} for k, v in flagged.items()],
             )
         ok = [i for i in ids if i not in flagged]
         if ok:
@@ -271,25 +289,34 @@ def _mark(engine: Engine, ids: list[int], results: list[pl.DataFrame], now: dt.d
 
 
 def _mark_orders(c: Connection, done: pl.DataFrame, flagged: dict[int, str], now: dt.datetime) -> None:
+    """The orders paid (or flagged) with the channel's transaction, their persons linked to their enrollments:
+    one statement each, executed for many rows (one round trip per batch with psycopg's pipeline)."""
     n, o, p = channel_notifications.c, orders.c, order_persons.c
     ids = done["inbox_id"].unique().to_list()
     if not ids:
         return
-    inbox = {r.id: r for r in c.execute(select(n.id, n.out_trade_no, n.transaction_id).where(n.id.in_(ids)))}
-    numbers = [r.out_trade_no for r in inbox.values()]
-    order_ids = {r.out_trade_no: r.id for r in c.execute(select(o.out_trade_no, o.id).where(o.out_trade_no.in_(numbers)))}
-    for inbox_id, r in inbox.items():
-        c.execute(
-            update(orders)
-            .where(o.out_trade_no == r.out_trade_no, o.status == "open")
-            .values(status="flagged" if inbox_id in flagged else "paid", paid_at=now, channel_txn_id=r.transaction_id)
-        )
-    for person in done.filter(pl.col("enrollment_id").is_not_null()).iter_rows(named=True):
-        order_id = order_ids.get(inbox[person["inbox_id"]].out_trade_no)
+    inbox = c.execute(select(n.id, n.out_trade_no, n.transaction_id).where(n.id.in_(ids))).all()
+    c.execute(
+        update(orders)
+        .where(o.out_trade_no == bindparam("number"), o.status == "open")
+        .values(status=bindparam("state"), paid_at=now, channel_txn_id=bindparam("txn")),
+        [
+            {"number": r.out_trade_no, "txn": r.transaction_id, "state": "flagged" if r.id in flagged else "paid"}
+            for r in inbox
+        ],
+    )
+    number_of = {r.id: r.out_trade_no for r in inbox}
+    linked = [
+        {"number": number_of[r["inbox_id"]], "person": r["seq"], "enrollment": r["enrollment_id"]}
+        for r in done.filter(pl.col("enrollment_id").is_not_null()).iter_rows(named=True)
+    ]
+    if linked:
+        order_id = select(o.id).where(o.out_trade_no == bindparam("number")).scalar_subquery()
         c.execute(
             update(order_persons)
-            .where(p.order_id == order_id, p.seq == person["seq"])
-            .values(enrollment_id=person["enrollment_id"])
+            .where(p.order_id == order_id, p.seq == bindparam("person"))
+            .values(enrollment_id=bindparam("enrollment")),
+            linked,
         )
 
 

@@ -48,9 +48,11 @@ def create_app(
         api_orders,
         api_persons,
         api_progress,
+        api_resident,
         job_kinds,
         notify,
         pages,
+        resident_pages,
     )
 
     runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
@@ -86,7 +88,7 @@ def create_app(
     app.state.applier = applier
     for module in (
         api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money,
-        api_orders, notify, pages,
+        api_orders, api_resident, notify, resident_pages, pages,
     ):  # fmt: skip
         app.include_router(module.router)
     pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN

@@ -9,7 +9,12 @@ from fastapi import FastAPI
 from canbao.bootstrap import Settings, open_database
 from canbao.web.app import create_app
 
+APPLY_VARIABLE = "CANBAO_WORKER_APPLIES"  # "0": the notifications' applier runs in the supervising process
+
 
 def portal() -> FastAPI:
+    import os
+
     settings = Settings.from_environment().apply()
-    return create_app(settings, open_database(settings, write=False, say=lambda _: None))
+    database = open_database(settings, write=False, say=lambda _: None)
+    return create_app(settings, database, apply_notifications=os.environ.get(APPLY_VARIABLE) != "0")
