@@ -98,7 +98,8 @@ def test_a_wechat_payment_enrolls_the_order_once_with_the_channels_transaction_i
     with portal.engine.connect() as c:
         entries = c.execute(select(ledger_entries).where(ledger_entries.c.kind == "payment")).mappings().all()
         enrollment = c.execute(select(enrollments)).mappings().one()
-    found = [(e["channel"], e["channel_name"], e["channel_txn_id"], e["out_trade_no"], e["amount_fen"]) for e in entries]
+    keys = ("channel", "channel_name", "channel_txn_id", "out_trade_no", "amount_fen")
+    found = [tuple(e[k] for k in keys) for e in entries]
     assert found == [("online", "wx", "4200001234202112208888888888", created["out_trade_no"], 32000)]
     assert enrollment["paid_on"] == dt.date(2021, 12, 20) and enrollment["benefit_year"] == 2022
     status = portal.client.get(f"/api/v1/orders/{created['out_trade_no']}", headers={"X-Order-Token": created["token"]})
