@@ -131,6 +131,9 @@ def test_a_signed_notification_for_another_amount_or_an_unknown_order_is_flagged
     wrong = post_wechat(portal, wechat(created, amount={"total": 100, "payer_total": 100, "currency": "CNY",
                                                          "payer_currency": "CNY"}))  # fmt: skip
     assert wrong.status_code == 400 and "不符" in wrong.json()["message"]
+    again = post_wechat(portal, wechat(created, amount={"total": 100, "payer_total": 100, "currency": "CNY",
+                                                         "payer_currency": "CNY"}))  # fmt: skip
+    assert again.status_code == 400 and again.json() == wrong.json()  # the channel's retry: refused again
     stranger = post_wechat(portal, wechat(created, out_trade_no="CB20211220UNKNOWN00000001", txn="4200000000000001"))
     assert stranger.status_code == 400 and "不是 canbao 创建的订单" in stranger.json()["message"]
     apply(portal)

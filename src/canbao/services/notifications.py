@@ -150,15 +150,22 @@ def record(
             c = c.execution_options(isolation_level="AUTOCOMMIT")
         with c.begin():
             row = _record_statement(c, channel, payment, source, received_at)
-            if row is None:  # already recorded: it must say what the first said
+            if row is None:  # already recorded: a flagged one is refused again, and it must say what the first said
                 first = c.execute(
-                    select(channel_notifications.c.out_trade_no, channel_notifications.c.amount_fen).where(
+                    select(
+                        channel_notifications.c.out_trade_no,
+                        channel_notifications.c.amount_fen,
+                        channel_notifications.c.status,
+                        channel_notifications.c.flag_reason,
+                    ).where(
                         channel_notifications.c.channel == channel.name,
                         channel_notifications.c.transaction_id == payment.transaction_id,
                     )
                 ).one()
                 if (first.out_trade_no, first.amount_fen) != (payment.out_trade_no, payment.amount_fen):
                     flag = f"交易 {payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
+                elif first.status == "flagged" and first.flag_reason:
+                    flag = first.flag_reason
             elif row.status == "flagged":
                 flag = row.flag_reason
     if flag:
