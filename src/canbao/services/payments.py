@@ -167,6 +167,31 @@ def _county_subsidy_paid_back(c: Connection, enrollment_id: int) -> int:
     return sum(rows)
 
 
+def refund_decision(row: Any, reason: str, requested_on: dt.date, paid_back: bool, id_number: str) -> dict[str, Any]:
+    """The rules engine's refund decision for a stored enrollment `row` (its quoted amounts and dates): a
+    frame of one through canbao.rules.refund.  `paid_back`: its county subsidy was already paid back."""
+    frame = pl.DataFrame(
+        {
+            "error": [None],
+            "eligible": [True],
+            "reasons": [[]],
+            "paid_on": [row.paid_on],
+            "benefit_start": [row.benefit_start],
+            "amount_due_fen": [row.amount_due_fen],
+            "subsidy_timing": [row.subsidy_timing],
+            "subsidy_fen": [row.subsidy_fen],
+            "reason": [reason],
+            "requested_on": [requested_on],
+            "county_subsidy_refunded": [paid_back],
+            "policy": [row.policy],
+            "id_number": [id_number],
+        },
+        schema_overrides={"error": pl.String, "reasons": pl.List(pl.String), "subsidy_timing": pl.String},
+    )
+    decided: dict[str, Any] = refund_frame(load_policy(row.policy), frame).row(0, named=True)
+    return decided
+
+
 def refund(
     engine: Engine, id_number: str, benefit_year: int, reason: str, requested_on: dt.date, actor: str
 ) -> RefundResult:
@@ -181,25 +206,7 @@ def refund(
             c = uow.connection
             row = _find_live(c, id_number, benefit_year)
             paid_back = _county_subsidy_paid_back(c, row.id)
-            frame = pl.DataFrame(
-                {
-                    "error": [None],
-                    "eligible": [True],
-                    "reasons": [[]],
-                    "paid_on": [row.paid_on],
-                    "benefit_start": [row.benefit_start],
-                    "amount_due_fen": [row.amount_due_fen],
-                    "subsidy_timing": [row.subsidy_timing],
-                    "subsidy_fen": [row.subsidy_fen],
-                    "reason": [reason],
-                    "requested_on": [requested_on],
-                    "county_subsidy_refunded": [paid_back > 0],
-                    "policy": [row.policy],
-                    "id_number": [id_number],
-                },
-                schema_overrides={"error": pl.String, "reasons": pl.List(pl.String), "subsidy_timing": pl.String},
-            )
-            decided = refund_frame(load_policy(row.policy), frame).row(0, named=True)
+            decided = refund_decision(row, reason, requested_on, paid_back > 0, id_number)
             if decided["refund_error"] is not None:
                 raise InputError(decided["refund_error_field"], decided["refund_error"])
             result = RefundResult(row.id, decided["refundable"], decided["refund_fen"], decided["refund_why"])

@@ -18,14 +18,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
 from sqlalchemy import Connection, Engine, insert, select
 
 from canbao.clock import campaign_date, local_time
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.policy import load_policy
-from canbao.rules.refund import refund_frame
+from canbao.services.payments import refund_decision
 from canbao.services.resident_access import NotRecognised, checked_identity, record_attempt
 from canbao.store.tables import enrollments, ledger_entries, order_persons, orders, payment_channels, refund_requests
 from canbao.store.uow import UnitOfWork, audit
@@ -253,30 +252,6 @@ class RefundAnswer:
     already_requested: bool = False
 
 
-def _decide(row: Any, reason: str, requested_on: dt.date, paid_back: bool, id_number: str) -> dict[str, Any]:
-    """The rules engine's refund decision for a stored enrollment (the frame services.payments.refund builds)."""
-    frame = pl.DataFrame(
-        {
-            "error": [None],
-            "eligible": [True],
-            "reasons": [[]],
-            "paid_on": [row.paid_on],
-            "benefit_start": [row.benefit_start],
-            "amount_due_fen": [row.amount_due_fen],
-            "subsidy_timing": [row.subsidy_timing],
-            "subsidy_fen": [row.subsidy_fen],
-            "reason": [reason],
-            "requested_on": [requested_on],
-            "county_subsidy_refunded": [paid_back],
-            "policy": [row.policy],
-            "id_number": [id_number],
-        },
-        schema_overrides={"error": pl.String, "reasons": pl.List(pl.String), "subsidy_timing": pl.String},
-    )
-    decided: dict[str, Any] = refund_frame(load_policy(row.policy), frame).row(0, named=True)
-    return decided
-
-
 def request_refund(
     engine: Engine,
     name: str,
@@ -328,7 +303,7 @@ def request_refund(
             ).first()
             is not None
         )
-        decided = _decide(row, reason, today, paid_back, id_number)
+        decided = refund_decision(row, reason, today, paid_back, id_number)
         covered = True
         if decided["refund_error"] is not None:
             if decided["refund_error_field"] != "reason" or reason in policy.refund.reasons:
