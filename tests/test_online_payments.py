@@ -103,7 +103,9 @@ def test_a_wechat_payment_enrolls_the_order_once_with_the_channels_transaction_i
     assert found == [("online", "wx", "4200001234202112208888888888", created["out_trade_no"], 32000)]
     assert enrollment["paid_on"] == dt.date(2021, 12, 20) and enrollment["benefit_year"] == 2022
     status = portal.client.get(f"/api/v1/orders/{created['out_trade_no']}", headers={"X-Order-Token": created["token"]})
-    assert status.json()["status"] == "paid" and status.json()["persons"][0]["enrolled"] is True
+    assert status.json()["status"] == "paid"
+    assert status.json()["persons"] == [{"name": "张三", "id_number": created["persons"][0]["id_number"], "amount": 320,
+                                         "enrolled": True}]  # fmt: skip
     assert status.json()["channel_txn_id"] == "4200001234202112208888888888"
     # the order's status needs its token; a wrong one is the same answer as no order at all
     wrong = portal.client.get(f"/api/v1/orders/{created['out_trade_no']}", headers={"X-Order-Token": "x"})

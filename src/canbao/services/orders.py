@@ -119,7 +119,10 @@ class OrderView:
             "channel_txn_id": self.channel_txn_id,
             "created_at": self.created_at.isoformat(),
             "paid_at": self.paid_at.isoformat() if self.paid_at else None,
-            "persons": [{**p, "amount": yuan_json(p.pop("amount_fen"))} for p in map(dict, self.persons)],
+            "persons": [
+                {k: v for k, v in p.items() if k != "amount_fen"} | {"amount": yuan_json(p["amount_fen"])}
+                for p in self.persons
+            ],
         }
 
 
@@ -261,14 +264,13 @@ def create_order(
     persons = request.persons or [PersonRequest(request.name, request.id_number)]
     quoted = _quoted(engine, persons, today, request.benefit_year)
     quotes = [q for q, _ in quoted]
-    policy_id = str(quotes[0].quote["policy"])
-    policy = load_policy(policy_id)
+    policy_id, benefit_year = str(quotes[0].quote["policy"]), int(quotes[0].quote["benefit_year"])
     token = secrets.token_urlsafe(24)
     out_trade_no = _out_trade_no(campaign_date(now))
     amount = sum(q.amount_fen for q in quotes)
     people = [
         {
-            "seq": k + 1, "id_number": normalized_id(r.id_number, today), "name": r.name.strip(),
+            "seq": k + 1, "id_number": app["person"]["id_number"], "name": app["person"]["name"],
             "application": json.dumps(app, ensure_ascii=False), "township": r.township or None,
             "village": r.village or None, "phone": r.phone or None, "amount_fen": q.amount_fen,
         }
@@ -278,12 +280,12 @@ def create_order(
         order_id = c.execute(
             insert(orders).values(
                 out_trade_no=out_trade_no, channel=channel.name, channel_kind=channel.kind, policy=policy_id,
-                benefit_year=policy.benefit_year, payer_id_number=payer_id, amount_fen=amount, status="open",
+                benefit_year=benefit_year, payer_id_number=payer_id, amount_fen=amount, status="open",
                 token_sha256=token_digest(token), created_at=now,
             ).returning(orders.c.id)
         ).scalar_one()  # fmt: skip
         c.execute(insert(order_persons), [{"order_id": order_id, **p} for p in people])
-    return CreatedOrder(out_trade_no, channel.name, channel.kind, policy_id, policy.benefit_year, amount, quotes, token)
+    return CreatedOrder(out_trade_no, channel.name, channel.kind, policy_id, benefit_year, amount, quotes, token)
 
 
 def order_view(engine: Engine, out_trade_no: str, token: str) -> OrderView:
