@@ -38,6 +38,8 @@ from canbao.channels import ChannelPayment, NotificationRefused, alipay, wechatp
 from canbao.clock import campaign_date
 from canbao.errors import CanbaoError
 from canbao.money import to_yuan
+from canbao.quote import application_row
+from canbao.rules.columns import input_frame
 from canbao.services.channels import Channel, channel_named
 from canbao.services.payment_batch import apply_payments
 from canbao.store.tables import channel_notifications, order_persons, orders
@@ -229,21 +231,15 @@ def _payment_rows(c: Connection, ids: list[int]) -> list[dict[str, Any]]:
     ).mappings().all()  # fmt: skip
     out = []
     for r in rows:
-        application = json.loads(r["application"])
-        person = application["person"]
-        succeeded = r["succeeded_at"] if r["succeeded_at"].tzinfo else r["succeeded_at"].replace(tzinfo=dt.UTC)
-        out.append(
-            {
-                "inbox_id": r["inbox_id"], "policy": r["policy"], "seq": r["seq"],
-                "id_number": person["id_number"], "name": person.get("name"), "county": person.get("county"),
-                "residency": person.get("residency"), "categories": person.get("categories") or [],
-                "household_role": person.get("household_role"), "situation": application["situation"],
-                "paid_on": campaign_date(succeeded), "channel": "online", "channel_name": r["channel"],
-                "txn_id": r["transaction_id"] if r["seq"] == 1 else f"{r['transaction_id']}-{r['seq']}",
-                "amount_fen": r["amount_fen"], "township": r["township"], "village": r["village"],
-                "phone": r["phone"], "out_trade_no": r["out_trade_no"],
-            }
+        row = application_row(json.loads(r["application"]))  # the quote contract's input, checked as a quote's is
+        txn = r["transaction_id"] if r["seq"] == 1 else f"{r['transaction_id']}-{r['seq']}"
+        row.update(
+            inbox_id=r["inbox_id"], policy=r["policy"], seq=r["seq"], transaction_id=r["transaction_id"],
+            paid_on=campaign_date(r["succeeded_at"]), channel="online", channel_name=r["channel"], txn_id=txn,
+            amount_fen=r["amount_fen"], township=r["township"], village=r["village"], phone=r["phone"],
+            out_trade_no=r["out_trade_no"],
         )  # fmt: skip
+        out.append(row)
     return out
 
 
@@ -259,14 +255,12 @@ def apply_pending(
     with engine.connect() as c:
         rows = _payment_rows(c, ids)
     results = []
-    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else None
-    if frame is not None:
-        for (policy_id,), part in frame.group_by("policy", maintain_order=True):
-            payments = part.drop("inbox_id", "policy", "seq").with_columns(
-                pl.col("categories").cast(pl.List(pl.String))
-            )
+    if rows:
+        keys = ["inbox_id", "seq", "out_trade_no", "transaction_id"]
+        for (policy_id,), part in input_frame(rows).group_by("policy", maintain_order=True):
+            payments = part.drop("inbox_id", "policy", "seq", "transaction_id")
             outcome = apply_payments(engine, str(policy_id), payments, "channel:online", today=today, audit_batch=False)
-            results.append(part.select("inbox_id", "seq").hstack(outcome.drop("payment_row")))
+            results.append(part.select(keys).hstack(outcome.drop("payment_row")))
     return _mark(engine, ids, results, now)
 
 
@@ -298,23 +292,22 @@ def _mark(engine: Engine, ids: list[int], results: list[pl.DataFrame], now: dt.d
 def _mark_orders(c: Connection, done: pl.DataFrame, flagged: dict[int, str], now: dt.datetime) -> None:
     """The orders paid (or flagged) with the channel's transaction, their persons linked to their enrollments:
     one statement each, executed for many rows (one round trip per batch with psycopg's pipeline)."""
-    n, o, p = channel_notifications.c, orders.c, order_persons.c
-    ids = done["inbox_id"].unique().to_list()
-    if not ids:
+    o, p = orders.c, order_persons.c
+    paid = done.unique("inbox_id", keep="first", maintain_order=True)
+    if paid.height == 0:
         return
-    inbox = c.execute(select(n.id, n.out_trade_no, n.transaction_id).where(n.id.in_(ids))).all()
     c.execute(
         update(orders)
         .where(o.out_trade_no == bindparam("number"), o.status == "open")
         .values(status=bindparam("state"), paid_at=now, channel_txn_id=bindparam("txn")),
         [
-            {"number": r.out_trade_no, "txn": r.transaction_id, "state": "flagged" if r.id in flagged else "paid"}
-            for r in inbox
+            {"number": r["out_trade_no"], "txn": r["transaction_id"],
+             "state": "flagged" if r["inbox_id"] in flagged else "paid"}
+            for r in paid.iter_rows(named=True)
         ],
-    )
-    number_of = {r.id: r.out_trade_no for r in inbox}
+    )  # fmt: skip
     linked = [
-        {"number": number_of[r["inbox_id"]], "person": r["seq"], "enrollment": r["enrollment_id"]}
+        {"number": r["out_trade_no"], "person": r["seq"], "enrollment": r["enrollment_id"]}
         for r in done.filter(pl.col("enrollment_id").is_not_null()).iter_rows(named=True)
     ]
     if linked:
