@@ -30,7 +30,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from canbao.services.channels import add_channel
 from canbao.store.db import make_engine
 from canbao.store.scratch import scratch_database
 from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
+from portal import free_port  # benchmarks/portal.py
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY, COUNTY, TODAY = "anhui/suzhou/lingbi/2022", "341323", dt.date(2021, 12, 20)
@@ -56,13 +56,6 @@ SUCCESS_TIME = "2021-12-31T15:59:58+08:00"
 MCHID, SERIAL, API_V3_KEY = "1230000109", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", secrets.token_hex(16)
 AMOUNT = 32000
 _KEY: rsa.RSAPrivateKey | None = None  # the channel's private key, in each signing process
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:

@@ -57,7 +57,7 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
 
     from canbao.bootstrap import TODAY_VARIABLE
     from canbao.errors import InputError
-    from canbao.web.app import create_app
+    from canbao.web.app import create_app, notification_applier
     from canbao.web.asgi import APPLY_VARIABLE
 
     if campaign_day is not None:
@@ -84,11 +84,8 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
         database.dispose()
         # The notifications' applier runs here, in the supervising process, not in the workers: applying a
         # batch is CPU work that would hold a worker's GIL while its requests wait (canbao.services.notifications).
-        from canbao.services.notifications import NotificationApplier
-
         os.environ[APPLY_VARIABLE] = "0"
-        today_fixed = settings().fixed_today
-        applier = NotificationApplier(database, runner=f"serve-{os.getpid()}", today=lambda: today_fixed)
+        applier = notification_applier(settings(), database)
         applier.start()
         try:
             uvicorn.run("canbao.web.asgi:portal", factory=True, workers=workers, **options)

@@ -52,6 +52,10 @@ BATCH = 2_000  # notifications applied together
 CHANNEL_CACHE_S = 30.0  # a channel's keys are read again after this long (a key rotated by `channel add`)
 
 
+class UnknownChannel(NotificationRefused):
+    """No channel of that kind and name is registered (the notification's address is wrong)."""
+
+
 class NotificationFlagged(NotificationRefused):
     """A notification the channel signed, for an order canbao did not make or for another amount: refused and
     kept for reconciliation."""
@@ -184,7 +188,7 @@ def receive(
     """A notification as it arrived at `/notify/{kind}/{name}`: verified, then recorded."""
     channel = cached_channel(engine, kind, name)
     if channel is None:
-        raise NotificationRefused(f"没有登记类型为 {kind}、名称为 {name} 的渠道")
+        raise UnknownChannel(f"没有登记类型为 {kind}、名称为 {name} 的渠道")
     payment = read_payment(channel, headers, body, real_now)
     return record(engine, channel, payment, source="notify", received_at=real_now)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,9 +16,34 @@ from canbao.bootstrap import Settings
 from canbao.errors import CanbaoError, InputError
 from canbao.services.access import NotAllowed, OutOfArea
 
+if TYPE_CHECKING:
+    from canbao.services.notifications import NotificationApplier
+
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def notification_applier(
+    settings: Settings, engine: Engine, clock: Callable[[], dt.datetime] = _utc_now
+) -> NotificationApplier:
+    """The inbox's applier of a serving process (a worker's app, or `canbao serve --workers N`'s supervisor):
+    ID numbers checked against the campaign's today (the settings' fixed day, else the date in Beijing), a bug
+    in the error log."""
+    import os
+    import socket
+
+    from canbao.clock import campaign_date
+    from canbao.errorlog import record
+    from canbao.services.notifications import NotificationApplier
+
+    return NotificationApplier(
+        engine,
+        runner=f"{socket.gethostname()[:12]}-{os.getpid()}",
+        clock=clock,
+        today=lambda: settings.fixed_today or campaign_date(clock()),
+        on_error=record,
+    )
 
 
 def create_app(
@@ -30,13 +56,7 @@ def create_app(
 ) -> FastAPI:
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times, `real_clock`
     the real time signatures are checked against.  `apply_notifications`: run the inbox's applier thread."""
-    import os
-    import socket
-
-    from canbao.clock import campaign_date
-    from canbao.errorlog import record
     from canbao.services.jobs import JobRunner
-    from canbao.services.notifications import NotificationApplier
     from canbao.services.resident_access import TooManyAttempts
     from canbao.web import (
         api_admin,
@@ -56,13 +76,7 @@ def create_app(
     )
 
     runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
-    applier = NotificationApplier(
-        engine,
-        runner=f"{socket.gethostname()[:12]}-{os.getpid()}",
-        clock=clock,
-        today=lambda: settings.fixed_today or campaign_date(clock()),
-        on_error=record,
-    )
+    applier = notification_applier(settings, engine, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

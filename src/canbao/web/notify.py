@@ -8,20 +8,19 @@ signature's timestamp is checked against the real clock (`app.state.real_clock`)
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from canbao.channels import NotificationRefused, alipay, wechatpay_v3
 from canbao.errors import CanbaoError
-from canbao.services.notifications import NotificationFlagged, receive
+from canbao.services.notifications import NotificationFlagged, UnknownChannel, receive
 from canbao.web.deps import get_engine
 
 router = APIRouter(tags=["渠道通知"])
-log = logging.getLogger("canbao.notify")
 
 
 def get_real_now(request: Request) -> dt.datetime:
@@ -50,13 +49,13 @@ async def notify(
     body = await request.body()
     headers = dict(request.headers)
     try:
-        from starlette.concurrency import run_in_threadpool
-
         await run_in_threadpool(receive, engine, kind, name, headers=headers, body=body, real_now=real_now)
     except NotificationFlagged as exc:
         return _answer(kind, False, str(exc), 400)
+    except UnknownChannel as exc:
+        return _answer(kind, False, str(exc), 404)
     except NotificationRefused as exc:
-        return _answer(kind, False, str(exc), 404 if "没有登记" in str(exc) else 401)
+        return _answer(kind, False, str(exc), 401)
     except CanbaoError as exc:  # the database busy: the channel sends it again later
         return _answer(kind, False, str(exc), 503)
     return _answer(kind, True)
