@@ -119,7 +119,8 @@ def checked_identity(
     engine: Engine, name: str, id_number: str, *, address: str, action: str, now: dt.datetime, today: dt.date
 ) -> tuple[str, dict[str, Any] | None]:
     """The throttled front door of every resident call: the normalized ID and the registered person (or None).
-    A malformed ID or a name that disagrees is recorded as a failed attempt before it is refused."""
+    A malformed ID or an empty name counts against the address; a name that disagrees is recorded as a failure
+    for the ID (ID_FAILURES of them refuse the ID) before it is refused."""
     try:
         normalized = normalized_id(id_number, today)
         if not name.strip():
@@ -134,10 +135,3 @@ def checked_identity(
     except NotRecognised:
         record_attempt(engine, address=address, id_number=normalized, action=action, failed=True, now=now)
         raise
-
-
-def purge_attempts(engine: Engine, now: dt.datetime) -> int:
-    """Forget attempts older than the window (they no longer count)."""
-    with busy_is_refusal(), engine.begin() as c:
-        gone = c.execute(resident_attempts.delete().where(resident_attempts.c.at < now - WINDOW)).rowcount
-    return int(gone or 0)
