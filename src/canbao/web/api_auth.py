@@ -73,6 +73,15 @@ def same_origin(request: Request) -> bool:
     return mine is not None and mine == theirs
 
 
+CROSS_SITE = "请求来源（Origin）不是本站，已拒绝"
+
+
+def cross_site_refusal(request: Request) -> JSONResponse | None:
+    """403 for a browser's cross-site POST to a call that takes no CSRF token (the residents' calls, which have
+    no session); None for this site's pages and for callers that are not browsers."""
+    return None if same_origin(request) else JSONResponse({"detail": CROSS_SITE}, status_code=403)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

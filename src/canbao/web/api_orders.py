@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from canbao.quote import to_json_ready
 from canbao.services import orders
-from canbao.web.api_auth import FOREIGN_ORIGIN, Refusal, client_address, same_origin
+from canbao.web.api_auth import Refusal, client_address, cross_site_refusal
 from canbao.web.deps import get_engine, get_now, get_today
 
 router = APIRouter(prefix="/api/v1", tags=["居民缴费"])
@@ -50,10 +50,6 @@ def _person(p: PersonBody) -> orders.PersonRequest:
     return orders.PersonRequest(**p.model_dump())
 
 
-def _foreign() -> JSONResponse:
-    return JSONResponse({"detail": FOREIGN_ORIGIN}, status_code=403)
-
-
 @router.post(
     "/orders",
     status_code=201,
@@ -69,8 +65,8 @@ def create_order(
 ) -> Any:
     """按姓名和身份证号码为本人（或 persons 中的家庭成员）下单：逐人测算应缴金额，返回订单号 out_trade_no、
     金额 amount（元）和每人的应缴金额；token 用于查询订单状态（请求头 X-Order-Token）。"""
-    if not same_origin(request):
-        return _foreign()
+    if (refused := cross_site_refusal(request)) is not None:
+        return refused
     request_ = orders.OrderRequest(
         body.name, body.id_number, body.channel, [_person(p) for p in body.persons], body.benefit_year
     )
@@ -95,8 +91,8 @@ def preview(
     """每位参保人今天在线缴费应缴多少：个人缴费、各项资助及由谁承担、待遇期、等待期和政策依据。"""
     from canbao.services.resident_access import throttle
 
-    if not same_origin(request):
-        return _foreign()
+    if (refused := cross_site_refusal(request)) is not None:
+        return refused
     throttle(engine, address=client_address(request), id_number=None, action="preview", now=now)
     quotes = orders.preview(engine, [_person(p) for p in body.persons], today=today, benefit_year=body.benefit_year)
     return {

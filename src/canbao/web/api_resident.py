@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,7 +27,7 @@ from sqlalchemy import Engine
 
 from canbao.money import yuan_json
 from canbao.services.access import Staff
-from canbao.services.resident_access import TooManyAttempts
+from canbao.web.api_auth import client_address, cross_site_refusal
 from canbao.web.deps import current_staff, get_engine, get_now, get_today
 
 resident_api = APIRouter(prefix="/api/v1", tags=["参保人自助"])
@@ -37,7 +36,6 @@ router = resident_api  # the name every other api_* module's router has
 EngineDep = Annotated[Engine, Depends(get_engine)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
 TodayDep = Annotated[dt.date, Depends(get_today)]
-_T = TypeVar("_T")
 
 
 class Resident(BaseModel):
@@ -54,31 +52,6 @@ class RefundAsk(Resident):
 
 class CertificateAsk(Resident):
     enrollment_id: int = Field(description="参保记录号（查询结果中的 enrollment_id）")
-
-
-def address_of(request: Request) -> str:
-    from canbao.web.api_auth import client_address
-
-    return client_address(request)
-
-
-def _foreign(request: Request) -> JSONResponse | None:
-    """A browser's cross-site POST (another site's Origin) is refused, as the orders' are."""
-    from canbao.web.api_auth import FOREIGN_ORIGIN, same_origin
-
-    return None if same_origin(request) else JSONResponse({"detail": FOREIGN_ORIGIN}, status_code=403)
-
-
-def _throttled(exc: TooManyAttempts) -> JSONResponse:
-    retry = max(1, int(getattr(exc, "retry_after_s", 60) or 60))
-    return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(retry)})
-
-
-def _call(run: Callable[[], _T]) -> _T | JSONResponse:
-    try:
-        return run()
-    except TooManyAttempts as exc:
-        return _throttled(exc)
 
 
 def _plain(value: Any) -> Any:
@@ -110,27 +83,25 @@ def _private(body: Any) -> JSONResponse:
 def resident_records(ask: Resident, request: Request, engine: EngineDep, now: NowDep) -> Response:
     from canbao.services.resident import records
 
-    if (refused := _foreign(request)) is not None:
+    if (refused := cross_site_refusal(request)) is not None:
         return refused
 
-    found = _call(lambda: records(engine, ask.name, ask.id_number, address=address_of(request), now=now))
-    return found if isinstance(found, JSONResponse) else _private(_plain(found))
+    found = records(engine, ask.name, ask.id_number, address=client_address(request), now=now)
+    return _private(_plain(found))
 
 
 @resident_api.post("/resident/refund-requests", summary="退费申请：按政策答复并登记")
 def resident_refund(ask: RefundAsk, request: Request, engine: EngineDep, now: NowDep, today: TodayDep) -> Response:
     from canbao.services.resident import request_refund
 
-    if (refused := _foreign(request)) is not None:
+    if (refused := cross_site_refusal(request)) is not None:
         return refused
 
-    answer = _call(
-        lambda: request_refund(
-            engine, ask.name, ask.id_number, ask.benefit_year, ask.reason, address=address_of(request), now=now,
-            today=today,
-        )
+    answer = request_refund(
+        engine, ask.name, ask.id_number, ask.benefit_year, ask.reason, address=client_address(request), now=now,
+        today=today,
     )  # fmt: skip
-    return answer if isinstance(answer, JSONResponse) else _private(_plain(answer))
+    return _private(_plain(answer))
 
 
 def _certificate_json(certificate: Any) -> dict[str, Any]:
@@ -147,15 +118,13 @@ def _certificate_json(certificate: Any) -> dict[str, Any]:
 def resident_certificate(ask: CertificateAsk, request: Request, engine: EngineDep, now: NowDep) -> Response:
     from canbao.services.certificates import certificate_for
 
-    if (refused := _foreign(request)) is not None:
+    if (refused := cross_site_refusal(request)) is not None:
         return refused
 
-    found = _call(
-        lambda: certificate_for(
-            engine, ask.name, ask.id_number, ask.enrollment_id, address=address_of(request), now=now
-        )
+    found = certificate_for(
+        engine, ask.name, ask.id_number, ask.enrollment_id, address=client_address(request), now=now
     )
-    return found if isinstance(found, JSONResponse) else _private(_certificate_json(found))
+    return _private(_certificate_json(found))
 
 
 @resident_api.post(
@@ -167,16 +136,12 @@ def resident_certificate(ask: CertificateAsk, request: Request, engine: EngineDe
 def resident_certificate_pdf(ask: CertificateAsk, request: Request, engine: EngineDep, now: NowDep) -> Response:
     from canbao.services.certificates import certificate_for, certificate_pdf
 
-    if (refused := _foreign(request)) is not None:
+    if (refused := cross_site_refusal(request)) is not None:
         return refused
 
-    found = _call(
-        lambda: certificate_for(
-            engine, ask.name, ask.id_number, ask.enrollment_id, address=address_of(request), now=now
-        )
+    found = certificate_for(
+        engine, ask.name, ask.id_number, ask.enrollment_id, address=client_address(request), now=now
     )
-    if isinstance(found, JSONResponse):
-        return found
     name = f"canbao-certificate-{found.benefit_year}-{found.code}.pdf"
     return Response(
         certificate_pdf(found),
