@@ -48,7 +48,7 @@ from canbao.services.channels import add_channel
 from canbao.store.db import make_engine
 from canbao.store.scratch import scratch_database
 from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
-from portal import free_port  # benchmarks/portal.py
+from portal import answering, free_port  # benchmarks/portal.py
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY, COUNTY, TODAY = "anhui/suzhou/lingbi/2022", "341323", dt.date(2021, 12, 20)
@@ -258,15 +258,7 @@ def serve(url: str, port: int, workers: int, files: Path, app: str | None = None
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).parent
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(f"http://127.0.0.1:{port}/notify/wechatpay_v3/none", timeout=1)
-            return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not answer within 60 s")
+    return answering(server, lambda: httpx.post(f"http://127.0.0.1:{port}/notify/wechatpay_v3/none", timeout=1))
 
 
 def wait_applied(engine: Engine, timeout: float = 120) -> None:

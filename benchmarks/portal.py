@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -118,15 +119,20 @@ def serve(url: str, port: int, workers: int, files: Path) -> subprocess.Popen[by
     command = [sys.executable, "-m", "canbao.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return answering(server, lambda: httpx.get(f"http://127.0.0.1:{port}/login", timeout=1))
+
+
+def answering(server: subprocess.Popen[bytes], probe: Callable[[], object]) -> subprocess.Popen[bytes]:
+    """`server` once `probe` (a request to it) gets any answer, within 60 s; killed and the run ended otherwise."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            probe()
             return server
         except httpx.HTTPError:
             time.sleep(0.2)
     server.kill()
-    raise SystemExit("canbao serve did not answer within 60 s")
+    raise SystemExit("the server did not answer within 60 s")
 
 
 def signed_in(base: str, username: str) -> httpx.Client:
