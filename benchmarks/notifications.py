@@ -3,10 +3,11 @@
     python benchmarks/notifications.py [--seconds 60] [--workers 2] [--connections 32] [--orders 90000]
 
 1. Orders for `--orders` new residents of 灵璧 (2022) are written in bulk (the benchmark's own setup: the
-   order path itself is one resident at a time), and a WeChat Pay channel registered with keys made here.
-2. Every notification is signed ahead of the run (inside WeChat's 5-minute window, so that signing does not
-   compete with the server for the two cores), as raw HTTP requests: 89 % first deliveries, 10 % replays of
-   earlier ones, 1 % tampered (a byte of the body changed after signing).
+   order path itself is one resident at a time), and the simulator's WeChat Pay channel (canbao.simulator)
+   registered with keys made here.
+2. The simulator signs every notification ahead of the run (inside WeChat's 5-minute window, so that signing
+   does not compete with the server for the two cores), as raw HTTP requests: 89 % first deliveries, 10 %
+   replays (a request already sent, sent again as it was), 1 % tampered (the body changed after signing).
 3. wrk (C) sends them for `--seconds` over `--connections` connections to `canbao serve --workers N`:
    printed are the rate, the answers (204 / 401) and the acknowledgement latency p50/p99; then, once the
    inbox is empty, the p99 from receipt to the enrollment committed (`applied_at - received_at`: the
@@ -22,13 +23,11 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import json
 import multiprocessing
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -38,13 +37,12 @@ import time
 from pathlib import Path
 
 import httpx
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, func, insert, select, text
 
+from canbao.clock import CAMPAIGN_ZONE
 from canbao.ids import make_id_number
-from canbao.services.channels import add_channel
+from canbao.simulator.channel import Notification, SimulatedChannel
+from canbao.simulator.keys import ChannelKeys
 from canbao.store.db import make_engine
 from canbao.store.scratch import scratch_database
 from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
@@ -52,10 +50,9 @@ from portal import answering, free_port  # benchmarks/portal.py
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POLICY, COUNTY, TODAY = "anhui/suzhou/lingbi/2022", "341323", dt.date(2021, 12, 20)
-SUCCESS_TIME = "2021-12-31T15:59:58+08:00"
-MCHID, SERIAL, API_V3_KEY = "1230000109", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1", secrets.token_hex(16)
 AMOUNT = 32000
-_KEY: rsa.RSAPrivateKey | None = None  # the channel's private key, in each signing process
+PAID_AT = dt.datetime(2021, 12, 31, 15, 59, 58, tzinfo=CAMPAIGN_ZONE)  # the 12-31 rush
+_CHANNEL: SimulatedChannel | None = None  # the simulated WeChat Pay channel, set before the signers fork
 
 
 def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:
@@ -114,67 +111,22 @@ def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:
     return numbers
 
 
-def _init_signer(pem: bytes) -> None:
-    global _KEY
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    _KEY = key
-
-
-def notification(job: tuple[str, str, bool]) -> tuple[dict[str, str], bytes]:
-    """WeChat Pay's notification of one payment, signed now (headers, body); `tampered`: a byte changed after."""
-    out_trade_no, transaction_id, tampered = job
-    assert _KEY is not None
-    tx = {
-        "mchid": MCHID,
-        "appid": "wxd678efh567hg6787",
-        "out_trade_no": out_trade_no,
-        "transaction_id": transaction_id,
-        "trade_type": "JSAPI",
-        "trade_state": "SUCCESS",
-        "trade_state_desc": "支付成功",
-        "bank_type": "OTHERS",
-        "attach": "",
-        "success_time": SUCCESS_TIME,
-        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
-        "amount": {"total": AMOUNT, "payer_total": AMOUNT, "currency": "CNY", "payer_currency": "CNY"},
-    }
-    nonce = secrets.token_hex(6)
-    cipher = AESGCM(API_V3_KEY.encode()).encrypt(nonce.encode(), json.dumps(tx).encode(), b"transaction")
-    body = json.dumps(
-        {
-            "id": secrets.token_hex(16),
-            "create_time": SUCCESS_TIME,
-            "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
-            "resource": {
-                "original_type": "transaction",
-                "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": base64.b64encode(cipher).decode(),
-                "associated_data": "transaction",
-                "nonce": nonce,
-            },
-        }
-    ).encode()
-    timestamp, header_nonce = str(int(time.time())), secrets.token_hex(16).upper()
-    signature = _KEY.sign(f"{timestamp}\n{header_nonce}\n".encode() + body + b"\n", padding.PKCS1v15(), hashes.SHA256())
+def _signed(job: tuple[str, bool]) -> tuple[dict[str, str], bytes, str]:
+    """The simulated channel's notification of one payment of an order, signed now: headers, body and the
+    channel's transaction id; `tampered`: its body changed after signing (canbao.simulator)."""
+    out_trade_no, tampered = job
+    assert _CHANNEL is not None
+    n = _CHANNEL.notification(_CHANNEL.pay(out_trade_no, AMOUNT, PAID_AT))
     if tampered:
-        body = body.replace(b'"summary"', b'"summarY"')
-    headers = {
-        "Wechatpay-Timestamp": timestamp,
-        "Wechatpay-Nonce": header_nonce,
-        "Wechatpay-Serial": SERIAL,
-        "Wechatpay-Signature": base64.b64encode(signature).decode(),
-        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
-        "Content-Type": "application/json",
-    }
-    return headers, body
+        n = _CHANNEL.tampered(n)
+    headers, body = n.request(dt.datetime.now(dt.UTC))
+    return headers, body, n.payment.transaction_id
 
 
-def sign_all(pem: bytes, jobs: list[tuple[str, str, bool]]) -> list[tuple[dict[str, str], bytes]]:
-    with multiprocessing.get_context("fork").Pool(os.cpu_count(), _init_signer, (pem,)) as pool:
-        return pool.map(notification, jobs, chunksize=500)
+def sign_all(jobs: list[tuple[str, bool]]) -> list[tuple[dict[str, str], bytes, str]]:
+    """Every job signed, on every core (forked processes share the channel's keys)."""
+    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+        return pool.map(_signed, jobs, chunksize=500)
 
 
 def raw_request(path: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -313,22 +265,21 @@ def visibility_p99(engine: Engine) -> float:
     return seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))] if seconds else float("nan")
 
 
-def rush(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder: Path) -> None:
+def rush(args: argparse.Namespace, url: str, engine: Engine, folder: Path) -> None:
     numbers = make_orders(engine, args.orders)
-    rng = random.Random(7)
-    valid = [(n, f"42000{i:023d}", False) for i, n in enumerate(numbers)]
-    jobs: list[tuple[str, str, bool]] = []
-    for k, job in enumerate(valid):
-        jobs.append(job)
-        if k % 9 == 8:  # about 10 % replays of a valid notification already sent
-            jobs.append(valid[rng.randrange(max(1, k - 200), k)])
-        if k % 89 == 88:  # about 1 %: tampered, for an order of its own
-            jobs.append((numbers[k], f"43000{k:023d}", True))
+    tampered_every = 89  # about 1 %: tampered, for an order of its own
     started = time.perf_counter()
-    signed = sign_all(pem, jobs)
+    signed = sign_all([(n, k % tampered_every == tampered_every - 1) for k, n in enumerate(numbers)])
     print(f"  signed {len(signed):,} notifications in {time.perf_counter() - started:.0f} s (ahead of the run)")
+    rng = random.Random(7)
+    sent: list[tuple[dict[str, str], bytes, str]] = []
+    for k, notification in enumerate(signed):
+        sent.append(notification)
+        if k % 9 == 8:  # about 10 % replays: a request already sent, sent again as it was
+            sent.append(signed[rng.randrange(max(1, k - 200), k)])
+    tampered = {t for k, (_, _, t) in enumerate(signed) if k % tampered_every == tampered_every - 1}
     path = "/notify/wechatpay_v3/wx"
-    raw = [raw_request(path, h, b) for h, b in signed]
+    raw = [raw_request(path, h, b) for h, b, _ in sent]
     port = free_port()
     server = serve(url, port, args.workers, folder)
     try:
@@ -345,7 +296,6 @@ def rush(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder:
         server.wait(30)
     with engine.connect() as c:  # every notification answered success is an inbox row (recorded first)
         expected = set(c.execute(select(channel_notifications.c.transaction_id)).scalars())
-    tampered = {t for _, t, bad in jobs if bad}
     print(f"  {check_exactly_once(engine, expected, tampered)}")
     for name in ("empty", "insert"):
         port = free_port()
@@ -368,27 +318,28 @@ def rush(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder:
         )
 
 
-def crash(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder: Path) -> None:
+def crash(args: argparse.Namespace, url: str, engine: Engine, folder: Path) -> None:
     """Deliveries from threads, the server killed with SIGKILL halfway and started again, the rest retried."""
+    assert _CHANNEL is not None
+    channel = _CHANNEL
     numbers = make_orders(engine, args.crash_orders, start=10_000_000)
-    _init_signer(pem)
-    jobs = [(n, f"44000{i:023d}", False) for i, n in enumerate(numbers)]
-    acknowledged: set[str] = set()
+    jobs = [channel.notification(channel.pay(n, AMOUNT, PAID_AT)) for n in numbers]
+    acknowledged: set[str] = set()  # out_trade_no
     lock = threading.Lock()
     port = free_port()
     server = serve(url, port, args.workers, folder)
     base = f"http://127.0.0.1:{port}/notify/wechatpay_v3/wx"
 
-    def deliver(part: list[tuple[str, str, bool]]) -> None:
+    def deliver(part: list[Notification]) -> None:
         with httpx.Client(timeout=5) as client:
-            for job in part:
-                if job[1] in acknowledged:
+            for n in part:
+                if n.payment.out_trade_no in acknowledged:
                     continue
-                headers, body = notification(job)  # signed when sent, as WeChat Pay re-signs each retry
+                headers, body = n.request(dt.datetime.now(dt.UTC))  # signed when sent, as WeChat Pay re-signs
                 try:
                     if client.post(base, content=body, headers=headers).status_code in (200, 204):
                         with lock:
-                            acknowledged.add(job[1])
+                            acknowledged.add(n.payment.out_trade_no)
                 except httpx.HTTPError:
                     pass
 
@@ -417,14 +368,9 @@ def crash(args: argparse.Namespace, url: str, engine: Engine, pem: bytes, folder
         f"{len(acknowledged) - before:,} after the restart"
     )
     with engine.connect() as c:
-        ours = set(
-            c.execute(
-                select(ledger_entries.c.channel_txn_id).where(ledger_entries.c.channel_txn_id.like("44000%"))
-            ).scalars()
-        )
-        entries = c.execute(
-            select(func.count()).select_from(ledger_entries).where(ledger_entries.c.channel_txn_id.like("44000%"))
-        ).scalar_one()
+        mine = ledger_entries.c.out_trade_no.in_(numbers)
+        ours = set(c.execute(select(ledger_entries.c.out_trade_no).where(mine)).scalars())
+        entries = c.execute(select(func.count()).select_from(ledger_entries).where(mine)).scalar_one()
     ok = acknowledged <= ours and entries == len(ours) == len(jobs)
     print(
         f"  {'every acknowledged notification applied, each once' if ok else 'NOT exactly once'}: "
@@ -441,29 +387,19 @@ def main() -> None:
     parser.add_argument("--crash-orders", type=int, default=6_000)
     parser.add_argument("--crash-after", type=float, default=3.0)
     args = parser.parse_args()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    global _CHANNEL
+    keys = ChannelKeys.generate("wechatpay_v3", "wx")
+    _CHANNEL = SimulatedChannel(keys)
     with tempfile.TemporaryDirectory() as tmp, scratch_database("postgresql", Path(tmp), PG_URL, prefix="bn") as url:
         engine = make_engine(url)
-        add_channel(
-            engine,
-            name="wx",
-            kind="wechatpay_v3",
-            merchant_id=MCHID,
-            platform_public_key=public,
-            platform_serial=SERIAL,
-            api_v3_key=API_V3_KEY.encode(),
-            actor="bench",
-            now=dt.datetime.now(dt.UTC),
-        )
+        keys.register(engine, actor="bench", now=dt.datetime.now(dt.UTC))
         owner = make_engine(url, app_role=False)  # the schema's owner: canbao's own role may not create tables
         with owner.begin() as c:
             c.execute(text("CREATE TABLE IF NOT EXISTS bench_inbox (txn text PRIMARY KEY, body text)"))
         owner.dispose()
         print(f"PostgreSQL, {os.cpu_count()} cores; notifications of WeChat Pay API v3 (RSA-2048, AES-256-GCM)")
-        rush(args, url, engine, pem, Path(tmp))
-        crash(args, url, engine, pem, Path(tmp))
+        rush(args, url, engine, Path(tmp))
+        crash(args, url, engine, Path(tmp))
         engine.dispose()
 
 

@@ -4,6 +4,11 @@ The command that starts them has already created and migrated the embedded defau
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+
 from fastapi import FastAPI
 
 from canbao.bootstrap import Settings, open_database
@@ -12,9 +17,24 @@ from canbao.web.app import create_app
 APPLY_VARIABLE = "CANBAO_WORKER_APPLIES"  # "0": the notifications' applier runs in the supervising process
 
 
-def portal() -> FastAPI:
-    import os
+def _end_with_supervisor() -> None:
+    """A worker whose supervisor is gone (killed with SIGKILL) ends too: the notifications' applier ran there,
+    so a worker left behind would acknowledge notifications that nobody applies, and hold the port a restarted
+    server needs."""
+    supervisor = os.getppid()
 
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
+
+    threading.Thread(target=watch, name="canbao-supervisor-watch", daemon=True).start()
+
+
+def portal() -> FastAPI:
     settings = Settings.from_environment().apply()
     database = open_database(settings, write=False, say=lambda _: None)
-    return create_app(settings, database, apply_notifications=os.environ.get(APPLY_VARIABLE) != "0")
+    applies = os.environ.get(APPLY_VARIABLE) != "0"
+    if not applies:
+        _end_with_supervisor()
+    return create_app(settings, database, apply_notifications=applies)
