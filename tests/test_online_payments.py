@@ -192,3 +192,18 @@ def test_a_wrong_name_says_nothing_of_the_id_and_is_throttled_per_id(portal: Por
         assert portal.client.post("/api/v1/orders", json=body).status_code == 422
     throttled = portal.client_at("10.9.9.9").post("/api/v1/orders", json=body)  # another address, the same ID
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
+
+
+def test_a_wrong_name_in_the_preview_or_for_a_family_member_counts_against_that_id(portal: Portal) -> None:
+    created = order(portal)
+    assert post_wechat(portal, wechat(created)).status_code == 204
+    apply(portal)  # 张三 is now registered
+    guessed = {"name": "王五", "id_number": new_resident(301)["id_number"]}
+    for _ in range(ID_FAILURES - 1):
+        answer = portal.client.post("/api/v1/orders/preview", json={"persons": [guessed]})
+        assert answer.status_code == 422 and answer.json()["detail"] == NOT_RECOGNISED
+    payer = new_resident(305, name="赵六")
+    family = {"name": payer["name"], "id_number": payer["id_number"], "channel": "wx", "persons": [payer, guessed]}
+    assert portal.client.post("/api/v1/orders", json=family).status_code == 422  # the last failure allowed
+    throttled = portal.client_at("10.8.8.8").post("/api/v1/orders/preview", json={"persons": [guessed]})
+    assert throttled.status_code == 429

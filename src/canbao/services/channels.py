@@ -122,17 +122,12 @@ def list_channels(engine: Engine) -> list[Channel]:
     return [_channel(dict(r)) for r in rows]
 
 
-def channel_named(engine: Engine, kind: str, name: str) -> Channel | None:
-    """The channel a notification address names (`/notify/{kind}/{name}`), or None."""
+def channel_named(engine: Engine, kind: str | None, name: str) -> Channel | None:
+    """The channel a notification address names (`/notify/{kind}/{name}`), or None; `kind` None: the channel
+    of that name whatever its kind (names are unique), as a resident's order names it."""
+    query = select(payment_channels).where(payment_channels.c.name == name)
+    if kind is not None:
+        query = query.where(payment_channels.c.kind == kind)
     with engine.connect() as c:
-        row = c.execute(
-            select(payment_channels).where(payment_channels.c.kind == kind, payment_channels.c.name == name)
-        ).mappings().first()
-    return _channel(dict(row)) if row else None
-
-
-def channel_named_any(engine: Engine, name: str) -> Channel | None:
-    """The channel of this name (names are unique whatever the kind), or None."""
-    with engine.connect() as c:
-        row = c.execute(select(payment_channels).where(payment_channels.c.name == name)).mappings().first()
+        row = c.execute(query).mappings().first()
     return _channel(dict(row)) if row else None

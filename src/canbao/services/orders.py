@@ -31,9 +31,9 @@ from canbao.policy import Policy, list_policies, load_policy
 from canbao.quote import application_row, quoted_result
 from canbao.rules.columns import input_frame
 from canbao.rules.engine import quote_frame
-from canbao.services.channels import channel_named_any
+from canbao.services.channels import channel_named
 from canbao.services.renewal import application_for
-from canbao.services.resident_access import checked_identity, identify, normalized_id
+from canbao.services.resident_access import NotRecognised, checked_identity, normalized_id
 from canbao.store.tables import enrollments, order_persons, orders
 from canbao.store.uow import busy_is_refusal
 
@@ -158,20 +158,33 @@ def _county_of(person: dict[str, Any] | None, request: PersonRequest, id_number:
 
 
 def _applications(
-    c: Connection, requests: list[PersonRequest], today: dt.date, benefit_year: int | None
+    engine: Engine,
+    requests: list[PersonRequest],
+    *,
+    address: str,
+    action: str,
+    now: dt.datetime,
+    today: dt.date,
+    benefit_year: int | None,
 ) -> tuple[Policy, list[tuple[PersonRequest, str, dict[str, Any] | None]]]:
-    """Each person identified (name and ID agree, or not registered), and the one policy of the order."""
+    """Each person let in as every resident is (resident_access.checked_identity: throttled, a wrong name a
+    failure for the ID), and the one policy of the order."""
     seen: set[str] = set()
     people = []
     for k, request in enumerate(requests):
         where = f"persons[{k}]"
-        id_number = normalized_id(request.id_number, today, f"{where}.id_number")
+        try:
+            id_number, person = checked_identity(
+                engine, request.name, request.id_number, address=address, action=action, now=now, today=today
+            )
+        except NotRecognised:
+            raise
+        except InputError as exc:
+            raise InputError(f"{where}.{exc.field}", exc.message) from None
         if id_number in seen:
             raise InputError(f"{where}.id_number", f"{mask_id_number(id_number)} 在本单中重复")
         seen.add(id_number)
-        if not request.name.strip():
-            raise InputError(f"{where}.name", "请填写姓名")
-        people.append((request, id_number, identify(c, request.name, id_number)))
+        people.append((request, id_number, person))
     counties = {_county_of(person, request, id_number) for request, id_number, person in people}
     if len(counties) > 1:
         raise InputError("persons", "一笔订单只能为同一县（区）的参保人缴费")
@@ -179,23 +192,41 @@ def _applications(
 
 
 def preview(
-    engine: Engine, persons: list[PersonRequest], *, today: dt.date, benefit_year: int | None = None
+    engine: Engine,
+    persons: list[PersonRequest],
+    *,
+    address: str,
+    now: dt.datetime,
+    today: dt.date,
+    benefit_year: int | None = None,
 ) -> list[PersonQuote]:
     """What each person would pay online today, quoted together; InputError (field, words) when a person cannot
     pay online."""
-    return [q for q, _ in _quoted(engine, persons, today, benefit_year)]
+    quoted = _quoted(
+        engine, persons, address=address, action="preview", now=now, today=today, benefit_year=benefit_year
+    )
+    return [q for q, _ in quoted]
 
 
 def _quoted(
-    engine: Engine, persons: list[PersonRequest], today: dt.date, benefit_year: int | None
+    engine: Engine,
+    persons: list[PersonRequest],
+    *,
+    address: str,
+    action: str,
+    now: dt.datetime,
+    today: dt.date,
+    benefit_year: int | None,
 ) -> list[tuple[PersonQuote, dict[str, Any]]]:
     """Each person's quote and application (the quote contract's input, as the notification applies it)."""
     if not persons:
         raise InputError("persons", "请至少填写一位参保人")
     if len(persons) > MAX_PERSONS:
         raise InputError("persons", f"一笔订单至多为 {MAX_PERSONS} 人缴费")
+    policy, people = _applications(
+        engine, persons, address=address, action=action, now=now, today=today, benefit_year=benefit_year
+    )
     with engine.connect() as c:
-        policy, people = _applications(c, persons, today, benefit_year)
         rows, renewing, apps = [], [], []
         for k, (request, id_number, person) in enumerate(people):
             new = {"county": _county_of(person, request, id_number), "residency": request.residency}
@@ -255,15 +286,17 @@ def create_order(
 ) -> CreatedOrder:
     """The order for the payer's persons (the payer alone when none are given), quoted and recorded; its
     amount is what the channel must collect."""
-    channel = channel_named_any(engine, request.channel)
+    channel = channel_named(engine, None, request.channel)
     if channel is None:
         raise InputError("channel", f"没有名为“{request.channel}”的缴费渠道")
-    payer_id, _ = checked_identity(
-        engine, request.name, request.id_number, address=address, action="order", now=now, today=today
-    )
     persons = request.persons or [PersonRequest(request.name, request.id_number)]
-    quoted = _quoted(engine, persons, today, request.benefit_year)
+    if request.persons:  # the payer pays for others: let in as they are (alone, the payer is persons[0])
+        checked_identity(engine, request.name, request.id_number, address=address, action="order", now=now, today=today)
+    quoted = _quoted(
+        engine, persons, address=address, action="order", now=now, today=today, benefit_year=request.benefit_year
+    )
     quotes = [q for q, _ in quoted]
+    payer_id = normalized_id(request.id_number, today)
     policy_id, benefit_year = str(quotes[0].quote["policy"]), int(quotes[0].quote["benefit_year"])
     token = secrets.token_urlsafe(24)
     out_trade_no = _out_trade_no(campaign_date(now))

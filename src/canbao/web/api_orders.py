@@ -89,12 +89,12 @@ def preview(
     today: Annotated[dt.date, Depends(get_today)],
 ) -> Any:
     """每位参保人今天在线缴费应缴多少：个人缴费、各项资助及由谁承担、待遇期、等待期和政策依据。"""
-    from canbao.services.resident_access import throttle
-
     if (refused := cross_site_refusal(request)) is not None:
         return refused
-    throttle(engine, address=client_address(request), id_number=None, action="preview", now=now)
-    quotes = orders.preview(engine, [_person(p) for p in body.persons], today=today, benefit_year=body.benefit_year)
+    quotes = orders.preview(
+        engine, [_person(p) for p in body.persons], address=client_address(request), now=now, today=today,
+        benefit_year=body.benefit_year,
+    )  # fmt: skip
     return {
         "persons": [
             {"name": q.name, "id_number": q.masked_id, "renewing": q.renewing, "quote": to_json_ready(q.quote)}
