@@ -1,9 +1,10 @@
 """Channels' payment notifications (issue 15): verified, recorded in the inbox, then applied exactly once.
 
 1. `receive` verifies a notification (canbao.channels: the channel's signature, its timestamp against the real
-   clock, the decrypted resource) and records it in `channel_notifications` in one short transaction — one row
-   per channel and channel transaction (`INSERT … ON CONFLICT DO NOTHING`) — before canbao answers success: a
-   notification answered success is never lost, and its replays, retries and copies are one row.
+   clock, the decrypted resource) and records it in `channel_notifications` — one row per channel and channel
+   transaction (`INSERT … ON CONFLICT DO NOTHING`), committed with the others arriving meanwhile
+   (canbao.services.inbox) — before canbao answers success: a notification answered success is never lost,
+   and its replays, retries and copies are one row.
 2. A notification whose order canbao did not create, of another channel, or whose amount differs from the
    order's, is refused (the channel retries, nothing is enrolled) and kept as `flagged` for reconciliation.
 3. `apply_pending` (run by `NotificationApplier`, a thread of every serving process) claims pending rows and
@@ -31,22 +32,20 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import polars as pl
-from sqlalchemy import Connection, DateTime, Engine, String, bindparam, case, literal, null, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from canbao.channels import ChannelPayment, NotificationRefused, alipay, wechatpay_v3
 from canbao.clock import campaign_date
 from canbao.errors import CanbaoError
-from canbao.money import to_yuan
 from canbao.quote import application_row
 from canbao.rules.columns import input_frame
+from canbao.services import inbox
 from canbao.services.channels import Channel, channel_named
 from canbao.services.payment_batch import apply_payments
 from canbao.store.tables import channel_notifications, order_persons, orders
 from canbao.store.uow import audit, busy_is_refusal
 from canbao.store.uow import now as utc_now
 
-When = DateTime(timezone=True)
 CLAIM_STALE = dt.timedelta(seconds=30)  # a claim older than this (its process died) is taken again
 BATCH = 2_000  # notifications applied together
 CHANNEL_CACHE_S = 30.0  # a channel's keys are read again after this long (a key rotated by `channel add`)
@@ -106,80 +105,17 @@ def read_payment(channel: Channel, headers: Mapping[str, str], body: bytes, real
     return payment
 
 
-def _record_statement(c: Connection, channel: Channel, payment: ChannelPayment, source: str, at: dt.datetime) -> Any:
-    """One statement: the notification into the inbox, `pending` when it matches an order of this channel and
-    amount, `flagged` with the reason otherwise; nothing when its transaction is already there.  Returns the new
-    row's id, status and reason."""
-    o = orders.c
-    number, amount = payment.out_trade_no, payment.amount_fen
-    flag = case(
-        (o.id.is_(None), literal(f"订单 {number} 不是 canbao 创建的订单")),
-        (o.channel != channel.name, literal(f"订单 {number} 不是经由渠道 {channel.name} 创建的")),
-        (o.amount_fen != amount, literal(f"通知金额 {to_yuan(amount)} 元与订单金额不符")),
-        else_=null(),
-    )
-    one = select(literal(1).label("one")).subquery()
-    source_row = (
-        select(
-            literal(channel.name), literal(channel.kind), literal(payment.transaction_id), literal(number),
-            literal(payment.notification_id, String), literal(amount),
-            literal(payment.succeeded_at, When), literal(at, When), literal(source),
-            case((flag.is_(None), literal("pending")), else_=literal("flagged")), flag,
-        )
-        .select_from(one.outerjoin(orders, o.out_trade_no == number))
-        .where(true())  # SQLite: INSERT … SELECT … ON CONFLICT needs a WHERE to parse
-    )  # fmt: skip
-    n = channel_notifications.c
-    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(channel_notifications)
-        .from_select(
-            ["channel", "channel_kind", "transaction_id", "out_trade_no", "notification_id", "amount_fen",
-             "succeeded_at", "received_at", "source", "status", "flag_reason"],
-            source_row,
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "transaction_id"])
-        .returning(n.id, n.status, n.flag_reason)
-    )  # fmt: skip
-    return c.execute(statement).first()
-
-
 def record(
     engine: Engine, channel: Channel, payment: ChannelPayment, *, source: str, received_at: dt.datetime
 ) -> Receipt:
-    """Keep a verified payment in the inbox (see the module docstring); NotificationFlagged when it does not
-    match an order of canbao's of this channel and amount.  One statement, committed on its own (PostgreSQL:
-    autocommit, one round trip): the notification is durable before the answer."""
-    flag = None
-    with busy_is_refusal(), engine.connect() as c:
-        if c.dialect.name == "postgresql":
-            c = c.execution_options(isolation_level="AUTOCOMMIT")
-        with c.begin():
-            row = _record_statement(c, channel, payment, source, received_at)
-            if row is None:  # already recorded: a flagged one is refused again, and it must say what the first said
-                first = c.execute(
-                    select(
-                        channel_notifications.c.out_trade_no,
-                        channel_notifications.c.amount_fen,
-                        channel_notifications.c.status,
-                        channel_notifications.c.flag_reason,
-                    ).where(
-                        channel_notifications.c.channel == channel.name,
-                        channel_notifications.c.transaction_id == payment.transaction_id,
-                    )
-                ).one()
-                if (first.out_trade_no, first.amount_fen) != (payment.out_trade_no, payment.amount_fen):
-                    flag = f"交易 {payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
-                elif first.status == "flagged" and first.flag_reason:
-                    flag = first.flag_reason
-            elif row.status == "flagged":
-                flag = row.flag_reason
-    if flag:
-        audit(engine, f"channel:{channel.name}", "notify", payment.transaction_id, "flagged", flag)
-        raise NotificationFlagged(flag)
-    if row is not None:
-        wake_appliers()
-    return Receipt(row.id if row is not None else None, row is None)
+    """Keep a verified payment in the inbox, committed before this returns (canbao.services.inbox: together
+    with whatever else arrives meanwhile); NotificationFlagged when it does not match an order of canbao's of
+    this channel and amount."""
+    written = inbox.write(engine, channel, payment, source=source, received_at=received_at, on_written=wake_appliers)
+    if written.flag:
+        audit(engine, f"channel:{channel.name}", "notify", payment.transaction_id, "flagged", written.flag)
+        raise NotificationFlagged(written.flag)
+    return Receipt(written.inbox_id, written.inbox_id is None)
 
 
 def receive(
