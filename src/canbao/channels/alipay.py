@@ -74,6 +74,4 @@ def read_notification(params: Mapping[str, str], *, public_key: rsa.RSAPublicKey
     fen = yuan * 100
     if yuan <= 0 or fen != fen.to_integral_value():
         raise NotificationRefused(f"金额“{params['total_amount']}”应为正数，至多两位小数")
-    return ChannelPayment(
-        KIND, params.get("notify_id"), out_trade_no, trade_no, int(fen), paid, params.get("app_id")
-    )
+    return ChannelPayment(KIND, params.get("notify_id"), out_trade_no, trade_no, int(fen), paid, params.get("app_id"))

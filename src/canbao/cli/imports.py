@@ -102,7 +102,10 @@ def import_list(
 
     _run(
         import_department_list,
-        file, feedback, actor, accept_valid,
+        file,
+        feedback,
+        actor,
+        accept_valid,
         department=department,
         county=county,
         policy_id=policy_id,
@@ -125,7 +128,10 @@ def import_roster_command(
 
     _run(
         import_roster,
-        file, feedback, actor, accept_valid,
+        file,
+        feedback,
+        actor,
+        accept_valid,
         county=county,
         benefit_year=benefit_year,
     )
@@ -147,7 +153,10 @@ def import_school_command(
 
     _run(
         import_school_roster,
-        file, feedback, actor, accept_valid,
+        file,
+        feedback,
+        actor,
+        accept_valid,
         school=school,
         county=county,
     )

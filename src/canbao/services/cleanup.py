@@ -471,8 +471,7 @@ def cleanup_sheets(frame: pl.DataFrame, policy_id: str, as_of: dt.date) -> dict[
                 policy_id,
                 str(policy.benefit_year),
                 as_of.isoformat(),
-                f"{policy.refund.clause}：可退费原因 {reasons or '（无）'}；"
-                f"其他原因：{policy.refund.unlisted_reason}",
+                f"{policy.refund.clause}：可退费原因 {reasons or '（无）'}；其他原因：{policy.refund.unlisted_reason}",
                 "名单日期在待遇期结束之后的人员不列入；同一人在另一县也参保时，通知未规定保留哪一处，须两地核实",
             ],
         }

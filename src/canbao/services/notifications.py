@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import polars as pl
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, select, update
 
 from canbao.channels import ChannelPayment, NotificationRefused, alipay, wechatpay_v3
 from canbao.clock import campaign_date
@@ -42,6 +42,7 @@ from canbao.rules.columns import input_frame
 from canbao.services import inbox
 from canbao.services.channels import Channel, channel_named
 from canbao.services.payment_batch import apply_payments
+from canbao.store.bulk import one_of, update_rows
 from canbao.store.tables import channel_notifications, order_persons, orders
 from canbao.store.uow import audit, busy_is_refusal
 from canbao.store.uow import now as utc_now
@@ -152,7 +153,11 @@ def _claim(engine: Engine, token: str, now: dt.datetime, limit: int) -> list[int
             free = free.with_for_update(skip_locked=True)
         ids = list(c.execute(free).scalars())
         if ids:
-            c.execute(update(channel_notifications).where(n.id.in_(ids)).values(claimed_by=token, claimed_at=now))
+            c.execute(
+                update(channel_notifications)
+                .where(one_of(c, n.id, ids, BigInteger()))
+                .values(claimed_by=token, claimed_at=now)
+            )
     return ids
 
 
@@ -161,12 +166,13 @@ def _payment_rows(c: Connection, ids: list[int]) -> list[dict[str, Any]]:
     n, o, p = channel_notifications.c, orders.c, order_persons.c
     rows = c.execute(
         select(
-            n.id.label("inbox_id"), n.transaction_id, n.succeeded_at, o.out_trade_no, o.policy, o.channel,
+            n.id.label("inbox_id"), n.transaction_id, n.succeeded_at, o.id.label("order_id"), o.out_trade_no,
+            o.policy, o.channel,
             p.seq, p.application, p.township, p.village, p.phone, p.amount_fen,
         )
         .join(orders, o.out_trade_no == n.out_trade_no)
         .join(order_persons, p.order_id == o.id)
-        .where(n.id.in_(ids))
+        .where(one_of(c, n.id, ids, BigInteger()))
         .order_by(n.id, p.seq)
     ).mappings().all()  # fmt: skip
     out = []
@@ -174,7 +180,8 @@ def _payment_rows(c: Connection, ids: list[int]) -> list[dict[str, Any]]:
         row = application_row(json.loads(r["application"]))  # the quote contract's input, checked as a quote's is
         txn = r["transaction_id"] if r["seq"] == 1 else f"{r['transaction_id']}-{r['seq']}"
         row.update(
-            inbox_id=r["inbox_id"], policy=r["policy"], seq=r["seq"], transaction_id=r["transaction_id"],
+            inbox_id=r["inbox_id"], order_id=r["order_id"], policy=r["policy"], seq=r["seq"],
+            transaction_id=r["transaction_id"],
             paid_on=campaign_date(r["succeeded_at"]), channel="online", channel_name=r["channel"], txn_id=txn,
             amount_fen=r["amount_fen"], township=r["township"], village=r["village"], phone=r["phone"],
             out_trade_no=r["out_trade_no"],
@@ -196,9 +203,9 @@ def apply_pending(
         rows = _payment_rows(c, ids)
     results = []
     if rows:
-        keys = ["inbox_id", "seq", "out_trade_no", "transaction_id"]
+        keys = ["inbox_id", "order_id", "seq", "out_trade_no", "transaction_id"]
         for (policy_id,), part in input_frame(rows).group_by("policy", maintain_order=True):
-            payments = part.drop("inbox_id", "policy", "seq", "transaction_id")
+            payments = part.drop("inbox_id", "order_id", "policy", "seq", "transaction_id")
             outcome = apply_payments(engine, str(policy_id), payments, "channel:online", today=today, audit_batch=False)
             results.append(part.select(keys).hstack(outcome.drop("payment_row")))
     return _mark(engine, ids, results, now)
@@ -224,40 +231,34 @@ def _mark(engine: Engine, ids: list[int], results: list[pl.DataFrame], now: dt.d
             )
         ok = [i for i in ids if i not in flagged]
         if ok:
-            c.execute(update(channel_notifications).where(n.id.in_(ok)).values(status="applied", applied_at=now))
+            c.execute(
+                update(channel_notifications)
+                .where(one_of(c, n.id, ok, BigInteger()))
+                .values(status="applied", applied_at=now)
+            )
         _mark_orders(c, done, flagged, now)
     return Applied(len(ids), len(ids) - len(flagged), len(flagged))
 
 
 def _mark_orders(c: Connection, done: pl.DataFrame, flagged: dict[int, str], now: dt.datetime) -> None:
     """The orders paid (or flagged) with the channel's transaction, their persons linked to their enrollments:
-    one statement each, executed for many rows (one round trip per batch with psycopg's pipeline)."""
-    o, p = orders.c, order_persons.c
+    one statement each (store.bulk.update_rows)."""
     paid = done.unique("inbox_id", keep="first", maintain_order=True)
     if paid.height == 0:
         return
-    c.execute(
-        update(orders)
-        .where(o.out_trade_no == bindparam("number"), o.status == "open")
-        .values(status=bindparam("state"), paid_at=now, channel_txn_id=bindparam("txn")),
+    update_rows(
+        c,
+        orders,
         [
-            {"number": r["out_trade_no"], "txn": r["transaction_id"],
-             "state": "flagged" if r["inbox_id"] in flagged else "paid"}
+            {"out_trade_no": r["out_trade_no"], "channel_txn_id": r["transaction_id"], "paid_at": now,
+             "status": "flagged" if r["inbox_id"] in flagged else "paid"}
             for r in paid.iter_rows(named=True)
         ],
+        keys=["out_trade_no"],
+        where=[orders.c.status == "open"],
     )  # fmt: skip
-    linked = [
-        {"number": r["out_trade_no"], "person": r["seq"], "enrollment": r["enrollment_id"]}
-        for r in done.filter(pl.col("enrollment_id").is_not_null()).iter_rows(named=True)
-    ]
-    if linked:
-        order_id = select(o.id).where(o.out_trade_no == bindparam("number")).scalar_subquery()
-        c.execute(
-            update(order_persons)
-            .where(p.order_id == order_id, p.seq == bindparam("person"))
-            .values(enrollment_id=bindparam("enrollment")),
-            linked,
-        )
+    linked = done.filter(pl.col("enrollment_id").is_not_null()).select("order_id", "seq", "enrollment_id")
+    update_rows(c, order_persons, linked.rows(named=True), keys=["order_id", "seq"])
 
 
 # --- the applier thread ----------------------------------------------------------------------------------

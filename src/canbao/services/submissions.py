@@ -137,9 +137,7 @@ def check_submission(
     if kind == "department_list":
         if not policy_id:
             raise InputError("policy", "请选择按哪个政策认定资助身份")
-        return Submission(
-            kind, _county(staff, policy_id, county), policy_id, department=_department(staff, department)
-        )
+        return Submission(kind, _county(staff, policy_id, county), policy_id, department=_department(staff, department))
     if kind == "school_roster":
         return Submission(kind, _county(staff, policy_id, county), policy_id, school=_school(staff, school))
     return Submission(kind, _county(staff, policy_id, county), policy_id, benefit_year=benefit_year)

@@ -1,15 +1,17 @@
 """Bulk writes of a Polars frame into a table, inside the caller's transaction: COPY on PostgreSQL, executemany
 of multi-row INSERTs on the SQLite driver cursor (3-4× faster than SQLAlchemy Core with a dictionary per row).  For
-the season's and the imports' million-row writes; single rows go through Core."""
+the season's and the imports' million-row writes; single rows go through Core.  `update_rows`: many rows'
+updates in one statement."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import ARRAY, ColumnElement, Connection, Table, any_, bindparam, cast, func, text, update
 
 CHUNK_ROWS = 100_000
 ROWS_PER_STATEMENT = 500  # SQLite: rows in one INSERT … VALUES (within the driver's limit of variables)
@@ -98,3 +100,46 @@ def allocate_ids(connection: Connection, table: Table, n: int) -> pl.Series:
         return pl.Series("id", list(rows), dtype=pl.Int64).sort()
     largest = connection.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table.name}").scalar_one()
     return pl.int_range(int(largest) + 1, int(largest) + 1 + n, dtype=pl.Int64, eager=True).alias("id")
+
+
+def one_of(c: Connection, column: Any, values: list[Any], element: Any) -> Any:
+    """`column IN (values)`; on PostgreSQL `= ANY(array)`, one parameter instead of thousands (rendering and
+    parsing those cost a tenth of a second per day's file)."""
+    if c.dialect.name == "postgresql":
+        return column == any_(cast(bindparam(None, values, type_=ARRAY(element)), ARRAY(element)))
+    return column.in_(values)
+
+
+def update_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    where: Sequence[ColumnElement[bool]] = (),
+) -> None:
+    """Set each row's other columns where its `keys` columns match (and `where` holds), inside the caller's
+    transaction: on PostgreSQL one `UPDATE … FROM unnest(arrays)` — one statement, one parameter a column —
+    instead of a statement a row; on SQLite (in-process, no round trips) an executemany."""
+    if not rows:
+        return
+    names = list(rows[0])
+    values = [n for n in names if n not in keys]
+    if connection.dialect.name == "postgresql":
+        arrays = [
+            cast(bindparam(f"u_{n}", [r[n] for r in rows], type_=ARRAY(table.c[n].type)), ARRAY(table.c[n].type))
+            for n in names
+        ]
+        given = func.unnest(*arrays).table_valued(*names).render_derived(name="given")
+        connection.execute(
+            update(table)
+            .where(*(table.c[k] == given.c[k] for k in keys), *where)
+            .values({n: given.c[n] for n in values})
+        )
+        return
+    connection.execute(
+        update(table)
+        .where(*(table.c[k] == bindparam(f"u_{k}") for k in keys), *where)
+        .values({n: bindparam(f"u_{n}") for n in values}),
+        [{f"u_{n}": r[n] for n in names} for r in rows],
+    )

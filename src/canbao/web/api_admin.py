@@ -53,9 +53,7 @@ def add_user(body: NewUser, staff: SignedIn, engine: Database, now: Now) -> dict
     return {"username": added.username, "role": added.role, "area": added.area_label}
 
 
-@router.post(
-    "/users/{username}/disable", status_code=204, dependencies=[Depends(csrf_checked)], summary="停用用户"
-)
+@router.post("/users/{username}/disable", status_code=204, dependencies=[Depends(csrf_checked)], summary="停用用户")
 def disable_user(username: str, staff: SignedIn, engine: Database, now: Now) -> Response:
     administration.disable_user_as(engine, staff, username, now=now)
     return Response(status_code=204)

@@ -20,10 +20,10 @@ SignedIn = Annotated[Staff, Depends(current_staff)]
 Database = Annotated[Engine, Depends(get_engine)]
 Year = Annotated[int, Query(description="待遇年度，如 2022")]
 Township = Annotated[str | None, Query(description="县级账户可只下载一个乡镇")]
+
+
 @router.get("/due", responses=DOWNLOADS, summary="催缴清单（本区域，身份证号码已遮蔽）")
-def due(
-    benefit_year: Year, staff: SignedIn, engine: Database, township: Township = None
-) -> Response:
+def due(benefit_year: Year, staff: SignedIn, engine: Database, township: Township = None) -> Response:
     with tempfile.TemporaryDirectory() as tmp:
         files = area_due_lists(engine, staff, benefit_year, Path(tmp), township)
         return workbooks(files, f"催缴清单-{benefit_year}年度", "本区域没有尚未缴费的人员")

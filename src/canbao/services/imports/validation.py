@@ -106,9 +106,7 @@ def _validate_static(frame: pl.DataFrame, job: Job, today: dt.date) -> pl.DataFr
         (pl.col("name").is_not_null(), name_problem(pl.col("name"))),
     ]
     for col, limit in MAX_LENGTHS.items():
-        checks.append(
-            (pl.col(col).str.len_chars() > limit, lit(f"{FIELD_LABELS[col]}：超过{limit}个字（登记库限制）"))
-        )
+        checks.append((pl.col(col).str.len_chars() > limit, lit(f"{FIELD_LABELS[col]}：超过{limit}个字（登记库限制）")))
     new_columns: dict[str, pl.Expr] = {}
     if job.kind == KIND_DEPARTMENT:
         assert job.department is not None
