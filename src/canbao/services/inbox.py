@@ -21,13 +21,15 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, tuple_
+from sqlalchemy import ARRAY, Connection, Engine, Row, String, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from canbao.channels import ChannelPayment
 from canbao.money import to_yuan
 from canbao.services.channels import Channel
+from canbao.store.bulk import one_of
 from canbao.store.tables import channel_notifications, orders
 from canbao.store.uow import busy_is_refusal, is_busy
 
@@ -64,12 +66,42 @@ def _flag(item: _Item, order: tuple[str, int] | None) -> str | None:
     return None
 
 
+COLUMNS = ["channel", "channel_kind", "transaction_id", "out_trade_no", "notification_id", "amount_fen",
+           "succeeded_at", "received_at", "source", "status", "flag_reason"]  # fmt: skip
+
+
+def _insert(c: Connection, rows: list[dict[str, Any]]) -> Sequence[Row[Any]]:
+    """The rows not there yet inserted, returned (id, channel, transaction_id, flag_reason).  One statement
+    whose text does not change with the batch's size, compiled once: on PostgreSQL `INSERT … SELECT FROM
+    unnest(arrays)`, one array a column; on SQLite an executemany SQLAlchemy sends as multi-row INSERTs."""
+    n = channel_notifications.c
+    returned = (n.id, n.channel, n.transaction_id, n.flag_reason)
+    if c.dialect.name == "postgresql":
+        arrays = [
+            cast(bindparam(f"a_{k}", [r[k] for r in rows], type_=ARRAY(n[k].type)), ARRAY(n[k].type)) for k in COLUMNS
+        ]
+        given = func.unnest(*arrays).table_valued(*COLUMNS).render_derived(name="given")
+        statement = (
+            postgresql.insert(channel_notifications)
+            .from_select(COLUMNS, select(*(given.c[k] for k in COLUMNS)))
+            .on_conflict_do_nothing(index_elements=["channel", "transaction_id"])
+            .returning(*returned)
+        )
+        return c.execute(statement).all()
+    statement = (
+        sqlite.insert(channel_notifications)
+        .on_conflict_do_nothing(index_elements=["channel", "transaction_id"])
+        .returning(*returned)
+    )
+    return c.execute(statement, rows).all()
+
+
 def write_batch(c: Connection, items: Sequence[_Item]) -> list[Written]:
     """The notifications into the inbox, in the caller's transaction (see the module docstring)."""
     o, n = orders.c, channel_notifications.c
     numbers = sorted({i.payment.out_trade_no for i in items})
     found = {r.out_trade_no: (r.channel, r.amount_fen) for r in c.execute(
-        select(o.out_trade_no, o.channel, o.amount_fen).where(o.out_trade_no.in_(numbers))
+        select(o.out_trade_no, o.channel, o.amount_fen).where(one_of(c, o.out_trade_no, numbers, String()))
     )}  # fmt: skip
     first: dict[tuple[str, str], int] = {}  # a transaction twice in one batch: inserted once
     rows = []
@@ -88,23 +120,14 @@ def write_batch(c: Connection, items: Sequence[_Item]) -> list[Written]:
                 "status": "pending" if flag is None else "flagged", "flag_reason": flag,
             }
         )  # fmt: skip
-    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
-    inserted = {
-        (r.channel, r.transaction_id): (r.id, r.flag_reason)
-        for r in c.execute(
-            dialect.insert(channel_notifications)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["channel", "transaction_id"])
-            .returning(n.id, n.channel, n.transaction_id, n.flag_reason)
-        )
-    }
+    inserted = {(r.channel, r.transaction_id): (r.id, r.flag_reason) for r in _insert(c, rows)}
     copies = {key for k, item in enumerate(items) if (key := (item.channel.name, item.payment.transaction_id))
               not in inserted or first[key] != k}  # fmt: skip
     earlier = {}
     if copies:
         earlier = {(r.channel, r.transaction_id): r for r in c.execute(
             select(n.channel, n.transaction_id, n.out_trade_no, n.amount_fen, n.status, n.flag_reason)
-            .where(tuple_(n.channel, n.transaction_id).in_(sorted(copies)))
+            .where(one_of(c, n.transaction_id, sorted({t for _, t in copies}), String()))
         )}  # fmt: skip
     out = []
     for k, item in enumerate(items):
@@ -114,7 +137,7 @@ def write_batch(c: Connection, items: Sequence[_Item]) -> list[Written]:
             continue
         # already recorded: a flagged one is refused again with what the first said, and a copy that differs
         # from the first is refused
-        e = earlier[key]
+        e = earlier[key]  # (the SELECT matched the transaction ids of every channel: the key picks)
         if (e.out_trade_no, e.amount_fen) != (item.payment.out_trade_no, item.payment.amount_fen):
             refusal: str | None = f"交易 {item.payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
         else:
@@ -166,7 +189,7 @@ _lock = threading.Lock()
 _writers: dict[int, InboxWriter] = {}
 
 
-def write(
+def submit(
     engine: Engine,
     channel: Channel,
     payment: ChannelPayment,
@@ -174,9 +197,10 @@ def write(
     source: str,
     received_at: dt.datetime,
     on_written: Callable[[], object],
-) -> Written:
-    """Keep one verified notification in the inbox and return once it is committed, in the batch of whatever
-    else arrived meanwhile; `on_written`: called after a batch that recorded a new pending notification."""
+) -> Future[Written]:
+    """Keep one verified notification in the inbox, in the batch of whatever else arrives meanwhile: the
+    future is done once that batch is committed; `on_written`: called after a batch that recorded a new
+    pending notification."""
     future: Future[Written] = Future()
     with _lock:
         writer = _writers.get(id(engine))
@@ -185,4 +209,4 @@ def write(
             writer.thread.start()
         writer.waiting.append((_Item(channel, payment, source, received_at), future))
         writer.wakeup.notify()
-    return future.result()
+    return future

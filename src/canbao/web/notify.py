@@ -13,11 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from canbao.channels import NotificationRefused, alipay, wechatpay_v3
 from canbao.errors import CanbaoError
-from canbao.services.notifications import NotificationFlagged, UnknownChannel, receive
+from canbao.services.notifications import NotificationFlagged, UnknownChannel, receive_async
 from canbao.web.deps import get_engine
 
 router = APIRouter(tags=["渠道通知"])
@@ -49,7 +48,7 @@ async def notify(
     body = await request.body()
     headers = dict(request.headers)
     try:
-        await run_in_threadpool(receive, engine, kind, name, headers=headers, body=body, real_now=real_now)
+        await receive_async(engine, kind, name, headers=headers, body=body, real_now=real_now)
     except NotificationFlagged as exc:
         return _answer(kind, False, str(exc), 400)
     except UnknownChannel as exc:
