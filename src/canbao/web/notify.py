@@ -8,24 +8,16 @@ signature's timestamp is checked against the real clock (`app.state.real_clock`)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import Engine
 
 from canbao.channels import NotificationRefused, alipay, wechatpay_v3
 from canbao.errors import CanbaoError
 from canbao.services.notifications import NotificationFlagged, UnknownChannel, receive_async
-from canbao.web.deps import get_engine
 
 router = APIRouter(tags=["渠道通知"])
-
-
-def get_real_now(request: Request) -> dt.datetime:
-    """The real time (aware): what a signature's timestamp is checked against."""
-    now: dt.datetime = request.app.state.real_clock()
-    return now
 
 
 def _answer(kind: str, ok: bool, message: str = "", status: int = 400) -> Response:
@@ -37,14 +29,11 @@ def _answer(kind: str, ok: bool, message: str = "", status: int = 400) -> Respon
 
 
 @router.post("/notify/{kind}/{name}", include_in_schema=True, summary="支付渠道异步通知")
-async def notify(
-    kind: str,
-    name: str,
-    request: Request,
-    engine: Annotated[Engine, Depends(get_engine)],
-    real_now: Annotated[dt.datetime, Depends(get_real_now)],
-) -> Response:
+async def notify(kind: str, name: str, request: Request) -> Response:
     """微信支付 APIv3（kind=wechatpay_v3）或支付宝（kind=alipay）的支付结果通知：验签、记录后应答。"""
+    # No dependencies: FastAPI runs a plain function's in a thread, a hand-over per notification.
+    engine: Engine = request.app.state.engine
+    real_now: dt.datetime = request.app.state.real_clock()  # what a signature's timestamp is checked against
     body = await request.body()
     headers = dict(request.headers)
     try:
