@@ -23,13 +23,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Engine, Row, String, bindparam, cast, func, select
+from sqlalchemy import Connection, Engine, Row, String, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from canbao.channels import ChannelPayment
 from canbao.money import to_yuan
 from canbao.services.channels import Channel
-from canbao.store.bulk import one_of
+from canbao.store.bulk import json_rows, one_of
 from canbao.store.tables import channel_notifications, orders
 from canbao.store.uow import busy_is_refusal, is_busy
 
@@ -73,14 +73,12 @@ COLUMNS = ["channel", "channel_kind", "transaction_id", "out_trade_no", "notific
 def _insert(c: Connection, rows: list[dict[str, Any]]) -> Sequence[Row[Any]]:
     """The rows not there yet inserted, returned (id, channel, transaction_id, flag_reason).  One statement
     whose text does not change with the batch's size, compiled once: on PostgreSQL `INSERT … SELECT FROM
-    unnest(arrays)`, one array a column; on SQLite an executemany SQLAlchemy sends as multi-row INSERTs."""
+    json_to_recordset(rows)`, the batch one parameter; on SQLite an executemany SQLAlchemy sends as multi-row
+    INSERTs."""
     n = channel_notifications.c
     returned = (n.id, n.channel, n.transaction_id, n.flag_reason)
     if c.dialect.name == "postgresql":
-        arrays = [
-            cast(bindparam(f"a_{k}", [r[k] for r in rows], type_=ARRAY(n[k].type)), ARRAY(n[k].type)) for k in COLUMNS
-        ]
-        given = func.unnest(*arrays).table_valued(*COLUMNS).render_derived(name="given")
+        given = json_rows(channel_notifications, rows, COLUMNS)
         statement = (
             postgresql.insert(channel_notifications)
             .from_select(COLUMNS, select(*(given.c[k] for k in COLUMNS)))
@@ -168,6 +166,10 @@ class InboxWriter:
             self._write(batch)
 
     def _write(self, batch: list[tuple[_Item, Future[Written]]]) -> None:
+        import os
+        import time as _t
+
+        _t0 = _t.perf_counter()
         try:
             with busy_is_refusal(), self.engine.begin() as c:
                 written = write_batch(c, [item for item, _ in batch])
@@ -181,6 +183,8 @@ class InboxWriter:
             return
         for (_, future), w in zip(batch, written, strict=True):
             future.set_result(w)
+        with open(f"/tmp/ab/w-{os.getpid()}.log", "a") as f:
+            f.write(f"{_t.time():.3f} {len(batch)} {(_t.perf_counter() - _t0) * 1000:.1f}\n")
         if any(w.inbox_id is not None and w.flag is None for w in written):
             self.on_written()
 

@@ -70,12 +70,12 @@ class Receipt:
 
 # --- receiving -------------------------------------------------------------------------------------------
 
-_cache: dict[tuple[str, str, str], tuple[float, Channel | None]] = {}
+_cache: dict[tuple[int, str, str], tuple[float, Channel | None]] = {}
 _cache_lock = threading.Lock()
 _load_lock = threading.Lock()
 
 
-def _cached(key: tuple[str, str, str]) -> tuple[bool, Channel | None]:
+def _cached(key: tuple[int, str, str]) -> tuple[bool, Channel | None]:
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < CHANNEL_CACHE_S:
@@ -87,7 +87,7 @@ def cached_channel(engine: Engine, kind: str, name: str) -> Channel | None:
     """The channel a notification address names, its keys parsed once per CHANNEL_CACHE_S (a PEM key costs more
     to load than a signature to verify); read by one thread at a time (the rush's first notifications would
     each open a connection to read it)."""
-    key = (str(engine.url), kind, name)
+    key = (id(engine), kind, name)  # (an engine lives as long as its process serves: its id is not reused)
     found, channel = _cached(key)
     if found:
         return channel
@@ -154,7 +154,7 @@ async def receive_async(
     in the loop (a tenth of a millisecond: a thread's hand-over costs as much), the channel read and a flag
     audited in a thread, and the inbox's commit awaited.  Under the rush this spares a thread per
     notification, and the GIL the threads fought over."""
-    found, channel = _cached((str(engine.url), kind, name))
+    found, channel = _cached((id(engine), kind, name))
     if not found:
         channel = await asyncio.to_thread(cached_channel, engine, kind, name)
     if channel is None:

@@ -101,11 +101,11 @@ def create_app(
     app.state.jobs = runner
     app.state.applier = applier
     for module in (
-        notify,  # first: the rush's notifications are matched before the portal's routes are tried
         api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money,
         api_orders, api_resident, resident_pages, pages,
     ):  # fmt: skip
         app.include_router(module.router)
+    app.add_middleware(notify.NotifyAddresses)  # POST /notify/{kind}/{name}: the channels' notifications
     pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)
 

@@ -3,21 +3,24 @@
 Answers as each channel reads them: WeChat Pay 204 with no body on success, 4xx/5xx with
 `{"code": "FAIL", "message": …}` otherwise; Alipay the bare text `success`, anything else (`fail`) to be sent
 again.  Success is answered only after the notification is in the inbox (canbao.services.notifications).  The
-signature's timestamp is checked against the real clock (`app.state.real_clock`), never the campaign's day."""
+signature's timestamp is checked against the real clock (`app.state.real_clock`), never the campaign's day.
+
+The addresses are answered by a plain ASGI middleware, ahead of FastAPI's routing, request parsing and
+exception layers: under the 12-31 rush those cost a worker more than verifying and recording a notification
+(benchmarks/notifications.py).  Anything else, or another method, goes on to the portal."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from canbao.channels import NotificationRefused, alipay, wechatpay_v3
 from canbao.errors import CanbaoError
 from canbao.services.notifications import NotificationFlagged, UnknownChannel, receive_async
 
-router = APIRouter(tags=["渠道通知"])
+PREFIX = "/notify/"
+MAX_BODY = 64 * 1024  # a notification is a few kilobytes
 
 
 def _answer(kind: str, ok: bool, message: str = "", status: int = 400) -> Response:
@@ -28,16 +31,30 @@ def _answer(kind: str, ok: bool, message: str = "", status: int = 400) -> Respon
     return JSONResponse(wechatpay_v3.failure_body(message), status_code=status)
 
 
-@router.post("/notify/{kind}/{name}", include_in_schema=True, summary="支付渠道异步通知")
-async def notify(kind: str, name: str, request: Request) -> Response:
+async def _body(request: Request) -> bytes | None:
+    """The request's body, None when it is longer than MAX_BODY."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def answer(request: Request, kind: str, name: str) -> Response:
     """微信支付 APIv3（kind=wechatpay_v3）或支付宝（kind=alipay）的支付结果通知：验签、记录后应答。"""
-    # No dependencies: FastAPI runs a plain function's in a thread, a hand-over per notification.
-    engine: Engine = request.app.state.engine
-    real_now: dt.datetime = request.app.state.real_clock()  # what a signature's timestamp is checked against
-    body = await request.body()
-    headers = dict(request.headers)
+    app = request.scope["app"]
+    body = await _body(request)
+    if body is None:
+        return _answer(kind, False, f"通知内容超过 {MAX_BODY // 1024} KB", 413)
     try:
-        await receive_async(engine, kind, name, headers=headers, body=body, real_now=real_now)
+        await receive_async(
+            app.state.engine, kind, name, headers=dict(request.headers), body=body, real_now=app.state.real_clock()
+        )
     except NotificationFlagged as exc:
         return _answer(kind, False, str(exc), 400)
     except UnknownChannel as exc:
@@ -46,4 +63,24 @@ async def notify(kind: str, name: str, request: Request) -> Response:
         return _answer(kind, False, str(exc), 401)
     except CanbaoError as exc:  # the database busy: the channel sends it again later
         return _answer(kind, False, str(exc), 503)
+    except Exception as exc:  # a bug: its frames to the error log, the channel sends it again later
+        from canbao.errorlog import record
+
+        return _answer(kind, False, f"内部错误（编号 {record(exc)}），已记录", 500)
     return _answer(kind, True)
+
+
+class NotifyAddresses:
+    """`app.add_middleware(NotifyAddresses)`: POST /notify/{kind}/{name} answered here (module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(PREFIX):
+            kind, slash, name = scope["path"][len(PREFIX) :].partition("/")
+            if kind and slash and name and "/" not in name:
+                response = await answer(Request(scope, receive), kind, name)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
