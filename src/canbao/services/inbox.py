@@ -166,10 +166,6 @@ class InboxWriter:
             self._write(batch)
 
     def _write(self, batch: list[tuple[_Item, Future[Written]]]) -> None:
-        import os
-        import time as _t
-
-        _t0 = _t.perf_counter()
         try:
             with busy_is_refusal(), self.engine.begin() as c:
                 written = write_batch(c, [item for item, _ in batch])
@@ -183,8 +179,6 @@ class InboxWriter:
             return
         for (_, future), w in zip(batch, written, strict=True):
             future.set_result(w)
-        with open(f"/tmp/ab/w-{os.getpid()}.log", "a") as f:
-            f.write(f"{_t.time():.3f} {len(batch)} {(_t.perf_counter() - _t0) * 1000:.1f}\n")
         if any(w.inbox_id is not None and w.flag is None for w in written):
             self.on_written()
 
