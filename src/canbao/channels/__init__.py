@@ -37,3 +37,13 @@ class ChannelPayment:
     amount_fen: int
     succeeded_at: dt.datetime  # aware
     merchant_id: str | None
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """What a channel's order query (主动查单) answered, verified: the payment when the order is paid, else None
+    with the channel's state (NOTPAY, ORDER_NOT_EXIST, WAIT_BUYER_PAY …) and the answer in words."""
+
+    payment: ChannelPayment | None
+    state: str
+    words: str

@@ -12,14 +12,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from canbao.channels import ChannelPayment, NotificationRefused
+from canbao.channels import ChannelPayment, NotificationRefused, QueryAnswer
 from canbao.clock import CAMPAIGN_ZONE
 
 KIND = "alipay"
@@ -65,13 +67,90 @@ def read_notification(params: Mapping[str, str], *, public_key: rsa.RSAPublicKey
     status = params.get("trade_status")
     if status not in SUCCESS:
         raise NotificationRefused(f"交易状态不是成功（{status}）")
+    return _trade_payment(params, "gmt_payment", params.get("notify_id"), params.get("app_id"))
+
+
+def _trade_payment(
+    trade: Mapping[str, Any], paid_field: str, notification_id: str | None, app_id: str | None
+) -> ChannelPayment:
+    """A successful trade (a notification's parameters, a query's response) as a ChannelPayment."""
     try:
-        yuan = Decimal(params["total_amount"])
-        paid = dt.datetime.strptime(params["gmt_payment"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CAMPAIGN_ZONE)
-        out_trade_no, trade_no = params["out_trade_no"], params["trade_no"]
+        yuan = Decimal(str(trade["total_amount"]))
+        paid = dt.datetime.strptime(str(trade[paid_field]), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CAMPAIGN_ZONE)
+        out_trade_no, trade_no = str(trade["out_trade_no"]), str(trade["trade_no"])
     except (KeyError, InvalidOperation, ValueError):
-        raise NotificationRefused("通知缺少订单号、交易号、金额或支付时间，或格式不对") from None
+        raise NotificationRefused("缺少订单号、交易号、金额或支付时间，或格式不对") from None
     fen = yuan * 100
     if yuan <= 0 or fen != fen.to_integral_value():
-        raise NotificationRefused(f"金额“{params['total_amount']}”应为正数，至多两位小数")
-    return ChannelPayment(KIND, params.get("notify_id"), out_trade_no, trade_no, int(fen), paid, params.get("app_id"))
+        raise NotificationRefused(f"金额“{trade['total_amount']}”应为正数，至多两位小数")
+    return ChannelPayment(KIND, notification_id, out_trade_no, trade_no, int(fen), paid, app_id)
+
+
+# --- 主动查单: alipay.trade.query -----------------------------------------------------------------------------
+
+GATEWAY = "https://openapi.alipay.com/gateway.do"  # Alipay's published gateway
+QUERY_METHOD = "alipay.trade.query"
+QUERY_RESPONSE = "alipay_trade_query_response"
+
+
+def query_params(app_id: str, out_trade_no: str, *, private_key: rsa.RSAPrivateKey, at: dt.datetime) -> dict[str, str]:
+    """The common and business parameters of alipay.trade.query, signed RSA2 as Alipay signs a request: every
+    parameter but `sign` (and any empty one), sorted, ``k=v`` joined by ``&`` — `sign_type` included."""
+    params = {
+        "app_id": app_id, "method": QUERY_METHOD, "format": "JSON", "charset": "utf-8", "sign_type": "RSA2",
+        "timestamp": at.astimezone(CAMPAIGN_ZONE).strftime("%Y-%m-%d %H:%M:%S"), "version": "1.0",
+        "biz_content": json.dumps({"out_trade_no": out_trade_no}, separators=(",", ":")),
+    }  # fmt: skip
+    content = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if v).encode("utf-8")
+    params["sign"] = base64.b64encode(private_key.sign(content, padding.PKCS1v15(), hashes.SHA256())).decode()
+    return params
+
+
+def _response_text(text: str, key: str) -> str | None:
+    """The exact text of the object under `key` in Alipay's answer (what its `sign` is over), or None."""
+    at = text.find(f'"{key}"')
+    if at < 0:
+        return None
+    start = text.index(":", at) + 1
+    while text[start] in " \t\r\n":
+        start += 1
+    try:
+        _, end = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None
+    return text[start:end]
+
+
+def read_query_answer(body: bytes, *, public_key: rsa.RSAPublicKey, out_trade_no: str) -> QueryAnswer:
+    """alipay.trade.query's answer, its `sign` verified over the response object's exact text: the payment when
+    TRADE_SUCCESS or TRADE_FINISHED; WAIT_BUYER_PAY, TRADE_CLOSED or ACQ.TRADE_NOT_EXIST without one;
+    NotificationRefused for anything else."""
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text)
+        assert isinstance(document, dict)
+    except (UnicodeDecodeError, ValueError, AssertionError):
+        raise NotificationRefused("查单应答不是 UTF-8 JSON") from None
+    if "error_response" in document:
+        e = document["error_response"]
+        raise NotificationRefused(f"查单被支付宝拒绝：{e.get('code')} {e.get('sub_code')} {e.get('sub_msg')}")
+    signed = _response_text(text, QUERY_RESPONSE)
+    if signed is None:
+        raise NotificationRefused(f"查单应答缺少 {QUERY_RESPONSE}")
+    try:
+        signature = base64.b64decode(str(document.get("sign") or ""), validate=True)
+        public_key.verify(signature, signed.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise NotificationRefused("支付宝查单应答签名验证失败") from None
+    r = json.loads(signed)
+    if r.get("code") == "40004" and r.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+        return QueryAnswer(None, "TRADE_NOT_EXIST", "支付宝无此交易：居民尚未支付")
+    if r.get("code") != "10000":
+        raise NotificationRefused(f"查单失败：{r.get('code')} {r.get('sub_code')} {r.get('sub_msg') or r.get('msg')}")
+    state = str(r.get("trade_status"))
+    if state not in SUCCESS:
+        return QueryAnswer(None, state, f"未支付：{state}")
+    payment = _trade_payment(r, "send_pay_date", None, None)
+    if payment.out_trade_no != out_trade_no:
+        raise NotificationRefused(f"查单应答的订单号 {payment.out_trade_no} 不是所查的 {out_trade_no}")
+    return QueryAnswer(payment, state, f"已支付：交易号 {payment.transaction_id}")

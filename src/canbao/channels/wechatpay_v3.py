@@ -21,13 +21,14 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from canbao.channels import ChannelPayment, NotificationRefused
+from canbao.channels import ChannelPayment, NotificationRefused, QueryAnswer
 
 KIND = "wechatpay_v3"
 MAX_SKEW = dt.timedelta(minutes=5)
@@ -123,7 +124,13 @@ def read_notification(
         raise NotificationRefused("通知内容不是微信支付的 JSON 格式") from None
     if event.get("event_type") != "TRANSACTION.SUCCESS":
         raise NotificationRefused(f"不是支付成功通知（{event.get('event_type')}）")
-    t = decrypt_resource(resource, api_v3_key)
+    return _transaction_payment(
+        decrypt_resource(resource, api_v3_key), str(event.get("id")) if event.get("id") else None
+    )
+
+
+def _transaction_payment(t: Mapping[str, Any], notification_id: str | None) -> ChannelPayment:
+    """A SUCCESS transaction (a notification's resource, a query's answer) as a ChannelPayment."""
     if t.get("trade_state") != "SUCCESS":
         raise NotificationRefused(f"交易状态不是成功（{t.get('trade_state')}）")
     try:
@@ -135,9 +142,59 @@ def read_notification(
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or succeeded.tzinfo is None:
         raise NotificationRefused("交易金额应为正整数（分），支付时间应带时区")
     return ChannelPayment(
-        KIND, str(event.get("id")) if event.get("id") else None, out_trade_no, transaction_id, amount, succeeded,
+        KIND, notification_id, out_trade_no, transaction_id, amount, succeeded,
         str(t.get("mchid")) if t.get("mchid") else None,
     )  # fmt: skip
+
+
+# --- 主动查单: 查询订单（商户订单号查询） ------------------------------------------------------------------------
+
+API = "https://api.mch.weixin.qq.com"  # WeChat Pay's published API address
+
+
+def query_path(out_trade_no: str, mchid: str) -> str:
+    """The path and query of `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={mchid}`."""
+    return f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}?mchid={quote(mchid, safe='')}"
+
+
+def authorization(
+    method: str, path: str, body: bytes, *, mchid: str, serial: str, private_key: rsa.RSAPrivateKey,
+    at: dt.datetime, nonce: str,
+) -> str:  # fmt: skip
+    """The request's `Authorization` header: SHA256-RSA (PKCS#1 v1.5) with the merchant's API key over
+    ``{method}\n{path}\n{timestamp}\n{nonce}\n{body}\n``, as WeChat Pay's APIv3 signs a merchant's request."""
+    timestamp = str(int(at.timestamp()))
+    message = f"{method}\n{path}\n{timestamp}\n{nonce}\n".encode() + body + b"\n"
+    signature = base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
+    return (
+        f'WECHATPAY2-SHA256-RSA2048 mchid="{mchid}",nonce_str="{nonce}",signature="{signature}",'
+        f'timestamp="{timestamp}",serial_no="{serial}"'
+    )
+
+
+def read_query_answer(
+    status: int, headers: Mapping[str, str], body: bytes, *, public_keys: Mapping[str, rsa.RSAPublicKey],
+    now: dt.datetime, out_trade_no: str,
+) -> QueryAnswer:  # fmt: skip
+    """The query's answer, its signature verified as a notification's: the payment when SUCCESS; NOTPAY,
+    CLOSED … or ORDER_NOT_EXIST (never paid) without one; NotificationRefused for anything else."""
+    verify_signature(headers, body, public_keys, now)
+    try:
+        data = json.loads(body)
+        assert isinstance(data, dict)
+    except (ValueError, AssertionError):
+        raise NotificationRefused(f"查单应答不是 JSON（HTTP {status}）") from None
+    if status == 404 and data.get("code") == "ORDER_NOT_EXIST":
+        return QueryAnswer(None, "ORDER_NOT_EXIST", "微信支付无此订单：居民尚未支付")
+    if status != 200:
+        raise NotificationRefused(f"查单失败（HTTP {status}）：{data.get('code')} {data.get('message')}")
+    state = str(data.get("trade_state"))
+    if state != "SUCCESS":
+        return QueryAnswer(None, state, f"未支付：{data.get('trade_state_desc') or state}")
+    payment = _transaction_payment(data, None)
+    if payment.out_trade_no != out_trade_no:
+        raise NotificationRefused(f"查单应答的订单号 {payment.out_trade_no} 不是所查的 {out_trade_no}")
+    return QueryAnswer(payment, state, f"已支付：交易号 {payment.transaction_id}")
 
 
 def failure_body(message: str) -> dict[str, str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from canbao.cli.common import ACTOR, actor_or_login, engine
 from canbao.errors import InputError
+
+if TYPE_CHECKING:
+    from canbao.services.channels import Channel
 
 KEY_FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -33,7 +37,10 @@ def _read(path: Path | None, field: str) -> bytes | None:
 @click.option("--merchant-id", required=True, help="商户号（微信支付 mchid，支付宝 app_id）")
 @click.option("--api-v3-key-file", type=KEY_FILE, help="微信支付 APIv3 密钥文件（32 个字符）")
 @click.option("--platform-public-key", type=KEY_FILE, required=True, help="平台公钥或平台证书文件（PEM）；支付宝公钥")
-@click.option("--platform-serial", help="微信支付平台证书（或平台公钥）的序列号")
+@click.option("--platform-serial", help="微信支付平台证书序列号或平台公钥 ID（PUB_KEY_ID_…）")
+@click.option("--merchant-private-key", type=KEY_FILE, help="主动查单：商户 API 私钥文件（PEM，用于签名查单请求）")
+@click.option("--merchant-serial", help="主动查单：微信支付商户 API 证书序列号")
+@click.option("--gateway-url", help="主动查单：渠道接口地址（默认为渠道公布的地址；模拟器或测试环境时填写）")
 @ACTOR
 def channel_add(
     name: str,
@@ -42,6 +49,9 @@ def channel_add(
     api_v3_key_file: Path | None,
     platform_public_key: Path,
     platform_serial: str | None,
+    merchant_private_key: Path | None,
+    merchant_serial: str | None,
+    gateway_url: str | None,
     actor: str | None,
 ) -> None:
     """登记一个缴费渠道；密钥在登记时校验."""
@@ -52,10 +62,18 @@ def channel_add(
     added = add_channel(
         engine(write=True), name=name, kind=kind, merchant_id=merchant_id, platform_public_key=public,
         platform_serial=platform_serial, api_v3_key=_read(api_v3_key_file, "api_v3_key"),
-        actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC),
+        merchant_private_key=_read(merchant_private_key, "merchant_private_key"), merchant_serial=merchant_serial,
+        gateway_url=gateway_url, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC),
     )  # fmt: skip
     click.echo(f"已登记渠道 {added.name}（{KIND_LABELS[added.kind]}，商户号 {added.merchant_id}）")
     click.echo(f"通知地址：/notify/{added.kind}/{added.name}")
+    click.echo(f"主动查单：{_query_words(added)}")
+
+
+def _query_words(channel: Channel) -> str:
+    if channel.merchant_key is None:
+        return "未配置（未提供商户 API 私钥 --merchant-private-key），逾时未通知的订单不会向渠道查询"
+    return f"已配置，接口地址 {channel.gateway}"
 
 
 @channel_group.command("list")
@@ -72,4 +90,6 @@ def channel_list() -> None:
         serial = f"，平台证书序列号 {c.platform_serial}" if c.platform_serial else ""
         when = local_time(c.created_at).strftime("%Y-%m-%d %H:%M")
         who = f"{when} 由 {c.created_by} 登记"
-        click.echo(f"{c.name}：{KIND_LABELS[c.kind]}，商户号 {c.merchant_id}{serial}{key}；{who}")
+        click.echo(
+            f"{c.name}：{KIND_LABELS[c.kind]}，商户号 {c.merchant_id}{serial}{key}；{who}；主动查单{_query_words(c)}"
+        )

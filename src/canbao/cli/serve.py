@@ -57,7 +57,7 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
 
     from canbao.bootstrap import TODAY_VARIABLE
     from canbao.errors import InputError
-    from canbao.web.app import create_app, notification_applier
+    from canbao.web.app import PaymentWork, create_app
     from canbao.web.asgi import APPLY_VARIABLE
 
     if campaign_day is not None:
@@ -82,12 +82,12 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
         uvicorn.run(create_app(settings(), database), **options)
     else:  # each worker process builds its own app (canbao.web.asgi.portal) from the same environment
         database.dispose()
-        # The notifications' applier runs here, in the supervising process, not in the workers: applying a
-        # batch is CPU work that would hold a worker's GIL while its requests wait (canbao.services.notifications).
+        # The notifications' applier and the order queries run here, in the supervising process, not in the
+        # workers: applying a batch is CPU work that would hold a worker's GIL while its requests wait.
         os.environ[APPLY_VARIABLE] = "0"
-        applier = notification_applier(settings(), database)
-        applier.start()
+        payment_work = PaymentWork(settings(), database)
+        payment_work.start()
         try:
             uvicorn.run("canbao.web.asgi:portal", factory=True, workers=workers, **options)
         finally:
-            applier.stop()
+            payment_work.stop()

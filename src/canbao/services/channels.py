@@ -28,6 +28,7 @@ from canbao.store.uow import audit, busy_is_refusal
 KINDS = ("wechatpay_v3", "alipay")
 KIND_LABELS = {"wechatpay_v3": "微信支付（APIv3）", "alipay": "支付宝"}
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+SERIAL = re.compile(r"[A-Za-z0-9_]{1,64}")  # a certificate's hex serial, or a platform public key's PUB_KEY_ID_…
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class Channel:
     api_v3_key: bytes | None  # WeChat Pay only
     created_at: dt.datetime
     created_by: str
+    # 主动查单: the merchant's private key signs canbao's order queries (None: the channel is not queried)
+    merchant_key: rsa.RSAPrivateKey | None = None
+    merchant_serial: str | None = None  # WeChat Pay: the merchant API certificate's serial
+    gateway_url: str | None = None  # None: the channel's published address
+
+    @property
+    def gateway(self) -> str:
+        """The channel's API address: WeChat Pay's base URL, Alipay's gateway.do."""
+        return self.gateway_url or (wechatpay_v3.API if self.kind == "wechatpay_v3" else alipay.GATEWAY)
 
     @property
     def key_fingerprint(self) -> str | None:
@@ -66,6 +76,9 @@ def add_channel(
     platform_public_key: bytes,
     platform_serial: str | None = None,
     api_v3_key: bytes | None = None,
+    merchant_private_key: bytes | None = None,
+    merchant_serial: str | None = None,
+    gateway_url: str | None = None,
     actor: str,
     now: dt.datetime,
 ) -> Channel:
@@ -84,24 +97,66 @@ def add_channel(
         secret = (api_v3_key or b"").strip()
         if len(secret) != 32 or not secret.isascii():
             raise InputError("api_v3_key", "微信支付渠道须提供 32 个字节的 APIv3 密钥（--api-v3-key-file）")
-        if not platform_serial or not platform_serial.strip().isalnum():
-            raise InputError("platform_serial", "微信支付渠道须提供平台证书或平台公钥的序列号（--platform-serial）")
+        if not platform_serial or not SERIAL.fullmatch(platform_serial.strip()):
+            raise InputError(
+                "platform_serial", "微信支付渠道须提供平台证书序列号或平台公钥 ID（--platform-serial，如 PUB_KEY_ID_…）"
+            )
         platform_serial = platform_serial.strip()
     elif api_v3_key:
         raise InputError("api_v3_key", "APIv3 密钥只用于微信支付渠道")
+    merchant_key, merchant_pem, merchant_serial, gateway_url = _query_settings(
+        kind, merchant_private_key, merchant_serial, gateway_url
+    )
     try:
         with busy_is_refusal(), engine.begin() as c:
             c.execute(
                 insert(payment_channels).values(
                     name=name, kind=kind, merchant_id=merchant_id, platform_public_key=pem,
                     platform_serial=platform_serial, api_v3_key=secret.decode("ascii") if secret else None,
+                    merchant_private_key=merchant_pem, merchant_serial=merchant_serial, gateway_url=gateway_url,
                     created_at=now, created_by=actor,
                 )
             )  # fmt: skip
     except IntegrityError:
         raise InputError("name", f"渠道 {name} 已存在") from None
     audit(engine, actor, "channel_add", name, "done", f"{KIND_LABELS[kind]}；商户号 {merchant_id}")
-    return Channel(name, kind, merchant_id, platform_serial, key, secret, now, actor)
+    return Channel(
+        name, kind, merchant_id, platform_serial, key, secret, now, actor, merchant_key, merchant_serial, gateway_url
+    )
+
+
+def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InputError("merchant_private_key", f"商户 API 私钥无法读取（应为未加密的 PEM）：{exc}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InputError("merchant_private_key", "商户 API 私钥应为 RSA 私钥")
+    return key
+
+
+def _query_settings(
+    kind: str, private_pem: bytes | None, serial: str | None, gateway_url: str | None
+) -> tuple[rsa.RSAPrivateKey | None, str | None, str | None, str | None]:
+    """主动查单's settings checked: the merchant's key (and for WeChat Pay its certificate's serial), and the
+    gateway's address when it is not the channel's published one."""
+    if gateway_url is not None:
+        gateway_url = gateway_url.strip().rstrip("/") if kind == "wechatpay_v3" else gateway_url.strip()
+        if not re.fullmatch(r"https?://[^\s]{1,190}", gateway_url):
+            raise InputError("gateway_url", "渠道接口地址应以 http:// 或 https:// 开头")
+    if private_pem is None:
+        if serial:
+            raise InputError("merchant_serial", "商户证书序列号须与商户 API 私钥（--merchant-private-key）一同提供")
+        return None, None, None, gateway_url
+    key = _private_key(private_pem.strip())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    if kind == "wechatpay_v3":
+        if not serial or not SERIAL.fullmatch(serial.strip()):
+            raise InputError("merchant_serial", "微信支付主动查单须提供商户 API 证书的序列号（--merchant-serial）")
+        serial = serial.strip()
+    elif serial:
+        raise InputError("merchant_serial", "商户证书序列号只用于微信支付渠道")
+    return key, pem.decode("ascii"), serial, gateway_url
 
 
 def _channel(row: dict[str, object]) -> Channel:
@@ -113,6 +168,9 @@ def _channel(row: dict[str, object]) -> Channel:
         None if row["platform_serial"] is None else str(row["platform_serial"]), key,
         str(secret).encode("ascii") if secret is not None else None,
         row["created_at"], str(row["created_by"]),  # type: ignore[arg-type]
+        _private_key(str(row["merchant_private_key"]).encode("ascii")) if row.get("merchant_private_key") else None,
+        str(row["merchant_serial"]) if row.get("merchant_serial") else None,
+        str(row["gateway_url"]) if row.get("gateway_url") else None,
     )  # fmt: skip
 
 

@@ -340,6 +340,10 @@ payment_channels = Table(
     Column("platform_public_key", Text, nullable=False),  # PEM
     Column("platform_serial", String(64)),  # WeChat Pay: the serial its notifications name
     Column("api_v3_key", Text),  # WeChat Pay: the 32-byte APIv3 key
+    # 主动查单 (migration 0016): the merchant's private key (PEM) signs canbao's order queries
+    Column("merchant_private_key", Text),
+    Column("merchant_serial", String(64)),  # WeChat Pay: the merchant API certificate's serial
+    Column("gateway_url", String(200)),  # the channel's API address; None: the channel's published one
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64), nullable=False),
 )
@@ -364,6 +368,7 @@ orders = Table(
     Column("paid_at", DateTime(timezone=True)),
     Column("channel_txn_id", String(64)),
     Column("queried_at", DateTime(timezone=True)),  # the last 主动查单
+    Column("query_answer", String(200)),  # what it answered, in words (migration 0016)
     Index("ix_orders_status_created", "status", "created_at"),
     Index("ix_orders_payer", "payer_id_number"),
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,34 +15,42 @@ from canbao.bootstrap import Settings
 from canbao.errors import CanbaoError, InputError
 from canbao.services.access import NotAllowed, OutOfArea
 
-if TYPE_CHECKING:
-    from canbao.services.notifications import NotificationApplier
-
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def notification_applier(
-    settings: Settings, engine: Engine, clock: Callable[[], dt.datetime] = _utc_now
-) -> NotificationApplier:
-    """The inbox's applier of a serving process (a worker's app, or `canbao serve --workers N`'s supervisor):
-    ID numbers checked against the campaign's today (the settings' fixed day, else the date in Beijing), a bug
-    in the error log."""
-    import os
-    import socket
+class PaymentWork:
+    """The online payments' background work of a serving process (a worker's app, or `canbao serve --workers
+    N`'s supervisor): the inbox's applier and the 主动查单 of orders left without a notification."""
 
-    from canbao.clock import campaign_date
-    from canbao.errorlog import record
-    from canbao.services.notifications import NotificationApplier
+    def __init__(self, settings: Settings, engine: Engine, clock: Callable[[], dt.datetime] = _utc_now) -> None:
+        import os
+        import socket
 
-    return NotificationApplier(
-        engine,
-        runner=f"{socket.gethostname()[:12]}-{os.getpid()}",
-        clock=clock,
-        today=lambda: settings.fixed_today or campaign_date(clock()),
-        on_error=record,
-    )
+        from canbao.clock import campaign_date
+        from canbao.errorlog import record
+        from canbao.services.notifications import NotificationApplier
+        from canbao.services.order_query import OrderQuerier
+
+        # ID numbers are checked against the campaign's today (the settings' fixed day, else the date in
+        # Beijing); a bug goes to the error log
+        self.applier = NotificationApplier(
+            engine,
+            runner=f"{socket.gethostname()[:12]}-{os.getpid()}",
+            clock=clock,
+            today=lambda: settings.fixed_today or campaign_date(clock()),
+            on_error=record,
+        )
+        self.querier = OrderQuerier(engine, clock=_utc_now, on_error=record)  # the real time: channels' clocks
+
+    def start(self) -> None:
+        self.applier.start()  # notifications a restart left pending are applied
+        self.querier.start()
+
+    def stop(self) -> None:
+        self.querier.stop()
+        self.applier.stop()
 
 
 def create_app(
@@ -55,7 +62,8 @@ def create_app(
     apply_notifications: bool = True,
 ) -> FastAPI:
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times, `real_clock`
-    the real time signatures are checked against.  `apply_notifications`: run the inbox's applier thread."""
+    the real time signatures are checked against.  `apply_notifications`: run the inbox's applier and the
+    order queries (PaymentWork)."""
     from canbao.services.jobs import JobRunner
     from canbao.services.resident_access import TooManyAttempts
     from canbao.web import (
@@ -76,15 +84,16 @@ def create_app(
     )
 
     runner = JobRunner(engine, job_kinds.KINDS, settings.files() / "jobs", clock)
-    applier = notification_applier(settings, engine, clock)
+    payment_work = PaymentWork(settings, engine, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.start()  # jobs a restart cut off are failed, queued ones run
         if apply_notifications:
-            applier.start()  # notifications a restart left pending are applied
+            payment_work.start()
         yield
-        applier.stop()
+        if apply_notifications:
+            payment_work.stop()
         runner.shutdown(wait=False)
 
     app = FastAPI(
@@ -99,7 +108,7 @@ def create_app(
     app.state.clock = clock
     app.state.real_clock = real_clock
     app.state.jobs = runner
-    app.state.applier = applier
+    app.state.payment_work = payment_work
     for module in (
         api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money,
         api_orders, api_resident, resident_pages, pages,
