@@ -1,23 +1,27 @@
 """Issue 15: the residents' H5 pages in headless Chromium (Debian's package) at a phone's viewport (375×667):
-查询, 参保凭证 (page and PDF), 退费申请 and the pay flow up to the order's status page.  Nothing may be loaded
+查询, 参保凭证 (page and PDF), 退费申请 and the pay flow through the simulated channel's cashier (served by canbao
+at /simulator) to the order's status page saying 缴费成功.  Nothing may be loaded
 from outside canbao and no script may fail (browser_support.OffsiteGuard)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from area_data import enroll
 from browser_support import OffsiteGuard, chromium, serve
 from canbao.ids import make_id_number, mask_id_number
-from canbao.services.channels import add_channel
+from canbao.services.notifications import apply_pending
+from canbao.simulator.keys import ChannelKeys
 from canbao.store.db import make_engine
+from canbao.store.tables import ledger_entries
 from conftest import fresh_database
 from test_resident import NOW, resident_portal
 
@@ -41,19 +45,14 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     folder = tmp_path_factory.mktemp("h5")
     with fresh_database("sqlite", folder) as url:
         engine = make_engine(url)
         _, id_number = enroll(engine, "林一", "灵城镇", "城东社区")
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-        pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        add_channel(engine, name="wx", kind="wechatpay_v3", merchant_id="1230000109", platform_public_key=pem,
-                    platform_serial="5157F09EFDC096DE15EBE81A47057A7232F1B8E1", api_v3_key=b"0" * 32, actor="test",
-                    now=NOW)  # fmt: skip
-        portal = resident_portal(engine, "127.0.0.1", fixed_today=TODAY)
+        keys = ChannelKeys.generate("wechatpay_v3", "wx")  # the simulated channel, its cashier at /simulator
+        keys.save(folder / "simulator")
+        keys.register(engine, actor="test", now=NOW)
+        portal = resident_portal(engine, "127.0.0.1", fixed_today=TODAY, simulator=folder / "simulator")
         with serve(portal.app) as base_url:
             yield Site(base_url, engine, "林一", id_number)
         engine.dispose()
@@ -159,9 +158,24 @@ def test_pay_flow_for_a_new_registration_and_a_newborn(phone: tuple[Page, Offsit
     expect(page.locator("#quote-total")).to_contain_text("元")
     _fits_the_phone(page)
     page.click("#pay")
+    page.wait_for_url("**/simulator/cashier/wx?**")  # the simulated channel's cashier
+    expect(page.locator("body")).to_contain_text("模拟收银台")
+    page.click("button[type=submit]")
     page.wait_for_url("**/h5/status/**")
-    expect(page.locator("#status-text")).to_have_text("等待支付结果")
     expect(page.locator("#status-persons li")).to_have_count(2)
+    number = page.url.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 20  # the signed notification reaches /notify; the applier's part, here
+    while apply_pending(site.engine, runner="test", now=NOW, today=TODAY).applied == 0:
+        assert time.monotonic() < deadline, "the simulator's notification never reached canbao"
+        time.sleep(0.2)
+    expect(page.locator("#status-text")).to_have_text("缴费成功", timeout=20_000)
+    expect(page.locator("#status-note")).to_contain_text("交易流水号")
+    with site.engine.connect() as c:
+        entries = c.execute(
+            select(ledger_entries.c.channel_name, ledger_entries.c.out_trade_no)
+            .where(ledger_entries.c.out_trade_no == number)
+        ).all()  # fmt: skip
+    assert [tuple(e) for e in entries] == [("wx", number), ("wx", number)]  # the payer and the newborn
 
 
 @pytest.fixture(scope="module")

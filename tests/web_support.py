@@ -49,6 +49,7 @@ class Portal:
         settings: Settings | None = None,
         address: str = "testclient",
         base_url: str = "http://testserver",
+        simulator: Path | None = None,
         **setting_changes: Any,
     ) -> None:
         self.now = now
@@ -57,7 +58,12 @@ class Portal:
             base = dataclasses.replace(base, files_dir=Path(tempfile.mkdtemp(prefix="canbao-files-")))
         self.settings = dataclasses.replace(base, **setting_changes) if setting_changes else base
         self.engine = engine
-        self.app: FastAPI = create_app(self.settings, engine, clock=lambda: self.now)
+        gateway = None
+        if simulator is not None:  # the channel simulator at /simulator, as `canbao serve --simulator` mounts it
+            from canbao.cli.simulator import mounted_gateway
+
+            gateway = mounted_gateway(simulator, self.settings.fixed_today)
+        self.app: FastAPI = create_app(self.settings, engine, clock=lambda: self.now, simulator=gateway)
         self.base_url = base_url
         self.client = self.client_at(address)
 

@@ -9,6 +9,7 @@ canbao.ids.redact_id_numbers.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -48,7 +49,11 @@ LOG_CONFIG: dict[str, Any] = {
     "--today", "campaign_day", default=None, metavar="YYYY-MM-DD",
     help="征缴工作的日期（演示其他年度的县）；缴费按渠道通知的支付成功时间计日，签名时间戳始终按真实时间校验",
 )  # fmt: skip
-def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
+@click.option(
+    "--simulator", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+    help="演示用：canbao simulator setup 的目录；其模拟渠道的收银台和查单接口挂在 /simulator（不发生真实扣款）",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int, campaign_day: str | None, simulator: Path | None) -> None:
     """启动工作人员门户和居民缴费页面（浏览器访问）；默认使用当前目录的 canbao.db，或 CANBAO_DATABASE_URL."""
     import datetime as dt
     import os
@@ -66,6 +71,8 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
         except ValueError:
             raise InputError("--today", f"应为日期 YYYY-MM-DD，而不是“{campaign_day}”") from None
         os.environ[TODAY_VARIABLE] = campaign_day  # read by settings() here and by every worker process
+    if simulator is not None and workers > 1:
+        raise InputError("--simulator", "渠道模拟器只用于演示，请用一个工作进程（不带 --workers）")
     if workers > 1 and settings().database_url.startswith("sqlite"):
         # One writer at a time: a worker's heartbeat could wait behind another's long import and its job be
         # taken for orphaned (services.jobs); several processes are for PostgreSQL.
@@ -79,7 +86,12 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None) -> None:
         "host": host, "port": port, "log_level": "warning", "access_log": False, "log_config": LOG_CONFIG,
     }  # fmt: skip
     if workers == 1:
-        uvicorn.run(create_app(settings(), database), **options)
+        gateway = None
+        if simulator is not None:
+            from canbao.cli.simulator import mounted_gateway
+
+            gateway = mounted_gateway(simulator, settings().fixed_today)
+        uvicorn.run(create_app(settings(), database, simulator=gateway), **options)
     else:  # each worker process builds its own app (canbao.web.asgi.portal) from the same environment
         database.dispose()
         # The notifications' applier and the order queries run here, in the supervising process, not in the

@@ -17,6 +17,8 @@ from canbao.cli.common import ACTOR, actor_or_login, engine, parse_amount
 from canbao.errors import CanbaoError, InputError
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from canbao.simulator.channel import Notification, SimulatedChannel
 
 DIR = click.option(
@@ -25,7 +27,6 @@ DIR = click.option(
 )  # fmt: skip
 DEFAULT_CHANNELS = (("wx", "wechatpay_v3"), ("ali", "alipay"))
 VARIANTS = ("valid", "tampered", "late", "wrong-amount", "wrong-key", "wrong-serial")
-TRADES = "trades.jsonl"
 
 
 @click.group("simulator")
@@ -34,7 +35,7 @@ def simulator_group() -> None:
 
 
 def _channel(folder: Path, name: str) -> SimulatedChannel:
-    from canbao.simulator.channel import SimulatedChannel
+    from canbao.simulator.channel import TRADES, SimulatedChannel
     from canbao.simulator.keys import ChannelKeys
 
     if not ChannelKeys.exists(folder, name):
@@ -44,9 +45,14 @@ def _channel(folder: Path, name: str) -> SimulatedChannel:
 
 @simulator_group.command("setup")
 @DIR
+@click.option(
+    "--gateway-url", default=None,
+    help="模拟器查单接口的地址（如 canbao serve --simulator 的 http://127.0.0.1:8000/simulator）：给出时渠道连同商户私钥登记，逾时未通知的订单向模拟器主动查单",
+)  # fmt: skip
 @ACTOR
-def simulator_setup(folder: Path, actor: str | None) -> None:
-    """生成模拟渠道 wx（微信支付 APIv3）和 ali（支付宝）的密钥，并在数据库中登记（只登记公钥）."""
+def simulator_setup(folder: Path, gateway_url: str | None, actor: str | None) -> None:
+    """生成模拟渠道 wx（微信支付 APIv3）和 ali（支付宝）的密钥，并在数据库中登记（只登记公钥；给出
+    --gateway-url 时另登记商户私钥，用于主动查单）."""
     from canbao.services.channels import KIND_LABELS, channel_named
     from canbao.simulator.keys import ChannelKeys
 
@@ -59,8 +65,12 @@ def simulator_setup(folder: Path, actor: str | None) -> None:
             keys.save(folder)
         registered = channel_named(database, kind, name)
         if registered is None:
-            keys.register(database, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC))
-            state = "已登记"
+            query = None
+            if gateway_url:
+                base = gateway_url.rstrip("/")
+                query = (_merchant_key(folder), base if kind == "wechatpay_v3" else f"{base}/gateway.do")
+            keys.register(database, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC), query=query)
+            state = "已登记" + ("（含主动查单）" if query else "")
         elif registered.public_key.public_numbers() == keys.public_key.public_numbers():
             state = "此前已登记"
         else:
@@ -72,6 +82,43 @@ def simulator_setup(folder: Path, actor: str | None) -> None:
             f"{name}：{KIND_LABELS[kind]}，商户号 {keys.merchant_id}；密钥{where}（{folder / name}）；{state}；"
             f"通知地址 /notify/{kind}/{name}"
         )
+
+
+def mounted_gateway(folder: Path, fixed_today: dt.date | None) -> FastAPI:
+    """The simulator's channels of `folder` as `canbao serve --simulator` mounts them at /simulator: its query
+    API and cashier, the cashier's payments notified to the portal that served it, succeeding on the
+    campaign's day (`fixed_today`, a demo county's --today) at the time of day now."""
+    from canbao.clock import CAMPAIGN_ZONE
+    from canbao.simulator.channel import load_channels
+    from canbao.simulator.gateway import create_gateway
+
+    def paid_at() -> dt.datetime:
+        now = dt.datetime.now(dt.UTC)
+        if fixed_today is None:
+            return now
+        return dt.datetime.combine(fixed_today, now.astimezone(CAMPAIGN_ZONE).timetz())
+
+    return create_gateway(load_channels(folder), deliver_to_host=True, paid_clock=paid_at)
+
+
+def _merchant_key(folder: Path) -> bytes:
+    """The simulated merchant's API private key (PEM, 0600 in `folder`), made once: it signs canbao's queries
+    (the simulator does not check them)."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    path = folder / "merchant_key.pem"
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+    return path.read_bytes()
 
 
 def _paid_at(value: str | None) -> dt.datetime:

@@ -246,3 +246,16 @@ def _form(body: bytes) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
     return dict(parse_qsl(body.decode("ascii"), keep_blank_values=True))
+
+
+TRADES = "trades.jsonl"  # a simulated channel's trades, beside its keys
+
+
+def load_channels(folder: Path) -> list[SimulatedChannel]:
+    """Every simulated channel saved under `folder` (`canbao simulator setup --dir`), with its trades."""
+    from canbao.simulator.keys import ChannelKeys
+
+    if not folder.is_dir():
+        return []
+    names = sorted(p.name for p in folder.iterdir() if ChannelKeys.exists(folder, p.name))
+    return [SimulatedChannel(ChannelKeys.load(folder, n), store=folder / n / TRADES) for n in names]

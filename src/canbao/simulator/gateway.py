@@ -46,19 +46,33 @@ def create_gateway(
     clock: Clock = real_clock,
     deliver_to: str | None = None,
     time_scale: float = 1.0,
+    deliver_to_host: bool = False,
+    paid_clock: Clock | None = None,
 ) -> FastAPI:
     """The query endpoints of every channel given, found by their merchant id (mchid / app_id); the cashier
-    delivers to `deliver_to` (canbao's address) when given."""
+    delivers to `deliver_to` (canbao's address) when given, or with `deliver_to_host` to the host that served
+    the cashier (the simulator mounted in canbao's own portal, `canbao serve --simulator`).  `clock` is the real
+    time the answers are signed at; `paid_clock` (default `clock`) the time the cashier's payments succeed at
+    (a demo county's campaign day, `canbao serve --today`)."""
     given = list(channels)
     by_name = {c.name: c for c in given}
-    deliverer = Deliverer(deliver_to, time_scale=time_scale, clock=clock) if deliver_to else None
+    deliverers: list[Deliverer] = []
+    if deliver_to:
+        deliverers.append(Deliverer(deliver_to, time_scale=time_scale, clock=clock))
+
+    def deliverer_for(request: Request) -> Deliverer | None:
+        if not deliverers and deliver_to_host:
+            deliverers.append(Deliverer(f"{request.url.scheme}://{request.url.netloc}", time_scale=time_scale,
+                                        clock=clock))  # fmt: skip
+        return deliverers[0] if deliverers else None
+
     wx = {c.keys.merchant_id: c for c in given if c.kind == wechat.KIND}
     ali = {c.keys.merchant_id: c for c in given if c.kind == alipay.KIND}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        if deliverer is not None:
+        for deliverer in deliverers:
             deliverer.close()
 
     app = FastAPI(title="canbao 渠道模拟器", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
@@ -161,7 +175,8 @@ def create_gateway(
             return HTMLResponse("<p>参数错误</p>", 400)
         if channel is None or amount_fen <= 0:
             return HTMLResponse("<p>未知的渠道或金额</p>", 404)
-        payment = channel.pay(out_trade_no, amount_fen, clock())
+        payment = channel.pay(out_trade_no, amount_fen, (paid_clock or clock)())
+        deliverer = deliverer_for(request)
         if deliverer is not None:
             deliverer.submit(channel.notification(payment))
         back = form.get("return_url", "")
@@ -177,7 +192,7 @@ CASHIER = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <body style="font-family:sans-serif;max-width:24rem;margin:2rem auto;padding:0 1rem">
 <h1 style="font-size:1.2rem">{label} · 模拟收银台</h1>
 <p>订单号 {out_trade_no}</p><p style="font-size:2rem">¥{yuan}</p>
-<form method="post" action="/cashier/{name}">
+<form method="post" action="{name}">
 <input type="hidden" name="out_trade_no" value="{out_trade_no}">
 <input type="hidden" name="amount_fen" value="{amount_fen}">
 <input type="hidden" name="return_url" value="{return_url}">

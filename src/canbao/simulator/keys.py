@@ -117,14 +117,19 @@ class ChannelKeys:
     def exists(folder: Path, name: str) -> bool:
         return (folder / name / "channel.json").is_file()
 
-    def register(self, engine: Engine, *, actor: str, now: dt.datetime) -> Channel:
-        """Register this channel in canbao with its public parts only (as `canbao channel add` does)."""
+    def register(
+        self, engine: Engine, *, actor: str, now: dt.datetime, query: tuple[bytes, str] | None = None
+    ) -> Channel:
+        """Register this channel in canbao with its public parts only (as `canbao channel add` does); `query`:
+        the merchant's private key (PEM) and the gateway's address, for 主动查单."""
         from canbao.services.channels import add_channel
 
+        key, gateway = query if query is not None else (None, None)
         return add_channel(
             engine, name=self.name, kind=self.kind, merchant_id=self.merchant_id,
             platform_public_key=self.public_key_pem, platform_serial=self.serial, api_v3_key=self.api_v3_key,
-            actor=actor, now=now,
+            merchant_private_key=key, merchant_serial=(self.serial if key and self.kind == "wechatpay_v3" else None),
+            gateway_url=gateway, actor=actor, now=now,
         )  # fmt: skip
 
 

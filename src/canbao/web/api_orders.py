@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -20,6 +21,7 @@ from canbao.web.api_auth import Refusal, client_address, cross_site_refusal
 from canbao.web.deps import get_engine, get_now, get_today
 
 router = APIRouter(prefix="/api/v1", tags=["居民缴费"])
+SIMULATOR = "/simulator"  # where `canbao serve --simulator DIR` mounts the channel simulator
 
 
 class PersonBody(BaseModel):
@@ -73,6 +75,12 @@ def create_order(
     created = orders.create_order(engine, request_, address=client_address(request), now=now, today=today)
     answer = created.as_json()
     answer["quotes"] = [to_json_ready(q.quote) for q in created.persons]
+    if request.app.state.simulator:  # the demo: the simulated channel's cashier, back to the status
+        number = quote(created.out_trade_no, safe="")
+        answer["pay_url"] = (
+            f"{SIMULATOR}/cashier/{quote(created.channel, safe='')}?out_trade_no={number}"
+            f"&amount_fen={created.amount_fen}&return_url=/h5/status/{number}"
+        )
     return JSONResponse(answer, status_code=201, headers={"Cache-Control": "no-store"})
 
 

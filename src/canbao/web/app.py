@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.types import ASGIApp
 
 from canbao.bootstrap import Settings
 from canbao.errors import CanbaoError, InputError
@@ -60,10 +61,12 @@ def create_app(
     clock: Callable[[], dt.datetime] = _utc_now,
     real_clock: Callable[[], dt.datetime] = _utc_now,
     apply_notifications: bool = True,
+    simulator: ASGIApp | None = None,
 ) -> FastAPI:
     """The portal over `engine` (opened by the composition root); `clock` gives aware UTC times, `real_clock`
     the real time signatures are checked against.  `apply_notifications`: run the inbox's applier and the
-    order queries (PaymentWork)."""
+    order queries (PaymentWork).  `simulator`: the channel simulator's app (canbao.cli.simulator's
+    mounted_gateway), served at /simulator for the demo: an order's answer then gives its cashier's address."""
     from canbao.services.jobs import JobRunner
     from canbao.services.resident_access import TooManyAttempts
     from canbao.web import (
@@ -109,11 +112,14 @@ def create_app(
     app.state.real_clock = real_clock
     app.state.jobs = runner
     app.state.payment_work = payment_work
+    app.state.simulator = simulator is not None
     for module in (
         api_auth, api_persons, api_progress, api_lists, api_jobs, api_operations, api_admin, api_money,
         api_orders, api_resident, resident_pages, pages,
     ):  # fmt: skip
         app.include_router(module.router)
+    if simulator is not None:
+        app.mount(api_orders.SIMULATOR, simulator)
     app.add_middleware(notify.NotifyAddresses)  # POST /notify/{kind}/{name}: the channels' notifications
     pages.mount_assets(app)  # /static (canbao's CSS, script, ECharts) and /static/swagger-ui: no CDN
     _refusals(app)

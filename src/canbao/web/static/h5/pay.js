@@ -1,6 +1,6 @@
 "use strict";
 /* 参保缴费: the payer and family members → POST /api/v1/orders/preview (each person's quote) → the quote in plain
-   words → a channel → POST /api/v1/orders → the channel's cashier (the demo's simulator) or the status page. */
+   words → a channel → POST /api/v1/orders → the order's pay_url (the demo's simulated cashier) or the status page. */
 (() => {
   const { el, yuan } = h5;
   const form = document.getElementById("pay-form");
@@ -164,8 +164,7 @@
     }
     const order = answer.data;
     if (order.token) sessionStorage.setItem(`h5:order:${order.out_trade_no}`, order.token);
-    const cashier = `/simulator/cashier/${encodeURIComponent(order.out_trade_no)}`;
-    const probe = await h5.call("GET", cashier);
-    location.href = probe.status === 200 ? cashier : `/h5/status/${encodeURIComponent(order.out_trade_no)}`;
+    // pay_url: the channel's cashier (the demo's simulator); else the status page waits for the channel
+    location.href = order.pay_url || `/h5/status/${encodeURIComponent(order.out_trade_no)}`;
   });
 })();
