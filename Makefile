@@ -20,11 +20,16 @@ PERSONS ?= 100000
 SERVE ?=
 DEMO_OUT := out/demo
 
+DEMO_DB := sqlite:///$(abspath $(DEMO_OUT)/canbao.db)
+
 demo: $(STAMP)
 	$(BIN)/canbao policy check
 	$(BIN)/canbao demo --persons $(PERSONS) --out $(DEMO_OUT)
+	@# the simulated WeChat Pay and Alipay channels (canbao.simulator), their cashier served by the portal
+	CANBAO_DATABASE_URL=$(DEMO_DB) $(BIN)/canbao simulator setup --dir $(DEMO_OUT)/simulator \
+	  --gateway-url http://127.0.0.1:8000/simulator --actor demo
 ifneq ($(filter 1 yes true,$(SERVE)),)
-	CANBAO_DATABASE_URL=sqlite:///$(abspath $(DEMO_OUT)/canbao.db) $(BIN)/canbao serve
+	CANBAO_DATABASE_URL=$(DEMO_DB) $(BIN)/canbao serve --simulator $(DEMO_OUT)/simulator
 endif
 
 lint: $(STAMP)
