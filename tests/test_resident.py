@@ -28,8 +28,8 @@ from canbao.services.certificates import (
     display_code,
     verify_certificate,
 )
-from canbao.services.payments import Payment, pay
-from canbao.services.resident import records, request_refund
+from canbao.services.payments import Payment, pay, refund
+from canbao.services.resident import REQUEST_STATUS_LABELS, records, request_refund
 from canbao.services.resident_access import NotRecognised, TooManyAttempts
 from canbao.store.tables import (
     audit_log,
@@ -191,6 +191,16 @@ def test_refund_request_before_the_benefit_period_is_recorded_not_paid(engine: E
         assert c.execute(select(func.count()).where(ledger_entries.c.kind == "refund")).scalar_one() == 0
     again = request_refund(engine, "郑四", id_number, 2022, "duplicate_payment", address=ADDRESS, now=NOW, today=TODAY)
     assert again.already_requested and again.request_id == answer.request_id
+
+
+def test_a_request_the_staff_carried_out_reads_refunded(engine: Engine) -> None:
+    _, id_number = enroll(engine, "郑五", "灵城镇", "城东社区")
+    request_refund(engine, "郑五", id_number, 2022, "duplicate_payment", address=ADDRESS, now=NOW, today=TODAY)
+    [before] = records(engine, "郑五", id_number, address=ADDRESS, now=NOW).me.enrollments
+    assert before.refund_request == REQUEST_STATUS_LABELS["requested"]
+    assert refund(engine, id_number, 2022, "duplicate_payment", TODAY, "staff").refundable  # the county's staff
+    [after] = records(engine, "郑五", id_number, address=ADDRESS, now=NOW).me.enrollments
+    assert after.refund_request == REQUEST_STATUS_LABELS["refunded"] == "已退费"
 
 
 def test_refund_after_the_period_began_is_declined_with_the_clause(engine: Engine) -> None:

@@ -134,7 +134,13 @@ def _enrollment_records(c: Connection, enrollment_ids: list[int] | None, person_
         .where(refund_requests.c.enrollment_id.in_(ids))
         .order_by(refund_requests.c.id)
     ).all()
-    last_request = {r.enrollment_id: REQUEST_STATUS_LABELS.get(r.status, r.status) for r in requests}
+    refunded = {x.enrollment_id for x in entries if x.kind == "refund"}
+    # a request the staff carried out (a refund entry in the ledger, `canbao refund` or the portal) says so:
+    # derived from the ledger, as a balance is, not from a status someone must remember to set
+    last_request = {
+        r.enrollment_id: REQUEST_STATUS_LABELS.get("refunded" if r.enrollment_id in refunded else r.status, r.status)
+        for r in requests
+    }
     ordered = dict(
         c.execute(
             select(order_persons.c.enrollment_id, orders.c.out_trade_no)
