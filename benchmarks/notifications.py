@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing
 import os
 import random
@@ -37,78 +36,20 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, select, text
 
 from canbao.clock import CAMPAIGN_ZONE
-from canbao.ids import make_id_number
 from canbao.simulator.channel import Notification, SimulatedChannel
 from canbao.simulator.keys import ChannelKeys
 from canbao.store.db import make_engine
 from canbao.store.scratch import scratch_database
-from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
+from canbao.store.tables import channel_notifications, enrollments, ledger_entries
+from canbao.synth.orders import AMOUNT, TODAY, open_orders
 from portal import answering, free_port  # benchmarks/portal.py
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-POLICY, COUNTY, TODAY = "anhui/suzhou/lingbi/2022", "341323", dt.date(2021, 12, 20)
-AMOUNT = 32000
 PAID_AT = dt.datetime(2021, 12, 31, 15, 59, 58, tzinfo=CAMPAIGN_ZONE)  # the 12-31 rush
 _CHANNEL: SimulatedChannel | None = None  # the simulated WeChat Pay channel, set before the signers fork
-
-
-def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:
-    """`count` open orders of one new resident each, written in bulk; their out_trade_no."""
-    now = dt.datetime.now(dt.UTC)
-    numbers = [f"CBBENCH{start + i:019d}" for i in range(count)]
-    with engine.begin() as c:
-        first = c.execute(select(func.coalesce(func.max(orders.c.id), 0))).scalar_one() + 1
-        rows, people = [], []
-        for i, number in enumerate(numbers):
-            k = start + i
-            birth = dt.date(1950, 1, 1) + dt.timedelta(days=k // 900)
-            id_number = make_id_number(COUNTY, birth, k % 900)
-            rows.append(
-                {
-                    "id": first + i,
-                    "out_trade_no": number,
-                    "channel": "wx",
-                    "channel_kind": "wechatpay_v3",
-                    "policy": POLICY,
-                    "benefit_year": 2022,
-                    "payer_id_number": id_number,
-                    "amount_fen": AMOUNT,
-                    "status": "open",
-                    "token_sha256": "0" * 64,
-                    "created_at": now,
-                }
-            )
-            application = {
-                "person": {
-                    "id_number": id_number,
-                    "name": "居民",
-                    "county": COUNTY,
-                    "residency": "local_hukou",
-                    "categories": [],
-                },
-                "situation": "regular",
-                "paid_on": TODAY.isoformat(),
-            }
-            people.append(
-                {
-                    "order_id": first + i,
-                    "seq": 1,
-                    "id_number": id_number,
-                    "name": "居民",
-                    "application": json.dumps(application, ensure_ascii=False),
-                    "township": "灵城镇",
-                    "village": "城东社区",
-                    "phone": None,
-                    "amount_fen": AMOUNT,
-                }
-            )
-        for part in range(0, count, 5000):
-            c.execute(insert(orders), rows[part : part + 5000])
-            c.execute(insert(order_persons), people[part : part + 5000])
-    return numbers
 
 
 def _signed(job: tuple[str, bool]) -> tuple[dict[str, str], bytes, str]:
@@ -266,7 +207,7 @@ def visibility_p99(engine: Engine) -> float:
 
 
 def rush(args: argparse.Namespace, url: str, engine: Engine, folder: Path) -> None:
-    numbers = make_orders(engine, args.orders)
+    numbers = open_orders(engine, args.orders)
     tampered_every = 89  # about 1 %: tampered, for an order of its own
     started = time.perf_counter()
     signed = sign_all([(n, k % tampered_every == tampered_every - 1) for k, n in enumerate(numbers)])
@@ -322,7 +263,7 @@ def crash(args: argparse.Namespace, url: str, engine: Engine, folder: Path) -> N
     """Deliveries from threads, the server killed with SIGKILL halfway and started again, the rest retried."""
     assert _CHANNEL is not None
     channel = _CHANNEL
-    numbers = make_orders(engine, args.crash_orders, start=10_000_000)
+    numbers = open_orders(engine, args.crash_orders, start=10_000_000)
     jobs = [channel.notification(channel.pay(n, AMOUNT, PAID_AT)) for n in numbers]
     acknowledged: set[str] = set()  # out_trade_no
     lock = threading.Lock()

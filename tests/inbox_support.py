@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import signal
 import socket
@@ -18,45 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from canbao.channels import ChannelPayment
 from canbao.clock import CAMPAIGN_ZONE
-from canbao.ids import make_id_number
 from canbao.services import inbox
-from canbao.store.tables import channel_notifications, order_persons, orders
+from canbao.store.tables import channel_notifications
+from canbao.synth.orders import AMOUNT, TODAY, open_orders
 
-POLICY, COUNTY, TODAY = "anhui/suzhou/lingbi/2022", "341323", dt.date(2021, 12, 20)
-AMOUNT = 32000
 PAID_AT = dt.datetime(2021, 12, 20, 10, 0, tzinfo=CAMPAIGN_ZONE)
 
 
 def make_orders(engine: Engine, count: int, start: int = 0) -> list[str]:
     """`count` open WeChat ("wx") orders of one new resident each, written in bulk; their out_trade_no."""
-    now = dt.datetime.now(dt.UTC)
-    numbers = [f"CBTEST{start + i:019d}" for i in range(count)]
-    with engine.begin() as c:
-        first = c.execute(select(func.coalesce(func.max(orders.c.id), 0))).scalar_one() + 1
-        rows, people = [], []
-        for i, number in enumerate(numbers):
-            k = start + i
-            id_number = make_id_number(COUNTY, dt.date(1950, 1, 1) + dt.timedelta(days=k // 900), k % 900)
-            rows.append(
-                {"id": first + i, "out_trade_no": number, "channel": "wx", "channel_kind": "wechatpay_v3",
-                 "policy": POLICY, "benefit_year": 2022, "payer_id_number": id_number, "amount_fen": AMOUNT,
-                 "status": "open", "token_sha256": "0" * 64, "created_at": now}
-            )  # fmt: skip
-            person = {"id_number": id_number, "name": "居民", "county": COUNTY, "residency": "local_hukou",
-                      "categories": []}  # fmt: skip
-            application = {"person": person, "situation": "regular", "paid_on": TODAY.isoformat()}
-            people.append(
-                {"order_id": first + i, "seq": 1, "id_number": id_number, "name": "居民",
-                 "application": json.dumps(application, ensure_ascii=False), "township": "灵城镇",
-                 "village": "城东社区", "phone": None, "amount_fen": AMOUNT}
-            )  # fmt: skip
-        c.execute(insert(orders), rows)
-        c.execute(insert(order_persons), people)
-    return numbers
+    return open_orders(engine, count, start=start, prefix="CBTEST")
 
 
 def payment(out_trade_no: str, transaction_id: str, amount_fen: int = AMOUNT) -> ChannelPayment:
