@@ -12,9 +12,14 @@ from zoneinfo import ZoneInfo
 CAMPAIGN_ZONE = ZoneInfo("Asia/Shanghai")  # China Standard Time (UTC+8): the campaign's calendar and clock
 
 
+def stored_utc(at: dt.datetime) -> dt.datetime:
+    """A stored timestamp as an aware UTC time (SQLite hands it back without its zone)."""
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
 def local_time(at: dt.datetime) -> dt.datetime:
     """A stored timestamp (UTC; SQLite hands it back without a zone) as people read it: China Standard Time."""
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(CAMPAIGN_ZONE)
+    return stored_utc(at).astimezone(CAMPAIGN_ZONE)
 
 
 def campaign_date(at: dt.datetime) -> dt.date:

@@ -32,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from canbao.clock import stored_utc
 from canbao.errors import CanbaoError, InputError
 from canbao.ids import redact_id_numbers
 from canbao.services.access import Staff
@@ -134,11 +135,6 @@ class DemoPlaces:
     department: str  # a vocabulary Department id with a list imported
 
 
-def _aware(at: dt.datetime) -> dt.datetime:
-    """A stored timestamp as an aware UTC time (SQLite hands it back without its zone)."""
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-
-
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -208,7 +204,7 @@ def add_user(
 ) -> Staff:
     """A new account; refused (InputError naming the field) for a bad name, role, area or password, or a
     name already taken.  Audited as `user_add`."""
-    now = _aware(now).astimezone(dt.UTC)
+    now = stored_utc(now).astimezone(dt.UTC)
     if not USERNAME.fullmatch(username):
         raise InputError("username", "用户名应为 2–32 个英文字母、数字或 _ . - 字符")
     if role not in ROLES:
@@ -261,9 +257,9 @@ def list_users(engine: Engine) -> list[User]:
             school=r["school"],
             department=r["department"],
             disabled=bool(r["disabled"]),
-            created_at=_aware(r["created_at"]),
+            created_at=stored_utc(r["created_at"]),
             created_by=r["created_by"],
-            disabled_at=_aware(r["disabled_at"]) if r["disabled_at"] else None,
+            disabled_at=stored_utc(r["disabled_at"]) if r["disabled_at"] else None,
         )
         for r in rows
     ]
@@ -272,7 +268,7 @@ def list_users(engine: Engine) -> list[User]:
 def disable_user(engine: Engine, username: str, *, actor: str, now: dt.datetime) -> int:
     """Disable the account and end all its sessions (returns how many were live). Disabling a disabled
     account changes nothing. Audited as `user_disable`."""
-    now = _aware(now).astimezone(dt.UTC)
+    now = stored_utc(now).astimezone(dt.UTC)
     with busy_is_refusal(), engine.begin() as c:
         row = c.execute(select(users.c.id, users.c.disabled).where(users.c.username == username)).first()
         if row is None:
@@ -324,7 +320,7 @@ def _retry_after(failures: list[dt.datetime], allowed: int, now: dt.datetime) ->
     when there are fewer already."""
     if len(failures) < allowed:
         return None
-    frees = _aware(failures[len(failures) - allowed]) + THROTTLE_WINDOW
+    frees = stored_utc(failures[len(failures) - allowed]) + THROTTLE_WINDOW
     return max(1, int(-(-(frees - now).total_seconds() // 1)))
 
 
@@ -373,7 +369,7 @@ def _record(
 
 def authenticate(engine: Engine, username: str, password: str, *, address: str, now: dt.datetime) -> Staff:
     """The member of staff whose name and password these are, or LoginRefused / LoginThrottled."""
-    now = _aware(now).astimezone(dt.UTC)
+    now = stored_utc(now).astimezone(dt.UTC)
     # As recorded: never a full ID number, a control character or a lone surrogate (a name that had one is
     # then no user's name).
     name = redact_id_numbers(CONTROL.sub("?", username)).encode("utf-8", "replace").decode("utf-8")
@@ -409,7 +405,7 @@ def authenticate(engine: Engine, username: str, password: str, *, address: str, 
 
 def open_session(engine: Engine, staff: Staff, *, address: str, now: dt.datetime) -> tuple[str, str]:
     """A new session for `staff`: (the cookie's token, the session's CSRF token)."""
-    now = _aware(now).astimezone(dt.UTC)
+    now = stored_utc(now).astimezone(dt.UTC)
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with busy_is_refusal(), engine.begin() as c:
         c.execute(
@@ -430,7 +426,7 @@ def session_staff(engine: Engine, token: str, *, now: dt.datetime, idle: dt.time
     older than SESSION_LIFETIME, or its user disabled."""
     if not token or len(token) > 256:
         return None
-    now = _aware(now).astimezone(dt.UTC)
+    now = stored_utc(now).astimezone(dt.UTC)
     query = (
         select(
             users,
@@ -447,8 +443,8 @@ def session_staff(engine: Engine, token: str, *, now: dt.datetime, idle: dt.time
         row = c.execute(query).first()
     if row is None or row.ended_at is not None or row.disabled:
         return None
-    seen = _aware(row.last_seen_at)
-    if now - seen > idle or now - _aware(row.opened_at) > SESSION_LIFETIME:
+    seen = stored_utc(row.last_seen_at)
+    if now - seen > idle or now - stored_utc(row.opened_at) > SESSION_LIFETIME:
         return None
     if now - seen >= SEEN_EVERY:
         with busy_is_refusal(), engine.begin() as c:
@@ -464,7 +460,7 @@ def close_session(engine: Engine, token: str, *, now: dt.datetime) -> bool:
     """End the session of `token` (logout); False when there was no live one. Audited as `logout`."""
     if not token or len(token) > 256:
         return False
-    now = _aware(now).astimezone(dt.UTC)
+    now = stored_utc(now).astimezone(dt.UTC)
     with busy_is_refusal(), engine.begin() as c:
         row = c.execute(
             select(web_sessions.c.id, users.c.username)

@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from canbao.clock import stored_utc
 from canbao.errors import InputError
 from canbao.ids import mask_id_number
 from canbao.money import to_yuan
@@ -96,8 +97,7 @@ def _facts(c: Connection, enrollment_id: int, code: str, issued_at: dt.datetime)
         .order_by(le.id)
         .limit(1)
     ).first()
-    if issued_at.tzinfo is None:
-        issued_at = issued_at.replace(tzinfo=dt.UTC)
+    issued_at = stored_utc(issued_at)
     return Certificate(
         code=code,
         name=row.name,

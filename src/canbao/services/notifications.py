@@ -136,13 +136,17 @@ def record(
     return _receipt(engine, channel, payment, future.result())
 
 
+def _known(channel: Channel | None, kind: str, name: str) -> Channel:
+    if channel is None:
+        raise UnknownChannel(f"没有登记类型为 {kind}、名称为 {name} 的渠道")
+    return channel
+
+
 def receive(
     engine: Engine, kind: str, name: str, *, headers: Mapping[str, str], body: bytes, real_now: dt.datetime
 ) -> Receipt:
     """A notification as it arrived at `/notify/{kind}/{name}`: verified, then recorded."""
-    channel = cached_channel(engine, kind, name)
-    if channel is None:
-        raise UnknownChannel(f"没有登记类型为 {kind}、名称为 {name} 的渠道")
+    channel = _known(cached_channel(engine, kind, name), kind, name)
     payment = read_payment(channel, headers, body, real_now)
     return record(engine, channel, payment, source="notify", received_at=real_now)
 
@@ -157,8 +161,7 @@ async def receive_async(
     found, channel = _cached((id(engine), kind, name))
     if not found:
         channel = await asyncio.to_thread(cached_channel, engine, kind, name)
-    if channel is None:
-        raise UnknownChannel(f"没有登记类型为 {kind}、名称为 {name} 的渠道")
+    channel = _known(channel, kind, name)
     payment = read_payment(channel, headers, body, real_now)
     future = inbox.submit(engine, channel, payment, source="notify", received_at=real_now, on_written=wake_appliers)
     written = await asyncio.wrap_future(future)

@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import Engine, select, update
 
 from canbao.channels import NotificationRefused, QueryAnswer, alipay, wechatpay_v3
+from canbao.clock import stored_utc
 from canbao.errors import CanbaoError
 from canbao.policy import load_policy
 from canbao.services.channels import Channel, channel_named
@@ -71,15 +72,11 @@ def due_orders(engine: Engine, now: dt.datetime, limit: int = BATCH) -> list[tup
         if after is None:
             continue
         last = r.queried_at or r.created_at
-        if _aware(last) <= now - after:
+        if stored_utc(last) <= now - after:
             due.append((r.out_trade_no, r.channel))
         if len(due) >= limit:
             break
     return due
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)  # SQLite gives them back naive (UTC)
 
 
 def ask_channel(channel: Channel, out_trade_no: str, *, now: dt.datetime, http: httpx.Client) -> QueryAnswer:

@@ -186,8 +186,6 @@ def _enrollment_records(c: Connection, enrollment_ids: list[int] | None, person_
 
 
 def _shown(at: dt.datetime) -> str:
-    if at.tzinfo is None:  # SQLite hands back naive UTC
-        at = at.replace(tzinfo=dt.UTC)
     return local_time(at).strftime("%Y-%m-%d %H:%M")
 
 

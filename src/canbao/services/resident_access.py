@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, and_, insert, select
 
+from canbao.clock import stored_utc
 from canbao.errors import CanbaoError, InputError
 from canbao.ids import parse_id_numbers
 from canbao.services.registry import find_person
@@ -59,14 +60,10 @@ def normalized_id(id_number: str, today: dt.date, field: str = "id_number") -> s
     return str(parsed["id_number"])
 
 
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-
-
 def _wait(times: list[dt.datetime], allowed: int, now: dt.datetime) -> int | None:
     if len(times) < allowed:
         return None
-    frees = _aware(times[len(times) - allowed]) + WINDOW
+    frees = stored_utc(times[len(times) - allowed]) + WINDOW
     return max(1, int(-(-(frees - now).total_seconds() // 1)))
 
 
