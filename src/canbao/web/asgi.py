@@ -32,9 +32,6 @@ def _end_with_supervisor() -> None:
 
 
 def portal() -> FastAPI:
-    import sys
-
-    sys.setswitchinterval(float(os.environ.get("SWI", "0.005")))
     settings = Settings.from_environment().apply()
     database = open_database(settings, write=False, say=lambda _: None)
     applies = os.environ.get(APPLY_VARIABLE) != "0"
