@@ -39,7 +39,8 @@ MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 
 
 def pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    return key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
 
 
 def register(engine: Engine, keys: ChannelKeys, *, merchant_key: rsa.RSAPrivateKey = MERCHANT_KEY) -> None:
@@ -227,8 +228,8 @@ def test_oauth_code_for_openid_as_wechat_answers(engine: Engine) -> None:
     used = s.gateway.get(token, params={"appid": keys.appid, "secret": keys.app_secret, "code": code,
                                         "grant_type": "authorization_code"}).json()  # fmt: skip
     assert used["errcode"] == 40029
-    bad_app = s.gateway.get("/connect/oauth2/authorize", params={"appid": "wx0", "redirect_uri": PUBLIC,
-                                                                 "response_type": "code", "scope": "snsapi_base"})  # fmt: skip
+    asked = {"appid": "wx0", "redirect_uri": PUBLIC, "response_type": "code", "scope": "snsapi_base"}
+    bad_app = s.gateway.get("/connect/oauth2/authorize", params=asked)
     assert bad_app.status_code == 400
 
 
@@ -267,8 +268,9 @@ def test_the_pay_settings_are_checked_and_the_secret_never_shown(
     engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keys = KEYS["wechatpay_v3"]
-    base = {"name": "wx", "kind": "wechatpay_v3", "merchant_id": keys.merchant_id, "platform_public_key":
-            keys.public_key_pem, "platform_serial": keys.serial, "api_v3_key": keys.api_v3_key, "actor": "t", "now": NOW}  # fmt: skip
+    base = {"name": "wx", "kind": "wechatpay_v3", "merchant_id": keys.merchant_id,
+            "platform_public_key": keys.public_key_pem, "platform_serial": keys.serial, "api_v3_key": keys.api_v3_key,
+            "actor": "t", "now": NOW}  # fmt: skip
     with pytest.raises(InputError, match="AppSecret"):
         add_channel(engine, **base, app_id=keys.appid)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="只用于微信支付"):
