@@ -322,7 +322,7 @@ def create_order(
     return CreatedOrder(
         out_trade_no, channel.name, channel.kind, policy_id, benefit_year, amount, quotes, token,
         channel.pays_in_channel,
-    )
+    )  # fmt: skip
 
 
 def order_view(engine: Engine, out_trade_no: str, token: str) -> OrderView:
