@@ -18,8 +18,8 @@ from sqlalchemy import Engine, select
 
 from area_data import enroll
 from browser_support import OffsiteGuard, chromium, serve
+from canbao.cli.simulator import merchant_key_pem
 from canbao.ids import make_id_number, mask_id_number
-from canbao.cli.simulator import _merchant_key
 from canbao.services.notifications import apply_pending
 from canbao.simulator.keys import ChannelKeys
 from canbao.store.db import make_engine
@@ -51,9 +51,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with fresh_database("sqlite", folder) as url:
         engine = make_engine(url)
         _, id_number = enroll(engine, "林一", "灵城镇", "城东社区")
-        simulator = folder / "simulator"  # the simulated channels, served at /simulator, as `simulator setup` makes them
+        simulator = folder / "simulator"  # the simulated channels at /simulator, as `simulator setup` makes them
         simulator.mkdir()
-        merchant = _merchant_key(simulator)
+        merchant = merchant_key_pem(simulator)
         made = [ChannelKeys.generate(kind, name) for name, kind in (("wx", "wechatpay_v3"), ("ali", "alipay"))]
         for keys in made:
             keys.save(simulator)

@@ -74,7 +74,7 @@ def simulator_setup(folder: Path, gateway_url: str | None, public_url: str | Non
             query, pay = None, None
             if gateway_url:
                 base = gateway_url.rstrip("/")
-                query = (_merchant_key(folder), base if kind == "wechatpay_v3" else f"{base}/gateway.do")
+                query = (merchant_key_pem(folder), base if kind == "wechatpay_v3" else f"{base}/gateway.do")
                 pay = ((public_url or base.removesuffix("/simulator")).rstrip("/"), base)
             keys.register(database, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC), query=query, pay=pay)
             state = "已登记" + ("（含主动查单和支付步骤）" if query else "")
@@ -121,7 +121,7 @@ def merchant_public_key(folder: Path) -> rsa.RSAPublicKey | None:
     return key.public_key() if isinstance(key, rsa.RSAPrivateKey) else None
 
 
-def _merchant_key(folder: Path) -> bytes:
+def merchant_key_pem(folder: Path) -> bytes:
     """The simulated merchant's API private key (PEM, 0600 in `folder`), made once: it signs canbao's queries
     (the simulator checks the pay step's with its public key)."""
     import os
