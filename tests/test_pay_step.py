@@ -262,6 +262,8 @@ def test_an_unreachable_channel_a_wrong_token_and_an_unconfigured_channel(engine
     plain = order(s.portal, "ali2", **new_resident(707))
     assert "pay_step" not in plain
     assert s.pay(plain).json() == {"how": "status", "url": None, "params": None}
+    listed = s.portal.client.get("/api/v1/resident/channels").json()["channels"]
+    assert {c["name"]: c["pay_step"] for c in listed} == {"wx": True, "ali2": False}  # the page checks WeChat first
 
 
 def test_the_pay_settings_are_checked_and_the_secret_never_shown(

@@ -20,6 +20,7 @@
   };
   let request = null;
   let channel = null;
+  let channelList = [];
 
   function addMember(newborn) {
     const node = document.getElementById("member-template").content.firstElementChild.cloneNode(true);
@@ -126,6 +127,7 @@
       el("input", { type: "radio", name: "channel", value: c.name, checked: i === 0,
         onchange: () => { channel = c.name; } }), el("span", { text: c.label }))));
     channel = list.length ? list[0].name : null;
+    channelList = list;
     if (!list.length) box.append(el("p", { class: "note", text: "暂无可用的线上缴费渠道，请到村（社区）或乡镇（街道）办理" }));
   }
 
@@ -156,6 +158,10 @@
   document.getElementById("pay").addEventListener("click", async (event) => {
     const orderError = document.getElementById("order-error");
     if (!channel) return h5.fail(orderError, "请选择缴费渠道");
+    const chosen = channelList.find((c) => c.name === channel) || {};
+    if (chosen.kind === "wechatpay_v3" && chosen.pay_step && !h5.inWeChat()) {
+      return h5.fail(orderError, "微信支付须在微信中完成：请在微信中打开本页面缴费，或改选其他缴费渠道。");
+    }
     const button = event.currentTarget;
     h5.busy(button, true, "正在下单…");
     const answer = await h5.call("POST", "/api/v1/orders", { ...request, channel });
