@@ -1,6 +1,7 @@
 """Issue 15: the residents' H5 pages in headless Chromium (Debian's package) at a phone's viewport (375×667):
-查询, 参保凭证 (page and PDF), 退费申请 and the pay flow through the simulated channel's cashier (served by canbao
-at /simulator) to the order's status page saying 缴费成功.  Nothing may be loaded
+查询, 参保凭证 (page and PDF), 退费申请 and the pay flow through the channels' own pay steps as the simulator
+(served by canbao at /simulator) plays them — WeChat's 网页授权, JSAPI and WeixinJSBridge; Alipay's 手机网站支付 —
+to the order's status page saying 缴费成功.  Nothing may be loaded
 from outside canbao and no script may fail (browser_support.OffsiteGuard)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from area_data import enroll
 from browser_support import OffsiteGuard, chromium, serve
+from canbao.cli.simulator import merchant_key_pem
 from canbao.ids import make_id_number, mask_id_number
 from canbao.services.notifications import apply_pending
 from canbao.simulator.keys import ChannelKeys
@@ -49,11 +51,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with fresh_database("sqlite", folder) as url:
         engine = make_engine(url)
         _, id_number = enroll(engine, "林一", "灵城镇", "城东社区")
-        keys = ChannelKeys.generate("wechatpay_v3", "wx")  # the simulated channel, its cashier at /simulator
-        keys.save(folder / "simulator")
-        keys.register(engine, actor="test", now=NOW)
-        portal = resident_portal(engine, "127.0.0.1", fixed_today=TODAY, simulator=folder / "simulator")
+        simulator = folder / "simulator"  # the simulated channels at /simulator, as `simulator setup` makes them
+        simulator.mkdir()
+        merchant = merchant_key_pem(simulator)
+        made = [ChannelKeys.generate(kind, name) for name, kind in (("wx", "wechatpay_v3"), ("ali", "alipay"))]
+        for keys in made:
+            keys.save(simulator)
+        portal = resident_portal(engine, "127.0.0.1", fixed_today=TODAY, simulator=simulator)
         with serve(portal.app) as base_url:
+            gateway = f"{base_url}/simulator"
+            for keys in made:  # with the pay step: canbao's public URL is the test server's
+                address = gateway if keys.kind == "wechatpay_v3" else f"{gateway}/gateway.do"
+                keys.register(engine, actor="test", now=NOW, query=(merchant, address), pay=(base_url, gateway))
             yield Site(base_url, engine, "林一", id_number)
         engine.dispose()
 
@@ -157,10 +166,10 @@ def test_pay_flow_for_a_new_registration_and_a_newborn(phone: tuple[Page, Offsit
     expect(persons.first).to_contain_text("待遇享受期")
     expect(page.locator("#quote-total")).to_contain_text("元")
     _fits_the_phone(page)
-    page.click("#pay")
-    page.wait_for_url("**/simulator/cashier/wx?**")  # the simulated channel's cashier
-    expect(page.locator("body")).to_contain_text("模拟收银台")
-    page.click("button[type=submit]")
+    page.click("#pay")  # WeChat Pay JSAPI: 网页授权 (the simulator's), back with the code, JSAPI 下单, the bridge
+    page.wait_for_url("**/h5/wxpay/**")
+    expect(page.locator("#wx-sim-cashier")).to_contain_text("模拟收银台")
+    page.click("#wx-sim-pay")
     page.wait_for_url("**/h5/status/**")
     expect(page.locator("#status-persons li")).to_have_count(2)
     number = page.url.rsplit("/", 1)[-1]
@@ -223,3 +232,30 @@ def test_a_2024_born_newborn_is_told_of_both_dues(browser: Browser, huaiyuan: st
     _fits_the_phone(page)
     context.close()
     guard.check()
+
+
+def test_pay_through_alipay_wap_pay(phone: tuple[Page, OffsiteGuard], site: Site) -> None:
+    """Alipay 手机网站支付: the signed alipay.trade.wap.pay taken to the (simulated) gateway, its cashier, back to
+    the status page (return_url) while the notification enrolls."""
+    page, _ = phone
+    payer = make_id_number("341323", dt.date(1988, 5, 5), 519)
+    page.goto(f"{site.base_url}/h5/pay")
+    page.fill("#payer-name", "钱支")
+    page.fill("#payer-id", payer)
+    page.click("#payer-register summary")
+    page.select_option("#payer-register .r-residency", "local_hukou")
+    page.select_option("#payer-register .r-county", "341323")
+    page.fill("#payer-register .r-township", "灵城镇")
+    page.fill("#payer-register .r-village", "城东社区")
+    page.click("#preview")
+    page.check("#channels input[value=ali]")
+    page.click("#pay")
+    page.wait_for_url("**/simulator/gateway.do?**method=alipay.trade.wap.pay**")
+    expect(page.locator("body")).to_contain_text("支付宝 · 模拟收银台")
+    page.click("#confirm-pay")
+    page.wait_for_url("**/h5/status/**")
+    deadline = time.monotonic() + 20
+    while apply_pending(site.engine, runner="test", now=NOW, today=TODAY).applied == 0:
+        assert time.monotonic() < deadline, "the simulator's notification never reached canbao"
+        time.sleep(0.2)
+    expect(page.locator("#status-text")).to_have_text("缴费成功", timeout=20_000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -249,16 +250,27 @@ def test_presigned_notifications_sent_once_each_concurrently(server: Local) -> N
 
 
 def test_the_cashier_pays_and_delivers_and_a_placed_wechat_order_answers_notpay(server: Local) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
     from fastapi.testclient import TestClient
 
+    from canbao.channels.wechatpay_v3 import authorization
     from canbao.simulator.gateway import create_gateway
 
     wx, ali = SimulatedChannel(WX.keys), SimulatedChannel(ALI.keys)
-    with TestClient(create_gateway([wx, ali], deliver_to=server.base_url, time_scale=0)) as client:
+    merchant = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    gateway = create_gateway([wx, ali], deliver_to=server.base_url, time_scale=0,
+                             merchant_public_key=merchant.public_key())  # fmt: skip
+    with TestClient(gateway) as client:
         order = {"appid": WX.keys.appid, "mchid": WX.keys.merchant_id, "description": "参保缴费",
                  "out_trade_no": "CB-C1", "notify_url": "https://canbao/notify/wechatpay_v3/wx",
                  "amount": {"total": 38000, "currency": "CNY"}, "payer": {"openid": "o" + "x" * 27}}  # fmt: skip
-        placed = client.post("/v3/pay/transactions/jsapi", json=order)
+        unsigned = client.post("/v3/pay/transactions/jsapi", json=order)
+        assert unsigned.status_code == 401 and unsigned.json()["code"] == "SIGN_ERROR"  # as WeChat Pay refuses it
+        body = json.dumps(order).encode()
+        auth = authorization("POST", "/v3/pay/transactions/jsapi", body, mchid=WX.keys.merchant_id, serial="S1",
+                             private_key=merchant, at=dt.datetime.now(dt.UTC), nonce="n1")  # fmt: skip
+        placed = client.post("/v3/pay/transactions/jsapi", content=body,
+                             headers={"Authorization": auth, "Content-Type": "application/json"})  # fmt: skip
         assert placed.status_code == 200 and placed.json()["prepay_id"].startswith("wx")
         query = f"/v3/pay/transactions/out-trade-no/CB-C1?mchid={WX.keys.merchant_id}"
         assert client.get(query).json()["trade_state"] == "NOTPAY"

@@ -93,17 +93,61 @@ QUERY_METHOD = "alipay.trade.query"
 QUERY_RESPONSE = "alipay_trade_query_response"
 
 
-def query_params(app_id: str, out_trade_no: str, *, private_key: rsa.RSAPrivateKey, at: dt.datetime) -> dict[str, str]:
-    """The common and business parameters of alipay.trade.query, signed RSA2 as Alipay signs a request: every
-    parameter but `sign` (and any empty one), sorted, ``k=v`` joined by ``&`` — `sign_type` included."""
+def request_content(params: Mapping[str, str]) -> bytes:
+    """What a merchant's request is signed over, as Alipay's SDKs build it: every parameter but `sign` (and any
+    empty one), sorted by name, ``k=v`` joined by ``&`` — `sign_type` included, the values not URL-encoded."""
+    return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if v and k != "sign").encode("utf-8")
+
+
+def signed_request(
+    app_id: str, method: str, biz: Mapping[str, Any], *, private_key: rsa.RSAPrivateKey, at: dt.datetime,
+    **extra: str,
+) -> dict[str, str]:  # fmt: skip
+    """A request's common parameters (app_id, method, format JSON, charset utf-8, sign_type RSA2, timestamp
+    ``yyyy-MM-dd HH:mm:ss`` in Beijing time, version 1.0, any `extra` such as notify_url) and `biz_content`,
+    with `sign`: base64 SHA256withRSA (PKCS#1 v1.5) with the merchant's key over `request_content`."""
     params = {
-        "app_id": app_id, "method": QUERY_METHOD, "format": "JSON", "charset": "utf-8", "sign_type": "RSA2",
-        "timestamp": at.astimezone(CAMPAIGN_ZONE).strftime("%Y-%m-%d %H:%M:%S"), "version": "1.0",
-        "biz_content": json.dumps({"out_trade_no": out_trade_no}, separators=(",", ":")),
+        "app_id": app_id, "method": method, "format": "JSON", "charset": "utf-8", "sign_type": "RSA2",
+        "timestamp": at.astimezone(CAMPAIGN_ZONE).strftime("%Y-%m-%d %H:%M:%S"), "version": "1.0", **extra,
+        "biz_content": json.dumps(dict(biz), ensure_ascii=False, separators=(",", ":")),
     }  # fmt: skip
-    content = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if v).encode("utf-8")
-    params["sign"] = base64.b64encode(private_key.sign(content, padding.PKCS1v15(), hashes.SHA256())).decode()
+    signature = private_key.sign(request_content(params), padding.PKCS1v15(), hashes.SHA256())
+    params["sign"] = base64.b64encode(signature).decode("ascii")
     return params
+
+
+def query_params(app_id: str, out_trade_no: str, *, private_key: rsa.RSAPrivateKey, at: dt.datetime) -> dict[str, str]:
+    """alipay.trade.query's parameters, signed (`signed_request`)."""
+    return signed_request(app_id, QUERY_METHOD, {"out_trade_no": out_trade_no}, private_key=private_key, at=at)
+
+
+# --- 手机网站支付: alipay.trade.wap.pay (https://opendocs.alipay.com/open/203/107090, 02ivbs) -----------------
+
+WAP_PAY_METHOD = "alipay.trade.wap.pay"
+WAP_PRODUCT = "QUICK_WAP_WAY"
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as Alipay's amount: yuan with exactly two decimals (no float on the way)."""
+    if fen < 0:
+        raise ValueError(fen)
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def wap_pay_params(
+    app_id: str, *, out_trade_no: str, amount_fen: int, subject: str, notify_url: str, return_url: str,
+    quit_url: str, private_key: rsa.RSAPrivateKey, at: dt.datetime,
+) -> dict[str, str]:  # fmt: skip
+    """alipay.trade.wap.pay's signed parameters: the resident's browser takes them to the gateway (GET), where
+    Alipay's cashier opens; the payment comes back as the notification at `notify_url`, the browser to
+    `return_url`; `quit_url` is where the cashier's 退出 goes."""
+    biz = {
+        "out_trade_no": out_trade_no, "total_amount": yuan(amount_fen), "subject": subject,
+        "product_code": WAP_PRODUCT, "quit_url": quit_url,
+    }  # fmt: skip
+    return signed_request(
+        app_id, WAP_PAY_METHOD, biz, private_key=private_key, at=at, notify_url=notify_url, return_url=return_url
+    )
 
 
 def _response_text(text: str, key: str) -> str | None:

@@ -200,3 +200,85 @@ def read_query_answer(
 def failure_body(message: str) -> dict[str, str]:
     """The answer WeChat Pay reads on a refusal (with a 4xx or 5xx status)."""
     return {"code": "FAIL", "message": message}
+
+
+# --- JSAPI 支付: 网页授权 openid, JSAPI 下单, the page's 调起支付 -------------------------------------------------
+# https://developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/Wechat_webpage_authorization.html
+# https://pay.weixin.qq.com/docs/merchant/apis/jsapi-payment/direct-jsons/jsapi-prepay.html
+# https://pay.weixin.qq.com/docs/merchant/apis/jsapi-payment/jsapi-transfer-payment.html
+
+OAUTH = "https://open.weixin.qq.com"  # 网页授权: the payer's browser is sent here
+SNS = "https://api.weixin.qq.com"  # code → openid: canbao asks here
+JSAPI_PATH = "/v3/pay/transactions/jsapi"
+
+
+def authorize_url(oauth: str, *, appid: str, redirect_uri: str, state: str) -> str:
+    """网页授权 snsapi_base (silent: the openid only): WeChat sends the browser back to `redirect_uri` with
+    ``code`` and ``state``."""
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        {"appid": appid, "redirect_uri": redirect_uri, "response_type": "code", "scope": "snsapi_base",
+         "state": state}
+    )  # fmt: skip
+    return f"{oauth}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+
+def token_url(sns: str, *, appid: str, secret: str, code: str) -> str:
+    from urllib.parse import urlencode
+
+    query = urlencode({"appid": appid, "secret": secret, "code": code, "grant_type": "authorization_code"})
+    return f"{sns}/sns/oauth2/access_token?{query}"
+
+
+def read_openid(body: bytes) -> str:
+    """The openid of sns/oauth2/access_token's answer; NotificationRefused with WeChat's errcode otherwise."""
+    try:
+        data = json.loads(body)
+        assert isinstance(data, dict)
+    except (ValueError, AssertionError):
+        raise NotificationRefused("微信网页授权的应答不是 JSON") from None
+    openid = data.get("openid")
+    if data.get("errcode") or not isinstance(openid, str) or not openid:
+        raise NotificationRefused(f"微信网页授权失败：{data.get('errcode')} {data.get('errmsg')}")
+    return openid
+
+
+def jsapi_body(
+    *, appid: str, mchid: str, description: str, out_trade_no: str, notify_url: str, amount_fen: int, openid: str
+) -> bytes:
+    """JSAPI 下单's body: amount in fen, CNY; the payer by openid (under `appid`)."""
+    order = {
+        "appid": appid, "mchid": mchid, "description": description[:127], "out_trade_no": out_trade_no,
+        "notify_url": notify_url, "amount": {"total": amount_fen, "currency": "CNY"}, "payer": {"openid": openid},
+    }  # fmt: skip
+    return json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def read_prepay(
+    status: int, headers: Mapping[str, str], body: bytes, *, public_keys: Mapping[str, rsa.RSAPublicKey],
+    now: dt.datetime,
+) -> str:  # fmt: skip
+    """JSAPI 下单's answer, its Wechatpay-* signature verified: the prepay_id; NotificationRefused otherwise."""
+    verify_signature(headers, body, public_keys, now)
+    try:
+        data = json.loads(body)
+        assert isinstance(data, dict)
+    except (ValueError, AssertionError):
+        raise NotificationRefused(f"下单应答不是 JSON（HTTP {status}）") from None
+    prepay = data.get("prepay_id")
+    if status != 200 or not isinstance(prepay, str) or not prepay:
+        raise NotificationRefused(f"下单失败（HTTP {status}）：{data.get('code')} {data.get('message')}")
+    return prepay
+
+
+def pay_request(
+    *, appid: str, prepay_id: str, private_key: rsa.RSAPrivateKey, at: dt.datetime, nonce: str
+) -> dict[str, str]:
+    """The parameters of ``WeixinJSBridge.invoke("getBrandWCPayRequest", …)``: paySign is base64 SHA256withRSA
+    with the merchant's key over ``appId\\ntimeStamp\\nnonceStr\\npackage\\n``."""
+    timestamp, package = str(int(at.timestamp())), f"prepay_id={prepay_id}"
+    message = f"{appid}\n{timestamp}\n{nonce}\n{package}\n".encode()
+    signature = base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
+    return {"appId": appid, "timeStamp": timestamp, "nonceStr": nonce, "package": package, "signType": "RSA",
+            "paySign": signature}  # fmt: skip

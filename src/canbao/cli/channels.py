@@ -41,6 +41,14 @@ def _read(path: Path | None, field: str) -> bytes | None:
 @click.option("--merchant-private-key", type=KEY_FILE, help="主动查单：商户 API 私钥文件（PEM，用于签名查单请求）")
 @click.option("--merchant-serial", help="主动查单：微信支付商户 API 证书序列号")
 @click.option("--gateway-url", help="主动查单：渠道接口地址（默认为渠道公布的地址；模拟器或测试环境时填写）")
+@click.option(
+    "--public-url",
+    help="支付步骤：canbao 的公网地址（如 https://cb.example.gov.cn），用于 notify_url、return_url 和网页授权回调",
+)
+@click.option("--app-id", help="微信 JSAPI 支付：公众号 AppID（wx…）")
+@click.option("--app-secret-file", type=KEY_FILE, help="微信 JSAPI 支付：公众号 AppSecret 文件（网页授权换取 openid）")
+@click.option("--oauth-url", help="微信网页授权地址（默认 https://open.weixin.qq.com；模拟器时填写）")
+@click.option("--sns-url", help="微信 code 换 openid 的接口地址（默认 https://api.weixin.qq.com；模拟器时填写）")
 @ACTOR
 def channel_add(
     name: str,
@@ -52,6 +60,11 @@ def channel_add(
     merchant_private_key: Path | None,
     merchant_serial: str | None,
     gateway_url: str | None,
+    public_url: str | None,
+    app_id: str | None,
+    app_secret_file: Path | None,
+    oauth_url: str | None,
+    sns_url: str | None,
     actor: str | None,
 ) -> None:
     """登记一个缴费渠道；密钥在登记时校验."""
@@ -63,11 +76,24 @@ def channel_add(
         engine(write=True), name=name, kind=kind, merchant_id=merchant_id, platform_public_key=public,
         platform_serial=platform_serial, api_v3_key=_read(api_v3_key_file, "api_v3_key"),
         merchant_private_key=_read(merchant_private_key, "merchant_private_key"), merchant_serial=merchant_serial,
-        gateway_url=gateway_url, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC),
+        gateway_url=gateway_url, public_url=public_url, app_id=app_id,
+        app_secret=_read(app_secret_file, "app_secret"), oauth_url=oauth_url, sns_url=sns_url,
+        actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC),
     )  # fmt: skip
     click.echo(f"已登记渠道 {added.name}（{KIND_LABELS[added.kind]}，商户号 {added.merchant_id}）")
     click.echo(f"通知地址：/notify/{added.kind}/{added.name}")
     click.echo(f"主动查单：{_query_words(added)}")
+    click.echo(f"支付步骤：{_pay_words(added)}")
+
+
+def _pay_words(channel: Channel) -> str:
+    if channel.pays_in_channel:
+        step = "支付宝手机网站支付" if channel.kind == "alipay" else f"微信 JSAPI 支付（公众号 {channel.app_id}）"
+        return f"{step}，通知地址 {channel.public_url}/notify/{channel.kind}/{channel.name}"
+    needs = "商户 API 私钥和 --public-url" + (
+        "" if channel.kind == "alipay" else "，以及 --app-id 和 --app-secret-file"
+    )
+    return f"未配置（需{needs}）：居民下单后在缴费结果页等待渠道通知"
 
 
 def _query_words(channel: Channel) -> str:
@@ -91,5 +117,6 @@ def channel_list() -> None:
         when = local_time(c.created_at).strftime("%Y-%m-%d %H:%M")
         who = f"{when} 由 {c.created_by} 登记"
         click.echo(
-            f"{c.name}：{KIND_LABELS[c.kind]}，商户号 {c.merchant_id}{serial}{key}；{who}；主动查单{_query_words(c)}"
+            f"{c.name}：{KIND_LABELS[c.kind]}，商户号 {c.merchant_id}{serial}{key}；{who}；主动查单{_query_words(c)}；"
+            f"支付步骤{_pay_words(c)}"
         )

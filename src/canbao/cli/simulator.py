@@ -17,6 +17,7 @@ from canbao.cli.common import ACTOR, actor_or_login, engine, parse_amount
 from canbao.errors import CanbaoError, InputError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
     from fastapi import FastAPI
 
     from canbao.simulator.channel import Notification, SimulatedChannel
@@ -49,10 +50,15 @@ def _channel(folder: Path, name: str) -> SimulatedChannel:
     "--gateway-url", default=None,
     help="模拟器查单接口的地址（如 canbao serve --simulator 的 http://127.0.0.1:8000/simulator）：给出时渠道连同商户私钥登记，逾时未通知的订单向模拟器主动查单",
 )  # fmt: skip
+@click.option(
+    "--public-url", default=None,
+    help="canbao 的地址（支付步骤的 notify_url、return_url 和网页授权回调；"
+    "默认为 --gateway-url 去掉末尾的 /simulator）",
+)  # fmt: skip
 @ACTOR
-def simulator_setup(folder: Path, gateway_url: str | None, actor: str | None) -> None:
+def simulator_setup(folder: Path, gateway_url: str | None, public_url: str | None, actor: str | None) -> None:
     """生成模拟渠道 wx（微信支付 APIv3）和 ali（支付宝）的密钥，并在数据库中登记（只登记公钥；给出
-    --gateway-url 时另登记商户私钥，用于主动查单）."""
+    --gateway-url 时另登记商户私钥，用于主动查单，以及支付步骤：支付宝手机网站支付、微信网页授权和 JSAPI 支付）."""
     from canbao.services.channels import KIND_LABELS, channel_named
     from canbao.simulator.keys import ChannelKeys
 
@@ -65,12 +71,13 @@ def simulator_setup(folder: Path, gateway_url: str | None, actor: str | None) ->
             keys.save(folder)
         registered = channel_named(database, kind, name)
         if registered is None:
-            query = None
+            query, pay = None, None
             if gateway_url:
                 base = gateway_url.rstrip("/")
-                query = (_merchant_key(folder), base if kind == "wechatpay_v3" else f"{base}/gateway.do")
-            keys.register(database, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC), query=query)
-            state = "已登记" + ("（含主动查单）" if query else "")
+                query = (merchant_key_pem(folder), base if kind == "wechatpay_v3" else f"{base}/gateway.do")
+                pay = ((public_url or base.removesuffix("/simulator")).rstrip("/"), base)
+            keys.register(database, actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC), query=query, pay=pay)
+            state = "已登记" + ("（含主动查单和支付步骤）" if query else "")
         elif registered.public_key.public_numbers() == keys.public_key.public_numbers():
             state = "此前已登记"
         else:
@@ -98,12 +105,25 @@ def mounted_gateway(folder: Path, fixed_today: dt.date | None) -> FastAPI:
             return now
         return dt.datetime.combine(fixed_today, now.astimezone(CAMPAIGN_ZONE).timetz())
 
-    return create_gateway(load_channels(folder), deliver_to_host=True, paid_clock=paid_at)
+    return create_gateway(load_channels(folder), deliver_to_host=True, paid_clock=paid_at,
+                          merchant_public_key=merchant_public_key(folder))  # fmt: skip
 
 
-def _merchant_key(folder: Path) -> bytes:
+def merchant_public_key(folder: Path) -> rsa.RSAPublicKey | None:
+    """The simulated merchant's public key (of `merchant_key.pem`, made by setup --gateway-url), or None."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    path = folder / "merchant_key.pem"
+    if not path.is_file():
+        return None
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return key.public_key() if isinstance(key, rsa.RSAPrivateKey) else None
+
+
+def merchant_key_pem(folder: Path) -> bytes:
     """The simulated merchant's API private key (PEM, 0600 in `folder`), made once: it signs canbao's queries
-    (the simulator does not check them)."""
+    (the simulator checks the pay step's with its public key)."""
     import os
 
     from cryptography.hazmat.primitives import serialization
@@ -215,5 +235,6 @@ def simulator_gateway(folder: Path, host: str, port: int, base_url: str | None, 
         raise InputError("dir", f"{folder} 下没有模拟渠道（先运行 canbao simulator setup --dir {folder}）")
     channels = [_channel(folder, name) for name in names]
     click.echo(f"查单接口：http://{host}:{port}/（渠道 {'、'.join(names)}）", err=True)
-    app = create_gateway(channels, deliver_to=base_url, time_scale=time_scale)
+    app = create_gateway(channels, deliver_to=base_url, time_scale=time_scale,
+                         merchant_public_key=merchant_public_key(folder))  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -45,6 +45,20 @@ class Channel:
     merchant_key: rsa.RSAPrivateKey | None = None
     merchant_serial: str | None = None  # WeChat Pay: the merchant API certificate's serial
     gateway_url: str | None = None  # None: the channel's published address
+    # the pay step (canbao.services.pay_step): canbao's public base URL; WeChat's appid, AppSecret, OAuth hosts
+    public_url: str | None = None
+    app_id: str | None = None
+    app_secret: str | None = None
+    oauth_url: str | None = None  # None: open.weixin.qq.com (网页授权 authorize)
+    sns_url: str | None = None  # None: api.weixin.qq.com (sns/oauth2/access_token)
+
+    @property
+    def pays_in_channel(self) -> bool:
+        """Whether the resident pays in the channel's own pay step (Alipay 手机网站支付, WeChat JSAPI): the
+        merchant's key signs it, canbao's public URL makes its notify and return addresses."""
+        if self.merchant_key is None or self.public_url is None:
+            return False
+        return self.kind == "alipay" or (self.app_id is not None and self.app_secret is not None)
 
     @property
     def gateway(self) -> str:
@@ -79,6 +93,11 @@ def add_channel(
     merchant_private_key: bytes | None = None,
     merchant_serial: str | None = None,
     gateway_url: str | None = None,
+    public_url: str | None = None,
+    app_id: str | None = None,
+    app_secret: bytes | None = None,
+    oauth_url: str | None = None,
+    sns_url: str | None = None,
     actor: str,
     now: dt.datetime,
 ) -> Channel:
@@ -107,6 +126,7 @@ def add_channel(
     merchant_key, merchant_pem, merchant_serial, gateway_url = _query_settings(
         kind, merchant_private_key, merchant_serial, gateway_url
     )
+    pay = _pay_settings(kind, public_url, app_id, app_secret, oauth_url, sns_url)
     try:
         with busy_is_refusal(), engine.begin() as c:
             c.execute(
@@ -114,15 +134,62 @@ def add_channel(
                     name=name, kind=kind, merchant_id=merchant_id, platform_public_key=pem,
                     platform_serial=platform_serial, api_v3_key=secret.decode("ascii") if secret else None,
                     merchant_private_key=merchant_pem, merchant_serial=merchant_serial, gateway_url=gateway_url,
-                    created_at=now, created_by=actor,
+                    created_at=now, created_by=actor, **pay,
                 )
             )  # fmt: skip
     except IntegrityError:
         raise InputError("name", f"渠道 {name} 已存在") from None
     audit(engine, actor, "channel_add", name, "done", f"{KIND_LABELS[kind]}；商户号 {merchant_id}")
     return Channel(
-        name, kind, merchant_id, platform_serial, key, secret, now, actor, merchant_key, merchant_serial, gateway_url
+        name,
+        kind,
+        merchant_id,
+        platform_serial,
+        key,
+        secret,
+        now,
+        actor,
+        merchant_key,
+        merchant_serial,
+        gateway_url,
+        **pay,
     )
+
+
+def _url(field: str, value: str | None, words: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s?#]{1,190}", value):
+        raise InputError(field, f"{words}应以 http:// 或 https:// 开头，不带 ? 或 #")
+    return value
+
+
+def _pay_settings(
+    kind: str, public_url: str | None, app_id: str | None, app_secret: bytes | None, oauth_url: str | None,
+    sns_url: str | None,
+) -> dict[str, str | None]:  # fmt: skip
+    """The pay step's settings checked: WeChat's appid and AppSecret go together and only with WeChat Pay."""
+    settings: dict[str, str | None] = {
+        "public_url": _url("public_url", public_url, "canbao 的公网地址"),
+        "oauth_url": _url("oauth_url", oauth_url, "微信网页授权地址"),
+        "sns_url": _url("sns_url", sns_url, "微信接口地址"),
+        "app_id": app_id.strip() if app_id else None,
+        "app_secret": app_secret.decode("ascii", "replace").strip() if app_secret else None,
+    }
+    wechat = ("app_id", "app_secret", "oauth_url", "sns_url")
+    if kind != "wechatpay_v3":
+        for f in wechat:
+            if settings[f]:
+                raise InputError(f, "公众号 AppID、AppSecret 和网页授权地址只用于微信支付渠道")
+        return settings
+    if bool(settings["app_id"]) != bool(settings["app_secret"]):
+        raise InputError("app_secret", "微信支付须同时提供公众号 AppID（--app-id）和 AppSecret（--app-secret-file）")
+    if settings["app_id"] and not re.fullmatch(r"[A-Za-z0-9_]{1,64}", str(settings["app_id"])):
+        raise InputError("app_id", "公众号 AppID 应为英文字母和数字（如 wx…）")
+    if settings["app_secret"] and not re.fullmatch(r"[A-Za-z0-9_]{8,128}", str(settings["app_secret"])):
+        raise InputError("app_secret", "AppSecret 应为 8–128 个英文字母和数字")
+    return settings
 
 
 def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
@@ -159,6 +226,9 @@ def _query_settings(
     return key, pem.decode("ascii"), serial, gateway_url
 
 
+PAY_FIELDS = ("public_url", "app_id", "app_secret", "oauth_url", "sns_url")
+
+
 def _channel(row: dict[str, object]) -> Channel:
     kind = str(row["kind"])
     key, _ = _public_key(kind, str(row["platform_public_key"]).encode("ascii"))
@@ -171,6 +241,7 @@ def _channel(row: dict[str, object]) -> Channel:
         _private_key(str(row["merchant_private_key"]).encode("ascii")) if row.get("merchant_private_key") else None,
         str(row["merchant_serial"]) if row.get("merchant_serial") else None,
         str(row["gateway_url"]) if row.get("gateway_url") else None,
+        **{f: (str(row[f]) if row.get(f) else None) for f in PAY_FIELDS},
     )  # fmt: skip
 
 

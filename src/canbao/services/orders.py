@@ -81,6 +81,7 @@ class CreatedOrder:
     amount_fen: int
     persons: list[PersonQuote]
     token: str
+    pays_in_channel: bool = False  # the channel's own pay step (services.pay_step)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -318,7 +319,10 @@ def create_order(
             ).returning(orders.c.id)
         ).scalar_one()  # fmt: skip
         c.execute(insert(order_persons), [{"order_id": order_id, **p} for p in people])
-    return CreatedOrder(out_trade_no, channel.name, channel.kind, policy_id, benefit_year, amount, quotes, token)
+    return CreatedOrder(
+        out_trade_no, channel.name, channel.kind, policy_id, benefit_year, amount, quotes, token,
+        channel.pays_in_channel,
+    )  # fmt: skip
 
 
 def order_view(engine: Engine, out_trade_no: str, token: str) -> OrderView:

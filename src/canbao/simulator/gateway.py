@@ -14,9 +14,10 @@ answers ACQ.TRADE_NOT_EXIST, as Alipay does), and serves a stand-in cashier (``G
 &amount_fen=&return_url=``): its button pays the order and delivers the notification to canbao (`deliver_to`)
 on the channel's retry schedule, then goes back to `return_url`.
 
-The simulator does NOT verify the merchant's request signature (WeChat's Authorization header, Alipay's request
-sign): it is a stand-in for the channel's answers, not a check of canbao's requests. It does sign every answer
-as the channel does, so canbao's check of the answers is exercised.
+The pay step (simulator.pay_step) is verified as the channels verify it: Alipay's wap.pay `sign`, WeChat's
+JSAPI 下单 Authorization and the page's paySign, with the merchant's public key.  The query endpoints do not
+verify the merchant's request signature: they stand in for the channel's answers.  Every answer is signed as the
+channel signs it, so canbao's check of the answers is exercised.
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from canbao.clock import CAMPAIGN_ZONE
 from canbao.simulator import alipay, wechat
 from canbao.simulator.channel import SimulatedChannel
+from canbao.simulator.pay_step import PaySteps, pay_routes
 from canbao.simulator.sender import Clock, Deliverer, real_clock
 
 ALIPAY_JSON = "application/json;charset=utf-8"
@@ -48,12 +50,14 @@ def create_gateway(
     time_scale: float = 1.0,
     deliver_to_host: bool = False,
     paid_clock: Clock | None = None,
+    merchant_public_key: rsa.RSAPublicKey | None = None,
 ) -> FastAPI:
     """The query endpoints of every channel given, found by their merchant id (mchid / app_id); the cashier
     delivers to `deliver_to` (canbao's address) when given, or with `deliver_to_host` to the host that served
     the cashier (the simulator mounted in canbao's own portal, `canbao serve --simulator`).  `clock` is the real
     time the answers are signed at; `paid_clock` (default `clock`) the time the cashier's payments succeed at
-    (a demo county's campaign day, `canbao serve --today`)."""
+    (a demo county's campaign day, `canbao serve --today`).  `merchant_public_key`: the merchant's, which the
+    pay step's requests are verified with (simulator.pay_step); without it they are refused."""
     given = list(channels)
     by_name = {c.name: c for c in given}
     deliverers: list[Deliverer] = []
@@ -76,6 +80,9 @@ def create_gateway(
             deliverer.close()
 
     app = FastAPI(title="canbao 渠道模拟器", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    steps = PaySteps(given, merchant_key=merchant_public_key, clock=clock, paid_clock=paid_clock or clock,
+                     deliverer_for=deliverer_for)  # fmt: skip
+    app.include_router(pay_routes(steps))
 
     @app.get("/v3/pay/transactions/out-trade-no/{out_trade_no}")
     def wechat_query(out_trade_no: str, mchid: str = "") -> Response:
@@ -108,6 +115,8 @@ def create_gateway(
         if channel is None:
             body = alipay.error_answer(None, "40002", "Invalid Arguments", "isv.invalid-app-id", "无效的AppID参数")
             return Response(body, 200, media_type=ALIPAY_JSON)
+        if params.get("method") == "alipay.trade.wap.pay":
+            return steps.wap_pay(channel, params)
         if params.get("method") != "alipay.trade.query":
             body = alipay.error_answer(
                 channel.keys, "40002", "Invalid Arguments", "isv.invalid-method", "不存在的方法名"
@@ -140,17 +149,30 @@ def create_gateway(
 
     @app.post("/v3/pay/transactions/jsapi")
     async def wechat_place(request: Request) -> Response:
+        raw = await request.body()
         try:
-            order = json.loads(await request.body())
+            order = json.loads(raw)
             channel = wx[str(order["mchid"])]
             out_trade_no, total = str(order["out_trade_no"]), int(order["amount"]["total"])
         except (ValueError, KeyError, TypeError):
             status, headers, body = wechat.error_answer(None, 400, "PARAM_ERROR", "参数错误", clock())
             return Response(body, status, headers)
+        # the path as the merchant signed it: below the gateway's base (the mount point, when mounted)
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+        refusal = None
+        if not steps.authorization_ok(request.headers.get("Authorization", ""), "POST", path, raw):
+            refusal = (401, "SIGN_ERROR", "签名错误")
+        elif order.get("appid") != channel.keys.appid:
+            refusal = (400, "APPID_MCHID_NOT_MATCH", "AppID和mch_id不匹配")
+        elif not (order.get("payer") or {}).get("openid"):
+            refusal = (400, "PARAM_ERROR", "缺少参数 payer.openid")
+        if refusal is not None:
+            status, headers, body = wechat.error_answer(channel.keys, *refusal, clock())
+            return Response(body, status, headers)
         found = channel.lookup(out_trade_no)
         if found is None or found.state != "paid":
             channel.place(out_trade_no, total)
-        body = json.dumps({"prepay_id": "wx" + secrets.token_hex(16)}).encode()
+        body = json.dumps({"prepay_id": steps.jsapi_place(channel, order, total)}).encode()
         return Response(body, 200, wechat.signed_headers(channel.keys, body, clock()))
 
     @app.get("/cashier/{name}", response_class=HTMLResponse)

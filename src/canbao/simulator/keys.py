@@ -51,6 +51,7 @@ class ChannelKeys:
     api_v3_key: bytes | None = None  # WeChat Pay only
     appid: str | None = None  # WeChat Pay only
     seller_id: str | None = None  # Alipay only: the merchant's Alipay user id (2088 + 12 digits)
+    app_secret: str | None = None  # WeChat only: the official account's AppSecret (网页授权), 32 hex
 
     @classmethod
     def generate(cls, kind: str, name: str, merchant_id: str | None = None) -> ChannelKeys:
@@ -62,7 +63,7 @@ class ChannelKeys:
                 kind, name, merchant_id or "16" + _digits(8), key,
                 serial=secrets.token_hex(20).upper(),
                 api_v3_key="".join(secrets.choice(_ALNUM) for _ in range(32)).encode("ascii"),
-                appid="wx" + secrets.token_hex(8),
+                appid="wx" + secrets.token_hex(8), app_secret=secrets.token_hex(16),
             )  # fmt: skip
         return cls(kind, name, merchant_id or "2021" + _digits(12), key, seller_id="2088" + _digits(12))
 
@@ -94,6 +95,8 @@ class ChannelKeys:
         _write(home / "private_key.pem", self.private_key_pem, PRIVATE)
         if self.api_v3_key is not None:
             _write(home / "apiv3.key", self.api_v3_key + b"\n", PRIVATE)
+        if self.app_secret is not None:
+            _write(home / "app_secret", self.app_secret.encode("ascii") + b"\n", PRIVATE)
         return home
 
     @classmethod
@@ -103,6 +106,7 @@ class ChannelKeys:
             meta = json.loads((home / "channel.json").read_text(encoding="utf-8"))
             pem = (home / "private_key.pem").read_bytes()
             api_v3 = (home / "apiv3.key").read_bytes().strip() if meta["kind"] == "wechatpay_v3" else None
+            secret = (home / "app_secret").read_text("ascii").strip() if (home / "app_secret").exists() else None
         except (OSError, ValueError, KeyError):
             raise InputError("dir", f"{home} 下没有模拟渠道 {name} 的密钥（先运行 canbao simulator setup）") from None
         key = serialization.load_pem_private_key(pem, password=None)
@@ -110,7 +114,7 @@ class ChannelKeys:
             raise InputError("dir", f"{home / 'private_key.pem'} 不是 RSA 私钥")
         return cls(
             str(meta["kind"]), str(meta["name"]), str(meta["merchant_id"]), key, meta.get("serial"), api_v3,
-            meta.get("appid"), meta.get("seller_id"),
+            meta.get("appid"), meta.get("seller_id"), secret,
         )  # fmt: skip
 
     @staticmethod
@@ -118,18 +122,24 @@ class ChannelKeys:
         return (folder / name / "channel.json").is_file()
 
     def register(
-        self, engine: Engine, *, actor: str, now: dt.datetime, query: tuple[bytes, str] | None = None
-    ) -> Channel:
+        self, engine: Engine, *, actor: str, now: dt.datetime, query: tuple[bytes, str] | None = None,
+        pay: tuple[str, str] | None = None,
+    ) -> Channel:  # fmt: skip
         """Register this channel in canbao with its public parts only (as `canbao channel add` does); `query`:
-        the merchant's private key (PEM) and the gateway's address, for 主动查单."""
+        the merchant's private key (PEM) and the gateway's address, for 主动查单; `pay` (with `query`): canbao's
+        public URL and the simulator's address, for the pay step (WeChat's appid, AppSecret and OAuth hosts)."""
         from canbao.services.channels import add_channel
 
         key, gateway = query if query is not None else (None, None)
+        public_url, simulator = pay if pay is not None else (None, None)
+        wx = pay is not None and self.kind == "wechatpay_v3" and self.app_secret is not None
         return add_channel(
             engine, name=self.name, kind=self.kind, merchant_id=self.merchant_id,
             platform_public_key=self.public_key_pem, platform_serial=self.serial, api_v3_key=self.api_v3_key,
             merchant_private_key=key, merchant_serial=(self.serial if key and self.kind == "wechatpay_v3" else None),
-            gateway_url=gateway, actor=actor, now=now,
+            gateway_url=gateway, public_url=public_url, app_id=self.appid if wx else None,
+            app_secret=self.app_secret.encode("ascii") if wx and self.app_secret else None,
+            oauth_url=simulator if wx else None, sns_url=simulator if wx else None, actor=actor, now=now,
         )  # fmt: skip
 
 

@@ -344,6 +344,12 @@ payment_channels = Table(
     Column("merchant_private_key", Text),
     Column("merchant_serial", String(64)),  # WeChat Pay: the merchant API certificate's serial
     Column("gateway_url", String(200)),  # the channel's API address; None: the channel's published one
+    # the pay step (migration 0017): WeChat's appid and AppSecret (网页授权), its OAuth hosts; canbao's public URL
+    Column("app_id", String(64)),
+    Column("app_secret", Text),
+    Column("public_url", String(200)),
+    Column("oauth_url", String(200)),  # None: https://open.weixin.qq.com
+    Column("sns_url", String(200)),  # None: https://api.weixin.qq.com
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64), nullable=False),
 )

@@ -7,6 +7,7 @@ its Origin.  The answer's `token` is the resident's key to the order's status (`
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -75,7 +76,9 @@ def create_order(
     created = orders.create_order(engine, request_, address=client_address(request), now=now, today=today)
     answer = created.as_json()
     answer["quotes"] = [to_json_ready(q.quote) for q in created.persons]
-    if request.app.state.simulator:  # the demo: the simulated channel's cashier, back to the status
+    if created.pays_in_channel:  # the channel's own pay step: POST /api/v1/orders/{out_trade_no}/pay
+        answer["pay_step"] = created.channel_kind
+    elif request.app.state.simulator:  # the demo: the simulated channel's cashier, back to the status
         number = quote(created.out_trade_no, safe="")
         answer["pay_url"] = (
             f"{SIMULATOR}/cashier/{quote(created.channel, safe='')}?out_trade_no={number}"
@@ -123,3 +126,40 @@ def order_status(
     except LookupError:
         return JSONResponse({"detail": "没有这笔订单，或订单凭据不对"}, status_code=404)
     return JSONResponse(view.as_json(), headers={"Cache-Control": "no-store"})
+
+
+class PayBody(BaseModel):
+    code: str | None = Field(default=None, max_length=128, description="微信网页授权回到本站时的 code")
+    state: str | None = Field(default=None, max_length=64, description="微信网页授权的 state（页面生成）")
+
+
+@router.post(
+    "/orders/{out_trade_no}/pay",
+    responses={400: {"model": Refusal}, 403: {"model": Refusal}, 404: {"model": Refusal}},
+    summary="发起支付（渠道的支付步骤）",
+)
+def pay(
+    out_trade_no: str,
+    body: PayBody,
+    request: Request,
+    engine: Annotated[Engine, Depends(get_engine)],
+    x_order_token: Annotated[str, Header(description="下单时返回的 token")] = "",
+) -> Any:
+    """渠道的支付步骤：how 为 redirect 时浏览器前往 url（支付宝手机网站支付的收银台、微信网页授权），为 jsapi 时
+    以 params 调起微信支付（WeixinJSBridge getBrandWCPayRequest），为 status 时到缴费结果页等待渠道通知。"""
+    import httpx
+
+    from canbao.services import pay_step
+
+    if (refused := cross_site_refusal(request)) is not None:
+        return refused
+    http = getattr(request.app.state, "channel_http", None)  # tests: the simulator's app in process
+    try:
+        with httpx.Client(timeout=pay_step.TIMEOUT_S) if http is None else nullcontext(http) as client:
+            step = pay_step.start(
+                engine, out_trade_no, x_order_token, code=body.code, state=body.state,
+                now=request.app.state.real_clock(), http=client,
+            )  # fmt: skip
+    except LookupError:
+        return JSONResponse({"detail": "没有这笔订单，或订单凭据不对"}, status_code=404)
+    return JSONResponse(step.as_json(), headers={"Cache-Control": "no-store"})

@@ -165,7 +165,18 @@ def resident_channels(engine: EngineDep) -> Response:
     from canbao.services.resident import KIND_LABELS
     from canbao.store.tables import payment_channels
 
+    t = payment_channels.c
     with engine.connect() as c:
-        rows = c.execute(select(payment_channels.c.name, payment_channels.c.kind).order_by(payment_channels.c.id)).all()
-    items = [{"name": r.name, "kind": r.kind, "label": KIND_LABELS.get(r.kind, r.name)} for r in rows]
+        rows = c.execute(
+            select(t.name, t.kind, t.merchant_private_key.is_not(None).label("signed"), t.public_url, t.app_id,
+                   t.app_secret.is_not(None).label("secret")).order_by(t.id)
+        ).all()  # fmt: skip
+
+    def in_channel(r: Any) -> bool:  # as services.channels.Channel.pays_in_channel, without loading the keys
+        return bool(r.signed and r.public_url and (r.kind == "alipay" or (r.app_id and r.secret)))
+
+    items = [
+        {"name": r.name, "kind": r.kind, "label": KIND_LABELS.get(r.kind, r.name), "pay_step": in_channel(r)}
+        for r in rows
+    ]
     return _private({"channels": items})

@@ -10,6 +10,7 @@ cookie.  The pages carry the portal's Content Security Policy (no inline script,
 | /h5/                      | 首页: the four services                                                 |
 | /h5/pay                   | 参保缴费: name + ID → renew or register → the quote in words → channel → pay |
 | /h5/status/{out_trade_no} | 缴费结果: the order's status (its token from the pay page, kept in the tab) |
+| /h5/wxpay/{out_trade_no}  | 微信支付: back from 网页授权, the JSAPI order, WeixinJSBridge (services.pay_step) |
 | /h5/records               | 查询: my enrollments and payments, and my family's                     |
 | /h5/certificate           | 参保凭证: the certificate and its PDF                                    |
 | /h5/refund                | 退费申请: the policy's answer                                            |
@@ -139,6 +140,12 @@ def h5_pay(request: Request, today: TodayDep) -> HTMLResponse:
 @resident_pages.get("/status/{out_trade_no}", response_class=HTMLResponse)
 def h5_status(request: Request, out_trade_no: str) -> HTMLResponse:
     return h5_page(request, "h5/status.html", "缴费结果", out_trade_no=out_trade_no[:32])
+
+
+@resident_pages.get("/wxpay/{out_trade_no}", response_class=HTMLResponse)
+def h5_wxpay(request: Request, out_trade_no: str) -> HTMLResponse:
+    """微信支付: where WeChat's 网页授权 sends the browser back (?code&state); its script does the rest."""
+    return h5_page(request, "h5/wxpay.html", "微信支付", out_trade_no=out_trade_no[:32])
 
 
 def _simple(template: str, title: str):  # type: ignore[no-untyped-def]

@@ -97,5 +97,15 @@ const h5 = (() => {
     return [el("dt", { text: label }), el("dd", { text: value })];
   }
 
-  return { el, yuan, identity, call, problem, fail, hide, busy, row, normaliseId, ID_PATTERN };
+  /* WeChat's browser (its user agent), or a page with WeixinJSBridge (the demo simulator's stand-in). */
+  function inWeChat() {
+    return /MicroMessenger/i.test(navigator.userAgent) || Boolean(window.WeixinJSBridge);
+  }
+
+  /* 32 hex digits: WeChat 网页授权's state, checked when the browser comes back. */
+  function nonce() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  return { el, yuan, identity, call, problem, fail, hide, busy, row, normaliseId, ID_PATTERN, inWeChat, nonce };
 })();

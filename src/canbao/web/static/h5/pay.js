@@ -1,6 +1,7 @@
 "use strict";
 /* 参保缴费: the payer and family members → POST /api/v1/orders/preview (each person's quote) → the quote in plain
-   words → a channel → POST /api/v1/orders → the order's pay_url (the demo's simulated cashier) or the status page. */
+   words → a channel → POST /api/v1/orders → the channel's pay step (Alipay's cashier, WeChat's 网页授权 then JSAPI), the demo
+   simulator's cashier (pay_url) or the status page. */
 (() => {
   const { el, yuan } = h5;
   const form = document.getElementById("pay-form");
@@ -19,6 +20,7 @@
   };
   let request = null;
   let channel = null;
+  let channelList = [];
 
   function addMember(newborn) {
     const node = document.getElementById("member-template").content.firstElementChild.cloneNode(true);
@@ -125,6 +127,7 @@
       el("input", { type: "radio", name: "channel", value: c.name, checked: i === 0,
         onchange: () => { channel = c.name; } }), el("span", { text: c.label }))));
     channel = list.length ? list[0].name : null;
+    channelList = list;
     if (!list.length) box.append(el("p", { class: "note", text: "暂无可用的线上缴费渠道，请到村（社区）或乡镇（街道）办理" }));
   }
 
@@ -155,6 +158,10 @@
   document.getElementById("pay").addEventListener("click", async (event) => {
     const orderError = document.getElementById("order-error");
     if (!channel) return h5.fail(orderError, "请选择缴费渠道");
+    const chosen = channelList.find((c) => c.name === channel) || {};
+    if (chosen.kind === "wechatpay_v3" && chosen.pay_step && !h5.inWeChat()) {
+      return h5.fail(orderError, "微信支付须在微信中完成：请在微信中打开本页面缴费，或改选其他缴费渠道。");
+    }
     const button = event.currentTarget;
     h5.busy(button, true, "正在下单…");
     const answer = await h5.call("POST", "/api/v1/orders", { ...request, channel });
@@ -164,7 +171,29 @@
     }
     const order = answer.data;
     if (order.token) sessionStorage.setItem(`h5:order:${order.out_trade_no}`, order.token);
-    // pay_url: the channel's cashier (the demo's simulator); else the status page waits for the channel
+    if (order.pay_step) return payStep(order, button, orderError);
+    // pay_url: the demo simulator's cashier (a channel without its pay step); else the status page waits
     location.href = order.pay_url || `/h5/status/${encodeURIComponent(order.out_trade_no)}`;
   });
+
+  /* The channel's own pay step (POST /api/v1/orders/{no}/pay): Alipay's cashier (手机网站支付) or WeChat's
+     网页授权, then /h5/wxpay/{no} places the JSAPI order and calls WeixinJSBridge. */
+  async function payStep(order, button, orderError) {
+    const no = order.out_trade_no;
+    const body = {};
+    if (order.pay_step === "wechatpay_v3") {
+      if (!h5.inWeChat()) {
+        h5.busy(button, false);
+        return h5.fail(orderError, "微信支付须在微信中完成：请在微信中打开本页面缴费，或改选其他缴费渠道。订单已生成，未发生扣款。");
+      }
+      body.state = h5.nonce();
+      sessionStorage.setItem(`h5:wxstate:${no}`, body.state);
+    }
+    const answer = await h5.call("POST", `/api/v1/orders/${encodeURIComponent(no)}/pay`, body, { "X-Order-Token": order.token });
+    if (!answer.ok) {
+      h5.busy(button, false);
+      return h5.fail(orderError, h5.problem(answer));
+    }
+    location.href = answer.data.how === "redirect" ? answer.data.url : `/h5/status/${encodeURIComponent(no)}`;
+  }
 })();
