@@ -124,8 +124,11 @@ def write_batch(c: Connection, items: Sequence[_Item]) -> list[Written]:
     earlier = {}
     if copies:
         earlier = {(r.channel, r.transaction_id): r for r in c.execute(
-            select(n.channel, n.transaction_id, n.out_trade_no, n.amount_fen, n.status, n.flag_reason)
-            .where(one_of(c, n.transaction_id, sorted({t for _, t in copies}), String()))
+            select(n.channel, n.transaction_id, n.out_trade_no, n.amount_fen, n.status, n.flag_reason).where(
+                # both columns of the unique index: by the transaction id alone, a scan of the whole inbox
+                one_of(c, n.channel, sorted({k for k, _ in copies}), String()),
+                one_of(c, n.transaction_id, sorted({t for _, t in copies}), String()),
+            )
         )}  # fmt: skip
     out = []
     for k, item in enumerate(items):
@@ -135,7 +138,7 @@ def write_batch(c: Connection, items: Sequence[_Item]) -> list[Written]:
             continue
         # already recorded: a flagged one is refused again with what the first said, and a copy that differs
         # from the first is refused
-        e = earlier[key]  # (the SELECT matched the transaction ids of every channel: the key picks)
+        e = earlier[key]  # (the SELECT matched every pair of the channels and ids given: the key picks)
         if (e.out_trade_no, e.amount_fen) != (item.payment.out_trade_no, item.payment.amount_fen):
             refusal: str | None = f"交易 {item.payment.transaction_id} 的通知与先前收到的订单号或金额不一致"
         else:

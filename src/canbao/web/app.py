@@ -48,13 +48,14 @@ class PaymentWork:
     def start(self) -> None:
         self.applier.start()  # notifications a restart left pending are applied
         self.querier.start()
+        freeze_startup_objects()
 
     def stop(self) -> None:
         self.querier.stop()
         self.applier.stop()
 
 
-def _freeze_startup_objects() -> None:
+def freeze_startup_objects() -> None:
     """What the process holds once it serves (modules, the app, the tables' metadata) kept out of the garbage
     collector's full collections: they scan every object the process holds, and with a portal's some 90 ms
     pass with the GIL held, every request waiting (the 12-31 rush's p99, benchmarks/notifications.py)."""
@@ -104,7 +105,7 @@ def create_app(
         runner.start()  # jobs a restart cut off are failed, queued ones run
         if apply_notifications:
             payment_work.start()
-        _freeze_startup_objects()
+        freeze_startup_objects()
         yield
         if apply_notifications:
             payment_work.stop()
