@@ -139,18 +139,23 @@ def test_refund_request_gets_the_policy_answer(phone: tuple[Page, OffsiteGuard],
     expect(page.locator("#refund-why")).to_contain_text("003 三(六)")
 
 
-def test_pay_flow_for_a_new_registration_and_a_newborn(phone: tuple[Page, OffsiteGuard], site: Site) -> None:
-    page, _ = phone
-    payer = make_id_number("341323", dt.date(1990, 3, 3), 517)
-    baby = make_id_number("341323", dt.date(2021, 11, 1), 518)
+def _new_payer_at_the_pay_page(page: Page, site: Site, name: str, id_number: str) -> None:
+    """The pay page with a payer registering as new in 灵璧's 灵城镇."""
     page.goto(f"{site.base_url}/h5/pay")
-    page.fill("#payer-name", "周新")
-    page.fill("#payer-id", payer)
+    page.fill("#payer-name", name)
+    page.fill("#payer-id", id_number)
     page.click("#payer-register summary")
     page.select_option("#payer-register .r-residency", "local_hukou")
     page.select_option("#payer-register .r-county", "341323")
     page.fill("#payer-register .r-township", "灵城镇")
     page.fill("#payer-register .r-village", "城东社区")
+
+
+def test_pay_flow_for_a_new_registration_and_a_newborn(phone: tuple[Page, OffsiteGuard], site: Site) -> None:
+    page, _ = phone
+    payer = make_id_number("341323", dt.date(1990, 3, 3), 517)
+    baby = make_id_number("341323", dt.date(2021, 11, 1), 518)
+    _new_payer_at_the_pay_page(page, site, "周新", payer)
     page.click("#add-newborn")
     member = page.locator("#members fieldset").first
     member.locator(".m-name").fill("周宝")
@@ -239,14 +244,7 @@ def test_pay_through_alipay_wap_pay(phone: tuple[Page, OffsiteGuard], site: Site
     the status page (return_url) while the notification enrolls."""
     page, _ = phone
     payer = make_id_number("341323", dt.date(1988, 5, 5), 519)
-    page.goto(f"{site.base_url}/h5/pay")
-    page.fill("#payer-name", "钱支")
-    page.fill("#payer-id", payer)
-    page.click("#payer-register summary")
-    page.select_option("#payer-register .r-residency", "local_hukou")
-    page.select_option("#payer-register .r-county", "341323")
-    page.fill("#payer-register .r-township", "灵城镇")
-    page.fill("#payer-register .r-village", "城东社区")
+    _new_payer_at_the_pay_page(page, site, "钱支", payer)
     page.click("#preview")
     page.check("#channels input[value=ali]")
     page.click("#pay")

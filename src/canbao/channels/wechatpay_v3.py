@@ -172,18 +172,28 @@ def authorization(
     )
 
 
+def _signed_answer(
+    status: int, headers: Mapping[str, str], body: bytes, public_keys: Mapping[str, rsa.RSAPublicKey],
+    now: dt.datetime, what: str,
+) -> dict[str, Any]:  # fmt: skip
+    """An answer of WeChat Pay's API, its Wechatpay-* signature verified as a notification's, as a JSON object."""
+    verify_signature(headers, body, public_keys, now)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise NotificationRefused(f"{what}应答不是 JSON（HTTP {status}）")
+    return data
+
+
 def read_query_answer(
     status: int, headers: Mapping[str, str], body: bytes, *, public_keys: Mapping[str, rsa.RSAPublicKey],
     now: dt.datetime, out_trade_no: str,
 ) -> QueryAnswer:  # fmt: skip
     """The query's answer, its signature verified as a notification's: the payment when SUCCESS; NOTPAY,
     CLOSED … or ORDER_NOT_EXIST (never paid) without one; NotificationRefused for anything else."""
-    verify_signature(headers, body, public_keys, now)
-    try:
-        data = json.loads(body)
-        assert isinstance(data, dict)
-    except (ValueError, AssertionError):
-        raise NotificationRefused(f"查单应答不是 JSON（HTTP {status}）") from None
+    data = _signed_answer(status, headers, body, public_keys, now, "查单")
     if status == 404 and data.get("code") == "ORDER_NOT_EXIST":
         return QueryAnswer(None, "ORDER_NOT_EXIST", "微信支付无此订单：居民尚未支付")
     if status != 200:
@@ -260,12 +270,7 @@ def read_prepay(
     now: dt.datetime,
 ) -> str:  # fmt: skip
     """JSAPI 下单's answer, its Wechatpay-* signature verified: the prepay_id; NotificationRefused otherwise."""
-    verify_signature(headers, body, public_keys, now)
-    try:
-        data = json.loads(body)
-        assert isinstance(data, dict)
-    except (ValueError, AssertionError):
-        raise NotificationRefused(f"下单应答不是 JSON（HTTP {status}）") from None
+    data = _signed_answer(status, headers, body, public_keys, now, "下单")
     prepay = data.get("prepay_id")
     if status != 200 or not isinstance(prepay, str) or not prepay:
         raise NotificationRefused(f"下单失败（HTTP {status}）：{data.get('code')} {data.get('message')}")
