@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from canbao.channels import ChannelPayment, NotificationRefused, QueryAnswer
 from canbao.clock import CAMPAIGN_ZONE
+from canbao.money import to_yuan
 
 KIND = "alipay"
 SUCCESS = ("TRADE_SUCCESS", "TRADE_FINISHED")
@@ -131,7 +132,7 @@ def yuan(fen: int) -> str:
     """Integer fen as Alipay's amount: yuan with exactly two decimals (no float on the way)."""
     if fen < 0:
         raise ValueError(fen)
-    return f"{fen // 100}.{fen % 100:02d}"
+    return str(to_yuan(fen))
 
 
 def wap_pay_params(

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -178,12 +178,17 @@ def _signed_answer(
 ) -> dict[str, Any]:  # fmt: skip
     """An answer of WeChat Pay's API, its Wechatpay-* signature verified as a notification's, as a JSON object."""
     verify_signature(headers, body, public_keys, now)
+    return _json_object(body, f"{what}应答不是 JSON（HTTP {status}）")
+
+
+def _json_object(body: bytes, refusal: str) -> dict[str, Any]:
+    """The body as a JSON object; NotificationRefused with `refusal` for anything else."""
     try:
         data = json.loads(body)
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise NotificationRefused(f"{what}应答不是 JSON（HTTP {status}）")
+        raise NotificationRefused(refusal)
     return data
 
 
@@ -225,8 +230,6 @@ JSAPI_PATH = "/v3/pay/transactions/jsapi"
 def authorize_url(oauth: str, *, appid: str, redirect_uri: str, state: str) -> str:
     """网页授权 snsapi_base (silent: the openid only): WeChat sends the browser back to `redirect_uri` with
     ``code`` and ``state``."""
-    from urllib.parse import urlencode
-
     query = urlencode(
         {"appid": appid, "redirect_uri": redirect_uri, "response_type": "code", "scope": "snsapi_base",
          "state": state}
@@ -235,19 +238,13 @@ def authorize_url(oauth: str, *, appid: str, redirect_uri: str, state: str) -> s
 
 
 def token_url(sns: str, *, appid: str, secret: str, code: str) -> str:
-    from urllib.parse import urlencode
-
     query = urlencode({"appid": appid, "secret": secret, "code": code, "grant_type": "authorization_code"})
     return f"{sns}/sns/oauth2/access_token?{query}"
 
 
 def read_openid(body: bytes) -> str:
     """The openid of sns/oauth2/access_token's answer; NotificationRefused with WeChat's errcode otherwise."""
-    try:
-        data = json.loads(body)
-        assert isinstance(data, dict)
-    except (ValueError, AssertionError):
-        raise NotificationRefused("微信网页授权的应答不是 JSON") from None
+    data = _json_object(body, "微信网页授权的应答不是 JSON")
     openid = data.get("openid")
     if data.get("errcode") or not isinstance(openid, str) or not openid:
         raise NotificationRefused(f"微信网页授权失败：{data.get('errcode')} {data.get('errmsg')}")

@@ -56,9 +56,9 @@ class Channel:
     def pays_in_channel(self) -> bool:
         """Whether the resident pays in the channel's own pay step (Alipay 手机网站支付, WeChat JSAPI): the
         merchant's key signs it, canbao's public URL makes its notify and return addresses."""
-        if self.merchant_key is None or self.public_url is None:
-            return False
-        return self.kind == "alipay" or (self.app_id is not None and self.app_secret is not None)
+        return pays_in_channel(
+            self.kind, self.merchant_key is not None, self.public_url, self.app_id, self.app_secret is not None
+        )
 
     @property
     def gateway(self) -> str:
@@ -154,6 +154,12 @@ def add_channel(
         gateway_url,
         **pay,
     )
+
+
+def pays_in_channel(kind: str, signed: bool, public_url: str | None, app_id: str | None, secret: bool) -> bool:
+    """Channel.pays_in_channel from a channel's settings, for a listing that does not load its keys: the
+    merchant's key (`signed`) and canbao's public URL, and for WeChat Pay the appid and AppSecret."""
+    return bool(signed and public_url and (kind == "alipay" or (app_id and secret)))
 
 
 def _url(field: str, value: str | None, words: str) -> str | None:

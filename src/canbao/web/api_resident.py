@@ -162,6 +162,7 @@ def resident_channels(engine: EngineDep) -> Response:
     """The registered online channels a resident may choose: name and the words shown (never their keys)."""
     from sqlalchemy import select
 
+    from canbao.services.channels import pays_in_channel
     from canbao.services.resident import KIND_LABELS
     from canbao.store.tables import payment_channels
 
@@ -171,12 +172,13 @@ def resident_channels(engine: EngineDep) -> Response:
             select(t.name, t.kind, t.merchant_private_key.is_not(None).label("signed"), t.public_url, t.app_id,
                    t.app_secret.is_not(None).label("secret")).order_by(t.id)
         ).all()  # fmt: skip
-
-    def in_channel(r: Any) -> bool:  # as services.channels.Channel.pays_in_channel, without loading the keys
-        return bool(r.signed and r.public_url and (r.kind == "alipay" or (r.app_id and r.secret)))
-
     items = [
-        {"name": r.name, "kind": r.kind, "label": KIND_LABELS.get(r.kind, r.name), "pay_step": in_channel(r)}
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "label": KIND_LABELS.get(r.kind, r.name),
+            "pay_step": pays_in_channel(r.kind, r.signed, r.public_url, r.app_id, r.secret),
+        }
         for r in rows
     ]
     return _private({"channels": items})
