@@ -109,12 +109,15 @@ def mounted_gateway(folder: Path, fixed_today: dt.date | None) -> FastAPI:
                           merchant_public_key=merchant_public_key(folder))  # fmt: skip
 
 
+MERCHANT_KEY = "merchant_key.pem"  # in the simulator's folder: the simulated merchant's API private key
+
+
 def merchant_public_key(folder: Path) -> rsa.RSAPublicKey | None:
     """The simulated merchant's public key (of `merchant_key.pem`, made by setup --gateway-url), or None."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    path = folder / "merchant_key.pem"
+    path = folder / MERCHANT_KEY
     if not path.is_file():
         return None
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -129,7 +132,7 @@ def merchant_key_pem(folder: Path) -> bytes:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    path = folder / "merchant_key.pem"
+    path = folder / MERCHANT_KEY
     if not path.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(

@@ -94,7 +94,7 @@ class PaySteps:
         self.prepays: dict[str, Prepay] = {}
         self.trades: dict[str, WapTrade] = {}
 
-    def _pay(self, request: Request, channel: SimulatedChannel, out_trade_no: str, amount_fen: int) -> str:
+    def pay(self, request: Request, channel: SimulatedChannel, out_trade_no: str, amount_fen: int) -> str:
         found = channel.lookup(out_trade_no)
         if found is not None and found.state == "paid":
             return found.transaction_id  # paid already: nothing new to notify
@@ -137,7 +137,7 @@ class PaySteps:
             trade = self.trades.pop(trade_id, None)
         if trade is None:
             return _page("支付宝 · 错误", "交易不存在或已支付", 404)
-        txn = self._pay(request, trade.channel, trade.out_trade_no, trade.amount_fen)
+        txn = self.pay(request, trade.channel, trade.out_trade_no, trade.amount_fen)
         keys = trade.channel.keys
         back = {
             "charset": "utf-8", "out_trade_no": trade.out_trade_no, "method": "alipay.trade.wap.pay.return",
@@ -252,7 +252,7 @@ def pay_routes(steps: PaySteps) -> APIRouter:
         found = steps.bridge_prepay(_json_object(await request.body()))
         if isinstance(found, str):
             return JSONResponse({"ok": False, "err_msg": "get_brand_wcpay_request:fail", "words": found})
-        steps._pay(request, found.channel, found.out_trade_no, found.amount_fen)
+        steps.pay(request, found.channel, found.out_trade_no, found.amount_fen)
         return JSONResponse({"ok": True, "err_msg": "get_brand_wcpay_request:ok"})
 
     return router

@@ -107,5 +107,18 @@ const h5 = (() => {
     return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  return { el, yuan, identity, call, problem, fail, hide, busy, row, normaliseId, ID_PATTERN, inWeChat, nonce };
+  /* An order's pay step (POST /api/v1/orders/{no}/pay); for WeChat Pay with a fresh 网页授权 state, kept in the tab
+     and checked when the browser comes back to /h5/wxpay/{no}. */
+  function startPayStep(no, token, wechat) {
+    const body = {};
+    if (wechat) {
+      body.state = nonce();
+      sessionStorage.setItem(`h5:wxstate:${no}`, body.state);
+    }
+    return call("POST", `/api/v1/orders/${encodeURIComponent(no)}/pay`, body, { "X-Order-Token": token });
+  }
+
+  return {
+    el, yuan, identity, call, problem, fail, hide, busy, row, normaliseId, ID_PATTERN, inWeChat, startPayStep,
+  };
 })();

@@ -180,16 +180,12 @@
      网页授权, then /h5/wxpay/{no} places the JSAPI order and calls WeixinJSBridge. */
   async function payStep(order, button, orderError) {
     const no = order.out_trade_no;
-    const body = {};
-    if (order.pay_step === "wechatpay_v3") {
-      if (!h5.inWeChat()) {
-        h5.busy(button, false);
-        return h5.fail(orderError, "微信支付须在微信中完成：请在微信中打开本页面缴费，或改选其他缴费渠道。订单已生成，未发生扣款。");
-      }
-      body.state = h5.nonce();
-      sessionStorage.setItem(`h5:wxstate:${no}`, body.state);
+    const wechat = order.pay_step === "wechatpay_v3";
+    if (wechat && !h5.inWeChat()) {
+      h5.busy(button, false);
+      return h5.fail(orderError, "微信支付须在微信中完成：请在微信中打开本页面缴费，或改选其他缴费渠道。订单已生成，未发生扣款。");
     }
-    const answer = await h5.call("POST", `/api/v1/orders/${encodeURIComponent(no)}/pay`, body, { "X-Order-Token": order.token });
+    const answer = await h5.startPayStep(no, order.token, wechat);
     if (!answer.ok) {
       h5.busy(button, false);
       return h5.fail(orderError, h5.problem(answer));

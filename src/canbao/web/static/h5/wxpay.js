@@ -45,9 +45,7 @@
   }
   retry.addEventListener("click", async () => {
     h5.busy(retry, true, "正在发起…");
-    const fresh = h5.nonce();
-    sessionStorage.setItem(`h5:wxstate:${no}`, fresh);
-    const answer = await h5.call("POST", `/api/v1/orders/${encodeURIComponent(no)}/pay`, { state: fresh }, { "X-Order-Token": token });
+    const answer = await h5.startPayStep(no, token, true);
     h5.busy(retry, false);
     if (!answer.ok) return stop(h5.problem(answer), true);
     location.href = answer.data.how === "redirect" ? answer.data.url : status;
