@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import os
 import random
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -24,12 +26,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, text, update
 
 from canbao.channels import ChannelPayment
 from canbao.services import inbox
 from canbao.services.channels import Channel
-from canbao.services.notifications import CLAIM_STALE, NotificationFlagged, Receipt, apply_pending, record
+from canbao.services.notifications import (
+    CLAIM_STALE,
+    NotificationApplier,
+    NotificationFlagged,
+    Receipt,
+    apply_pending,
+    record,
+)
 from canbao.simulator.channel import Notification, SimulatedChannel
 from canbao.simulator.keys import ChannelKeys
 from canbao.store.db import make_engine
@@ -207,6 +216,102 @@ def test_a_notification_the_database_refuses_does_not_refuse_the_others_of_its_b
     apply_all(engine)
     assert payments_applied(engine) == dict.fromkeys(expected, 1)
     assert enrolled(engine) == 5
+
+
+# --- the applier's thread -----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_an_applier_given_a_nice_value_applies_at_that_lower_priority_and_the_process_keeps_its_own(
+    engine: Engine, channel: Channel
+) -> None:
+    number = make_orders(engine, 1)[0]
+    assert outcome(engine, channel, payment(number, "4200000000000000000301")) == "new"
+    process = os.getpriority(os.PRIO_PROCESS, os.getpid())
+    applier = NotificationApplier(engine, runner="test", clock=lambda: NOW, today=lambda: TODAY, nice=5)
+    applier.start()
+    try:
+        wait_until(lambda: payments_applied(engine) == {"4200000000000000000301": 1}, "the notification applied")
+        assert applier._thread is not None and applier._thread.native_id is not None
+        assert os.getpriority(os.PRIO_PROCESS, applier._thread.native_id) == min(19, process + 5)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process
+    finally:
+        applier.stop()
+
+
+# --- the writer's own connection ----------------------------------------------------------------------------
+
+
+def writers_connection(engine: Engine) -> Connection:
+    """The connection the engine's inbox writer keeps between batches (it is idle while the test reads it)."""
+    held = inbox._writers[id(engine)]._held
+    assert held is not None
+    return held
+
+
+def test_a_writer_whose_kept_connection_was_cut_writes_the_next_batch_on_a_new_one(
+    engine: Engine, channel: Channel
+) -> None:
+    numbers = make_orders(engine, 2)
+    assert outcome(engine, channel, payment(numbers[0], "4200000000000000000101")) == "new"
+    kept = writers_connection(engine)
+    if engine.dialect.name == "postgresql":  # the server ends the session, as a restart would
+        pid = kept.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        owner = make_engine(engine.url.render_as_string(hide_password=False), app_role=False)  # a superuser's
+        with owner.connect() as c:
+            assert c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        owner.dispose()
+    else:
+        kept.connection.dbapi_connection.close()  # type: ignore[union-attr]
+    assert outcome(engine, channel, payment(numbers[1], "4200000000000000000102")) == "new"
+    assert writers_connection(engine) is not kept
+    assert [t for t, _, _ in inbox_rows(engine)] == ["4200000000000000000101", "4200000000000000000102"]
+    apply_all(engine)
+    assert payments_applied(engine) == {"4200000000000000000101": 1, "4200000000000000000102": 1}
+
+
+def _replays_lookup_plans(c: Connection) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL made on this session for the lookup of replays' first copies."""
+    row = c.execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE :lookup AND statement NOT LIKE :this"
+        ),
+        {"lookup": "%transaction_id = ANY%", "this": "%pg_prepared_statements%"},
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def test_a_replays_first_copy_is_looked_up_with_the_inbox_as_large_as_it_is_now_not_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL: psycopg prepares a statement a session runs often, and PostgreSQL would then keep one generic
+    plan, made while the inbox was small (as at the start of the rush: a scan of the whole table, 20 of the 30
+    lookups here); canbao's sessions plan each time with the table's size of the moment."""
+    with fresh_database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            channel = ChannelKeys.generate("wechatpay_v3", "wx").register(engine, actor="test", now=NOW)
+            numbers = make_orders(engine, 30)
+            paid = [payment(n, f"42000000000000000002{k:02d}") for k, n in enumerate(numbers)]
+            # each a batch of its own and then its replay: 15 lookups on a small inbox (psycopg prepares after
+            # five, PostgreSQL makes five custom plans before it weighs a generic one)
+            for p in paid[:15]:
+                assert outcome(engine, channel, p) == "new"
+                assert outcome(engine, channel, p) == "duplicate"
+            with engine.begin() as c:  # the inbox grows by 20,000 rows
+                c.exec_driver_sql(
+                    "INSERT INTO channel_notifications (channel, channel_kind, transaction_id, out_trade_no, "
+                    "amount_fen, succeeded_at, received_at, source, status) SELECT 'wx', 'wechatpay_v3', "
+                    "'g' || i, 'none', 1, now(), now(), 'notify', 'flagged' FROM generate_series(1, 20000) i"
+                )
+            for p in paid[15:]:
+                assert outcome(engine, channel, p) == "new"
+                assert outcome(engine, channel, p) == "duplicate"
+            generic, custom = _replays_lookup_plans(writers_connection(engine))
+            assert generic == 0 and custom >= 10
+        finally:
+            engine.dispose()
 
 
 # --- kill -9 of canbao serve ---------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None, simulato
 
     from canbao.bootstrap import TODAY_VARIABLE
     from canbao.errors import InputError
+    from canbao.services.notifications import APPLIER_NICE
     from canbao.web.app import PaymentWork, create_app
     from canbao.web.asgi import APPLY_VARIABLE
 
@@ -95,9 +96,10 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None, simulato
     else:  # each worker process builds its own app (canbao.web.asgi.portal) from the same environment
         database.dispose()
         # The notifications' applier and the order queries run here, in the supervising process, not in the
-        # workers: applying a batch is CPU work that would hold a worker's GIL while its requests wait.
+        # workers: applying a batch is CPU work that would hold a worker's GIL while its requests wait; and at
+        # a lower priority, so that the workers' answers go first on the cores.
         os.environ[APPLY_VARIABLE] = "0"
-        payment_work = PaymentWork(settings(), database)
+        payment_work = PaymentWork(settings(), database, nice=APPLIER_NICE)
         payment_work.start()
         try:
             uvicorn.run("canbao.web.asgi:portal", factory=True, workers=workers, **options)

@@ -2,7 +2,7 @@
 
 At the 12-31 rush a commit of its own for every notification would cost one WAL flush each (about 850 a
 second on this machine, the benchmark's ceiling): instead the notifications that arrive while one batch is
-being written wait and go together in the next one — one transaction, one flush, a few statements — and
+being written wait and go together in the next one — one INSERT, one flush, a few statements — and
 each caller is answered after that commit (group commit).  A lone notification is written at once: there is
 no delay to fill a batch.
 
@@ -11,7 +11,7 @@ multi-row `INSERT … ON CONFLICT (channel, transaction_id) DO NOTHING RETURNING
 there, the first copy (one SELECT).  A notification is `pending` when it matches an order of canbao's of the
 same channel and amount, `flagged` with the reason otherwise.  A batch the database refuses for another
 reason than being busy is written again one notification at a time, so that one bad notification does not
-refuse the others.
+refuse the others.  Each engine's writer keeps a connection of its own while it writes (`_connection`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, String, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from canbao.channels import ChannelPayment
 from canbao.money import to_yuan
@@ -155,23 +156,65 @@ class InboxWriter:
         self.waiting: list[tuple[_Item, Future[Written]]] = []
         self.wakeup = threading.Condition(_lock)
         self.thread = threading.Thread(target=self._run, name="canbao-inbox", daemon=True)
+        self._held: Connection | None = None
 
     def _run(self) -> None:
-        while True:
-            with _lock:
-                while not self.waiting:
-                    if not self.wakeup.wait(IDLE_S) and not self.waiting:
-                        if _writers.get(id(self.engine)) is self:
-                            del _writers[id(self.engine)]
-                        return
-                batch = self.waiting[:BATCH]
-                del self.waiting[:BATCH]
-            self._write(batch)
+        try:
+            while True:
+                with _lock:
+                    while not self.waiting:
+                        if not self.wakeup.wait(IDLE_S) and not self.waiting:
+                            if _writers.get(id(self.engine)) is self:
+                                del _writers[id(self.engine)]
+                            return
+                    batch = self.waiting[:BATCH]
+                    del self.waiting[:BATCH]
+                self._write(batch)
+        finally:
+            self._let_go()
+
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept while it writes: no pool checkout and ping for each batch.  On
+        PostgreSQL in autocommit, each statement its own transaction: the batch's INSERT, one statement, is
+        atomic and durable when it returns (no BEGIN and COMMIT round trips), and the reads around it need no
+        transaction (an order's channel and amount never change; a copy's first row is committed, as ON
+        CONFLICT waits for it).  SQLite writes the batch in one transaction (`_write`)."""
+        if self._held is None:
+            c = self.engine.connect()
+            if c.dialect.name == "postgresql":
+                c = c.execution_options(isolation_level="AUTOCOMMIT")
+            self._held = c
+        return self._held
+
+    def _let_go(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.invalidate()  # whatever state a failure left it in: never back to the pool
+            held.close()
+
+    def _written(self, items: list[_Item]) -> list[Written]:
+        for attempt in (1, 2):
+            try:
+                c = self._connection()
+                if c.dialect.name == "postgresql":
+                    return write_batch(c, items)
+                with c.begin():
+                    return write_batch(c, items)
+            except DBAPIError as exc:
+                self._let_go()
+                # the kept connection lost (the server restarted, an idle connection cut): once more on a new
+                # one, as the pool's ping would have; a batch already committed comes back as copies
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+            except BaseException:
+                self._let_go()
+                raise
+        raise AssertionError("unreachable")
 
     def _write(self, batch: list[tuple[_Item, Future[Written]]]) -> None:
         try:
-            with busy_is_refusal(), self.engine.begin() as c:
-                written = write_batch(c, [item for item, _ in batch])
+            with busy_is_refusal():
+                written = self._written([item for item, _ in batch])
         except BaseException as exc:
             if len(batch) > 1 and not is_busy(exc) and not isinstance(exc, KeyboardInterrupt | SystemExit):
                 for one in batch:  # which one the database refuses: the others are written

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import secrets
 import threading
 import time
@@ -311,6 +312,23 @@ def wake_appliers() -> None:
         applier.wake()
 
 
+APPLIER_NICE = 10  # an applier in a process of its own gives way to the workers' acknowledgements
+
+
+def _lower_priority(by: int) -> None:
+    """This thread's scheduling priority lowered `by` (Linux: a thread's nice value is its own): at the rush
+    the two cores are shared with the workers that answer the channels, whose answers are due in tens of
+    milliseconds, while an enrollment has a second to become visible (benchmarks/notifications.py).  Not for
+    a thread that shares its process's GIL with requests: they would wait for it to be scheduled."""
+    if by == 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + by)
+    except (AttributeError, OSError):  # Windows has no nice values: the applier runs as it is
+        pass
+
+
 class NotificationApplier:
     """A thread of a serving process that applies the inbox: woken by every notification this process records,
     and every POLL_S anyway (notifications recorded by another process, claims a dead process left)."""
@@ -326,9 +344,10 @@ class NotificationApplier:
         clock: Callable[[], dt.datetime] = utc_now,
         today: Callable[[], dt.date | None] = lambda: None,
         on_error: Callable[[BaseException], object] | None = None,
+        nice: int = 0,
     ) -> None:
         self.engine, self.runner, self.clock, self.today = engine, runner, clock, today
-        self.on_error = on_error
+        self.on_error, self.nice = on_error, nice
         self._event = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -350,6 +369,7 @@ class NotificationApplier:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        _lower_priority(self.nice)
         while not self._stop.is_set():
             self._event.wait(self.POLL_S)
             self._event.clear()

@@ -25,7 +25,10 @@ class PaymentWork:
     """The online payments' background work of a serving process (a worker's app, or `canbao serve --workers
     N`'s supervisor): the inbox's applier and the 主动查单 of orders left without a notification."""
 
-    def __init__(self, settings: Settings, engine: Engine, clock: Callable[[], dt.datetime] = _utc_now) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, clock: Callable[[], dt.datetime] = _utc_now, *, nice: int = 0
+    ) -> None:
+        """`nice`: lower the applier's priority by that much (the supervisor's, which serves no request)."""
         import os
         import socket
 
@@ -42,6 +45,7 @@ class PaymentWork:
             clock=clock,
             today=lambda: settings.fixed_today or campaign_date(clock()),
             on_error=record,
+            nice=nice,
         )
         self.querier = OrderQuerier(engine, clock=_utc_now, on_error=record)  # the real time: channels' clocks
 
