@@ -282,6 +282,7 @@ web_sessions = Table(
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Index("ix_web_sessions_user", "user_id"),
+    Index("ix_web_sessions_last_seen", "last_seen_at"),  # the purge (services.housekeeping)
 )
 
 # Every login attempt, for the throttle (per account and per address over a window) and for the record.
@@ -297,6 +298,7 @@ login_attempts = Table(
     Column("throttled", Boolean, nullable=False, server_default=text("false")),
     Index("ix_login_attempts_username_at", "username", "at"),
     Index("ix_login_attempts_address_at", "address", "at"),
+    Index("ix_login_attempts_at", "at"),  # the purge (services.housekeeping)
 )
 
 # Background jobs of the portal (canbao.services.jobs, migration 0013): long work run on a worker thread,
@@ -427,6 +429,7 @@ resident_attempts = Table(
     Column("failed", Boolean, nullable=False),
     Index("ix_resident_attempts_address_at", "address", "at"),
     Index("ix_resident_attempts_id_at", "id_sha256", "at"),
+    Index("ix_resident_attempts_at", "at"),  # the purge (services.housekeeping)
 )
 
 refund_requests = Table(

@@ -22,8 +22,9 @@ def _utc_now() -> dt.datetime:
 
 
 class PaymentWork:
-    """The online payments' background work of a serving process (a worker's app, or `canbao serve --workers
-    N`'s supervisor): the inbox's applier and the 主动查单 of orders left without a notification."""
+    """The background work of a serving process (a worker's app, or `canbao serve --workers N`'s supervisor):
+    the inbox's applier, the 主动查单 of orders left without a notification, and the purge of stale throttle
+    records and sessions (services.housekeeping)."""
 
     def __init__(
         self, settings: Settings, engine: Engine, clock: Callable[[], dt.datetime] = _utc_now, *, nice: int = 0
@@ -34,6 +35,7 @@ class PaymentWork:
 
         from canbao.clock import campaign_date
         from canbao.errorlog import record
+        from canbao.services.housekeeping import Housekeeper
         from canbao.services.notifications import NotificationApplier
         from canbao.services.order_query import OrderQuerier
 
@@ -48,13 +50,16 @@ class PaymentWork:
             nice=nice,
         )
         self.querier = OrderQuerier(engine, clock=_utc_now, on_error=record)  # the real time: channels' clocks
+        self.housekeeper = Housekeeper(engine, clock=clock, on_error=record)  # the clock the attempts were stamped by
 
     def start(self) -> None:
         self.applier.start()  # notifications a restart left pending are applied
         self.querier.start()
+        self.housekeeper.start()
         freeze_startup_objects()
 
     def stop(self) -> None:
+        self.housekeeper.stop()
         self.querier.stop()
         self.applier.stop()
 
