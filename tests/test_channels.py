@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
-from canbao.channels import NotificationRefused, alipay, wechatpay_v3
+from canbao.channels import NotAPayment, NotificationRefused, alipay, wechatpay_v3
 from canbao.clock import CAMPAIGN_ZONE
 
 NOW = dt.datetime(2021, 12, 31, 8, 0, tzinfo=dt.UTC)
@@ -194,8 +194,9 @@ def test_an_alipay_notification_changed_or_not_a_success_is_refused() -> None:
         read_alipay(params | {"sign_type": "RSA"})
     with pytest.raises(NotificationRefused, match="base64"):
         read_alipay(params | {"sign": "%%%"})
-    with pytest.raises(NotificationRefused, match="交易状态不是成功"):
-        read_alipay(alipay_params(trade_status="WAIT_BUYER_PAY"))
+    for status in ("WAIT_BUYER_PAY", "TRADE_CLOSED"):  # verified, but no payment: acknowledged, never applied
+        with pytest.raises(NotAPayment, match=f"{status}，不是支付成功"):
+            read_alipay(alipay_params(trade_status=status))
     with pytest.raises(NotificationRefused, match="两位小数"):
         read_alipay(alipay_params(total_amount="380.001"))
     with pytest.raises(NotificationRefused, match="格式不对"):

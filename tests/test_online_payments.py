@@ -17,7 +17,14 @@ from canbao.ids import make_id_number
 from canbao.services.channels import add_channel
 from canbao.services.notifications import apply_pending
 from canbao.services.resident_access import ID_FAILURES, NOT_RECOGNISED
-from canbao.store.tables import channel_notifications, enrollments, ledger_entries, order_persons, orders
+from canbao.store.tables import (
+    audit_log,
+    channel_notifications,
+    enrollments,
+    ledger_entries,
+    order_persons,
+    orders,
+)
 from test_channels import API_V3_KEY, CHANNEL_KEY, OTHER_KEY, SERIAL, alipay_params, transaction, wechat_notification
 from web_support import Portal
 
@@ -159,6 +166,36 @@ def test_an_alipay_payment_is_answered_with_the_bare_success_and_enrolls_once(po
     with portal.engine.connect() as c:
         txns = c.execute(select(ledger_entries.c.channel_txn_id, ledger_entries.c.channel_name)).all()
     assert txns == [("2021122022001488880500099999", "ali")]
+
+
+def test_an_alipay_closed_trade_is_acknowledged_and_audited_never_enrolled_and_a_forged_one_refused(
+    portal: Portal,
+) -> None:
+    """TRADE_CLOSED, which Alipay sends by default (an unpaid trade closed at its timeout, a paid one refunded in
+    full), and WAIT_BUYER_PAY: answered success so that Alipay stops sending them, nothing in the inbox."""
+    created = order(portal, "ali", **new_resident(305, name="王五"))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for k, status in enumerate(("TRADE_CLOSED", "WAIT_BUYER_PAY")):
+        params = alipay_params(out_trade_no=created["out_trade_no"], total_amount="320.00", trade_status=status,
+                               trade_no=f"202112202200148888050009000{k}")  # fmt: skip
+        answer = portal.client.post("/notify/alipay/ali", content=urlencode(params), headers=form)
+        assert (answer.status_code, answer.text) == (200, "success")
+    forged = alipay_params(out_trade_no=created["out_trade_no"], trade_status="TRADE_CLOSED", key=OTHER_KEY)
+    answer = portal.client.post("/notify/alipay/ali", content=urlencode(forged), headers=form)
+    assert answer.status_code == 401 and answer.text != "success"
+    apply(portal)
+    assert count(portal.engine, channel_notifications) == 0
+    assert count(portal.engine, ledger_entries) == 0
+    with portal.engine.connect() as c:
+        lines = c.execute(
+            select(audit_log.c.actor, audit_log.c.subject, audit_log.c.detail)
+            .where(audit_log.c.outcome == "not_paid")
+            .order_by(audit_log.c.id)
+        ).all()
+    assert [(a, s) for a, s, _ in lines] == [
+        ("channel:ali", "2021122022001488880500090000"), ("channel:ali", "2021122022001488880500090001")
+    ]  # fmt: skip
+    assert "TRADE_CLOSED" in lines[0][2] and "不入账" in lines[0][2]
 
 
 def test_a_family_order_enrolls_each_person_with_the_transaction_id_suffixed_after_the_first(portal: Portal) -> None:

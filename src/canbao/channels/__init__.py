@@ -25,6 +25,16 @@ class NotificationRefused(CanbaoError):
     """A notification that is not the channel's, not intact, too old, or not a success: never applied."""
 
 
+class NotAPayment(CanbaoError):
+    """A notification the channel signed that reports no payment: Alipay's TRADE_CLOSED (an unpaid trade closed
+    at its timeout, or a paid one refunded in full: sent by default) or WAIT_BUYER_PAY.  Acknowledged, so that
+    the channel stops sending it, and never applied."""
+
+    def __init__(self, status: str, trade: str) -> None:
+        super().__init__(f"交易 {trade} 的状态为 {status}，不是支付成功：已收到，不入账")
+        self.status, self.trade = status, trade
+
+
 @dataclass(frozen=True)
 class ChannelPayment:
     """What a verified success notification says: the merchant's order, the channel's own transaction id (the

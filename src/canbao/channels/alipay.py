@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from canbao.channels import ChannelPayment, NotificationRefused, QueryAnswer
+from canbao.channels import ChannelPayment, NotAPayment, NotificationRefused, QueryAnswer
 from canbao.clock import CAMPAIGN_ZONE
 from canbao.money import to_yuan
 
@@ -63,11 +63,12 @@ def verify(params: Mapping[str, str], public_key: rsa.RSAPublicKey) -> None:
 
 
 def read_notification(params: Mapping[str, str], *, public_key: rsa.RSAPublicKey) -> ChannelPayment:
-    """A verified success notification as a ChannelPayment; NotificationRefused otherwise."""
+    """A verified success notification as a ChannelPayment; NotAPayment when it is verified but another state,
+    NotificationRefused otherwise."""
     verify(params, public_key)
     status = params.get("trade_status")
     if status not in SUCCESS:
-        raise NotificationRefused(f"交易状态不是成功（{status}）")
+        raise NotAPayment(str(status), str(params.get("trade_no") or params.get("out_trade_no") or "（无交易号）"))
     return _trade_payment(params, "gmt_payment", params.get("notify_id"), params.get("app_id"))
 
 

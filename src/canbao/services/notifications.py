@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl
 import polars as pl
 from sqlalchemy import BigInteger, Connection, Engine, bindparam, select, update
 
-from canbao.channels import ChannelPayment, NotificationRefused, alipay, wechatpay_v3
+from canbao.channels import ChannelPayment, NotAPayment, NotificationRefused, alipay, wechatpay_v3
 from canbao.clock import campaign_date
 from canbao.errors import CanbaoError
 from canbao.quote import application_row
@@ -148,8 +148,18 @@ def receive(
 ) -> Receipt:
     """A notification as it arrived at `/notify/{kind}/{name}`: verified, then recorded."""
     channel = _known(cached_channel(engine, kind, name), kind, name)
-    payment = read_payment(channel, headers, body, real_now)
+    try:
+        payment = read_payment(channel, headers, body, real_now)
+    except NotAPayment as exc:
+        _audit_not_a_payment(engine, channel, exc)
+        raise
     return record(engine, channel, payment, source="notify", received_at=real_now)
+
+
+def _audit_not_a_payment(engine: Engine, channel: Channel, exc: NotAPayment) -> None:
+    """A closed trade's notification kept in the audit log: one for an order canbao enrolled means the channel
+    refunded it in full (the day's reconciliation against the channel's bill shows the money)."""
+    audit(engine, f"channel:{channel.name}", "notify", exc.trade, "not_paid", str(exc))
 
 
 async def receive_async(
@@ -163,7 +173,11 @@ async def receive_async(
     if not found:
         channel = await asyncio.to_thread(cached_channel, engine, kind, name)
     channel = _known(channel, kind, name)
-    payment = read_payment(channel, headers, body, real_now)
+    try:
+        payment = read_payment(channel, headers, body, real_now)
+    except NotAPayment as exc:
+        await asyncio.to_thread(_audit_not_a_payment, engine, channel, exc)
+        raise
     future = inbox.submit(engine, channel, payment, source="notify", received_at=real_now, on_written=wake_appliers)
     written = await asyncio.wrap_future(future)
     if written.flag:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from canbao.channels import NotificationRefused, alipay, wechatpay_v3
+from canbao.channels import NotAPayment, NotificationRefused, alipay, wechatpay_v3
 from canbao.errors import CanbaoError
 from canbao.services.notifications import NotificationFlagged, UnknownChannel, receive_async
 
@@ -55,6 +55,8 @@ async def answer(request: Request, kind: str, name: str) -> Response:
         await receive_async(
             app.state.engine, kind, name, headers=dict(request.headers), body=body, real_now=app.state.real_clock()
         )
+    except NotAPayment:  # verified, nothing to apply: received, so that the channel stops sending it
+        return _answer(kind, True)
     except NotificationFlagged as exc:
         return _answer(kind, False, str(exc), 400)
     except UnknownChannel as exc:
