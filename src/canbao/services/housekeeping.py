@@ -12,14 +12,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
 
-from canbao.errors import CanbaoError
 from canbao.services.accounts import SESSION_LIFETIME, THROTTLE_WINDOW
+from canbao.services.periodic import Periodic
 from canbao.services.resident_access import WINDOW
 from canbao.store.tables import login_attempts, resident_attempts, web_sessions
 from canbao.store.uow import audit, busy_is_refusal
@@ -50,37 +48,11 @@ def purge(engine: Engine, *, now: dt.datetime, actor: str = "system:housekeeping
     return purged
 
 
-class Housekeeper:
+class Housekeeper(Periodic):
     """A thread of a serving process that runs `purge` every EVERY_S."""
 
     EVERY_S = 600.0
+    NAME = "canbao-housekeeping"
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        clock: Callable[[], dt.datetime],
-        on_error: Callable[[BaseException], object] | None = None,
-    ) -> None:
-        self.engine, self.clock, self.on_error = engine, clock, on_error
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="canbao-housekeeping", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.EVERY_S):
-            try:
-                purge(self.engine, now=self.clock())
-            except CanbaoError:
-                pass  # the database busy: the next round
-            except Exception as exc:  # a bug: logged, the thread lives on
-                if self.on_error is not None:
-                    self.on_error(exc)
+    def round(self) -> None:
+        purge(self.engine, now=self.clock())

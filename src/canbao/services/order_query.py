@@ -18,10 +18,9 @@ reach it gets a clear answer on the order, and the next query tries again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -30,10 +29,10 @@ from sqlalchemy import Engine, select, update
 
 from canbao.channels import NotificationRefused, QueryAnswer, alipay, wechatpay_v3
 from canbao.clock import stored_utc
-from canbao.errors import CanbaoError
 from canbao.policy import load_policy
 from canbao.services.channels import Channel, channel_named
 from canbao.services.notifications import NotificationFlagged, record
+from canbao.services.periodic import Periodic
 from canbao.store.tables import orders
 from canbao.store.uow import busy_is_refusal
 
@@ -147,38 +146,17 @@ def _note(engine: Engine, out_trade_no: str, now: dt.datetime, words: str) -> No
         )
 
 
-class OrderQuerier:
-    """A thread of a serving process that runs `query_due` every EVERY_S (beside the inbox's applier)."""
+class OrderQuerier(Periodic):
+    """A thread of a serving process that runs `query_due` every EVERY_S (beside the inbox's applier), with one
+    HTTP client across its sweeps."""
 
     EVERY_S = 60.0
+    NAME = "canbao-order-query"
+    JOIN_S = TIMEOUT_S + 5
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        clock: Callable[[], dt.datetime],
-        on_error: Callable[[BaseException], object] | None = None,
-    ) -> None:
-        self.engine, self.clock, self.on_error = engine, clock, on_error
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def held(self) -> contextlib.AbstractContextManager[object]:
+        self._http = httpx.Client(timeout=TIMEOUT_S)
+        return self._http
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="canbao-order-query", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=TIMEOUT_S + 5)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=TIMEOUT_S) as http:
-            while not self._stop.wait(self.EVERY_S):
-                try:
-                    query_due(self.engine, now=self.clock(), http=http)
-                except CanbaoError:
-                    pass  # the database busy: the next sweep
-                except Exception as exc:  # a bug: logged, the thread lives on
-                    if self.on_error is not None:
-                        self.on_error(exc)
+    def round(self) -> None:
+        query_due(self.engine, now=self.clock(), http=self._http)
