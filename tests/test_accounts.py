@@ -491,3 +491,76 @@ def test_serve_in_several_worker_processes_shares_the_sessions_of_the_database(
         server.terminate()
         _, err = server.communicate(timeout=30)
     assert b"Traceback" not in err
+
+
+# --- re-enabling and an administrator's password reset ---------------------------------------------------------
+
+
+def test_a_disabled_account_enabled_again_logs_in_with_its_password_and_its_old_sessions_stay_ended(
+    engine: Engine,
+) -> None:
+    staff = _add(engine)
+    token, _ = open_session(engine, staff, address="10.0.0.1", now=START)
+    disable_user(engine, "clerk", actor="admin", now=START)
+    assert accounts.enable_user(engine, "clerk", actor="admin", now=START) is True
+    assert accounts.enable_user(engine, "clerk", actor="admin", now=START) is False  # already enabled
+    assert authenticate(engine, "clerk", PASSWORD, address="10.0.0.1", now=START).username == "clerk"
+    assert session_staff(engine, token, now=START, idle=IDLE) is None
+    assert [line.detail for line in _audit(engine, "user_enable")] == ["已启用", "本来就是启用的"]
+    with pytest.raises(InputError, match="没有用户 ghost"):
+        accounts.enable_user(engine, "ghost", actor="admin", now=START)
+
+
+def test_a_password_reset_ends_the_sessions_and_forgets_the_failures_that_locked_the_account(
+    engine: Engine,
+) -> None:
+    staff = _add(engine)
+    token, _ = open_session(engine, staff, address="10.0.0.1", now=START)
+    for k in range(ACCOUNT_FAILURES):  # the forgotten password, tried until the account is locked
+        with pytest.raises(LoginRefused):
+            authenticate(engine, "clerk", f"not the password {k}", address="10.0.0.2", now=START)
+    at = START + dt.timedelta(minutes=1)
+    with pytest.raises(LoginThrottled):
+        authenticate(engine, "clerk", PASSWORD, address="10.0.0.2", now=at)
+    new = "a brand new password"
+    with pytest.raises(InputError, match="至少 10 个字符"):
+        accounts.set_password(engine, "clerk", "short", actor="admin", now=at)
+    assert accounts.set_password(engine, "clerk", new, actor="admin", now=at) == 1
+    later = at + dt.timedelta(seconds=1)
+    assert session_staff(engine, token, now=later, idle=IDLE) is None
+    with pytest.raises(LoginRefused):
+        authenticate(engine, "clerk", PASSWORD, address="10.0.0.3", now=later)  # the old one is gone
+    assert authenticate(engine, "clerk", new, address="10.0.0.3", now=later).username == "clerk"
+    line = _audit(engine, "user_password")[0]
+    assert (line.actor, line.subject) == ("admin", "clerk") and new not in (line.detail or "")
+    with engine.connect() as c:
+        hashed = c.execute(select(users.c.password_hash).where(users.c.username == "clerk")).scalar_one()
+    assert new not in hashed and hashed.startswith("$argon2id$")
+
+
+def test_users_enable_and_reset_password(cli_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from canbao.store.db import make_engine
+
+    _stdin(monkeypatch, f"{PASSWORD}\n")
+    assert invoke(["users", "add", "--username", "lc01", "--role", "township", "--township", "灵城镇",
+                   "--password-stdin"])[0] == 0  # fmt: skip
+    assert invoke(["users", "disable", "lc01"])[0] == 0
+    code, out, err = invoke(["users", "enable", "lc01", "--actor", "admin"])
+    assert (code, out.strip()) == (0, "已启用用户 lc01"), err
+    code, out, err = invoke(["users", "enable", "--username", "lc01"])
+    assert (code, out.strip()) == (0, "用户 lc01 本来就是启用的"), err
+    code, out, err = invoke(["users", "reset-password", "lc01"])
+    assert (code, err.strip().splitlines()[-1]) == (2, "错误：请用 --password-stdin 从标准输入提供密码")
+    _stdin(monkeypatch, "short\n")
+    code, out, err = invoke(["users", "reset-password", "lc01", "--password-stdin"])
+    assert code == 2 and "错误：--password-stdin: 密码至少 10 个字符" in err
+    _stdin(monkeypatch, "a brand new password\n")
+    code, out, err = invoke(["users", "reset-password", "lc01", "--password-stdin", "--actor", "admin"])
+    assert (code, out.strip()) == (0, "已重设用户 lc01 的密码"), err
+    code, out, err = invoke(["users", "enable", "ghost"])
+    assert code == 2 and "没有用户 ghost" in err
+    engine = make_engine(cli_database)
+    try:
+        assert authenticate(engine, "lc01", "a brand new password", address="cli", now=START).username == "lc01"
+    finally:
+        engine.dispose()

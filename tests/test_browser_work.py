@@ -340,13 +340,32 @@ def test_the_county_opens_the_season_adds_a_user_and_reads_the_audit_log(tab: Ta
     row = page.locator('#users tr[data-username="lingcheng_clerk"]')
     expect(row).to_contain_text(portal.village)
     expect(page.locator("#users-info")).to_contain_text("已添加用户 lingcheng_clerk")
-    # Disabled, with a second click to confirm.
-    row.locator("button").click()
-    expect(row.locator("button")).to_have_text("确认停用")
+    # Disabled, with a second click to confirm; enabled again; its password reset.
+    disable = row.locator("button", has_text="停用")
+    disable.click()
+    expect(disable).to_have_text("确认停用")
     with page.expect_response("**/api/v1/users/lingcheng_clerk/disable") as answer:
-        row.locator("button").click()
+        disable.click()
     assert answer.value.status == 204
-    expect(page.locator('#users tr[data-username="lingcheng_clerk"]')).to_contain_text("已停用")
+    expect(row).to_contain_text("已停用")
+    with page.expect_response("**/api/v1/users/lingcheng_clerk/enable") as answer:
+        row.locator("button", has_text="启用").click()
+    assert answer.value.status == 204
+    expect(page.locator("#users-info")).to_contain_text("已启用用户 lingcheng_clerk")
+    expect(row.locator("button", has_text="停用")).to_be_visible()
+    reset = row.locator("[data-password] button")
+    reset.click()
+    expect(reset).to_have_text("确认重设")
+    row.locator("[data-password] input").fill("a-new-password-2")
+    with page.expect_response("**/api/v1/users/lingcheng_clerk/password") as answer:
+        reset.click()
+    assert answer.value.status == 204 and answer.value.request.headers.get("x-csrf-token")
+    expect(page.locator("#users-info")).to_contain_text("已重设用户 lingcheng_clerk 的密码")
+    disable = row.locator("button", has_text="停用")
+    disable.click()
+    with page.expect_response("**/api/v1/users/lingcheng_clerk/disable"):
+        disable.click()
+    expect(row).to_contain_text("已停用")
     # 审计日志: the newest first, both lines there, and filtered by action.
     page.click("nav a:has-text('审计日志')")
     first = page.locator("#audit tbody tr").first

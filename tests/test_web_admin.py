@@ -51,6 +51,27 @@ def test_the_county_administrator_adds_lists_and_disables_accounts_of_their_coun
     assert c.post("/api/v1/users/nobody/disable").status_code == 403
 
 
+def test_the_county_administrator_enables_an_account_again_and_resets_its_password(
+    desk: Desk, engine: Engine
+) -> None:
+    c = desk.as_(ADMIN)
+    new = {"username": "weiji", "role": "township", "township": "韦集镇", "password": PASSWORD}
+    assert c.post("/api/v1/users", json=new).status_code == 201
+    assert c.post("/api/v1/users/weiji/disable").status_code == 204
+    assert c.post("/api/v1/users/weiji/enable").status_code == 204
+    assert c.get("/api/v1/users").json()["items"][0]["disabled"] is False
+    short = c.post("/api/v1/users/weiji/password", json={"password": "short"})
+    assert short.status_code == 422 and short.json()["field"] == "password"
+    assert c.post("/api/v1/users/weiji/password", json={"password": "another-long-password"}).status_code == 204
+    now = dt.datetime.now(dt.UTC)
+    assert authenticate(engine, "weiji", "another-long-password", address="127.0.0.1", now=now).username == "weiji"
+    for what, body in (("enable", None), ("password", {"password": "another-long-password"})):
+        assert c.post(f"/api/v1/users/nobody/{what}", json=body).status_code == 403
+        assert desk.as_(CLERK).post(f"/api/v1/users/weiji/{what}", json=body).status_code == 403
+    forged = c.post("/api/v1/users/weiji/password", json={"password": "x" * 12}, headers={"X-CSRF-Token": "no"})
+    assert forged.status_code == 403
+
+
 def test_other_roles_may_not_manage_accounts_or_read_the_audit_log(
     desk: Desk,
 ) -> None:

@@ -1,4 +1,4 @@
-"""`canbao users add|list|disable`: the portal's accounts (services.accounts).
+"""`canbao users add|list|disable|enable|reset-password`: the portal's accounts (services.accounts).
 
 A password is never an option (it would stay in the shell's history and in `ps`): `--password-stdin` reads one
 line from standard input (`printf '%s\n' "$PW" | canbao users add … --password-stdin`), or asks for it without
@@ -113,6 +113,15 @@ def users_list() -> None:
     Console(width=max(120, Console().width)).print(table)
 
 
+def _one_name(name: str | None, username: str | None, command: str) -> str:
+    if name and username and name != username:
+        raise CanbaoError(f"用户名给了两个：{name} 和 {username}")
+    who = name or username
+    if not who:
+        raise CanbaoError(f"缺少用户名（canbao users {command} 用户名）")
+    return who
+
+
 @users.command("disable")
 @click.argument("name", required=False, metavar="USERNAME")
 @click.option("--username", help="用户名（也可直接写在命令后）")
@@ -121,13 +130,43 @@ def users_disable(name: str | None, username: str | None, actor: str | None) -> 
     """停用门户用户：不能再登录，已登录的会话立即失效."""
     from canbao.services.accounts import disable_user
 
-    if name and username and name != username:
-        raise CanbaoError(f"用户名给了两个：{name} 和 {username}")
-    who = name or username
-    if not who:
-        raise CanbaoError("缺少用户名（canbao users disable 用户名）")
+    who = _one_name(name, username, "disable")
     ended = disable_user(engine(write=True), who, actor=actor_or_login(actor), now=_utc_now())
     click.echo(f"已停用用户 {who}" + (f"，结束会话 {ended} 个" if ended else ""))
+
+
+@users.command("enable")
+@click.argument("name", required=False, metavar="USERNAME")
+@click.option("--username", help="用户名（也可直接写在命令后）")
+@ACTOR
+def users_enable(name: str | None, username: str | None, actor: str | None) -> None:
+    """重新启用已停用的门户用户：用原密码登录."""
+    from canbao.services.accounts import enable_user
+
+    who = _one_name(name, username, "enable")
+    was_disabled = enable_user(engine(write=True), who, actor=actor_or_login(actor), now=_utc_now())
+    click.echo(f"已启用用户 {who}" if was_disabled else f"用户 {who} 本来就是启用的")
+
+
+@users.command("reset-password")
+@click.argument("name", required=False, metavar="USERNAME")
+@click.option("--username", help="用户名（也可直接写在命令后）")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码（必需：密码不出现在命令行）")
+@ACTOR
+def users_reset_password(name: str | None, username: str | None, password_stdin: bool, actor: str | None) -> None:
+    """为忘记密码的门户用户设置新密码：其已登录的会话全部结束，此前输错密码的次数不再计入登录限制."""
+    from canbao.services.accounts import check_password, set_password
+
+    who = _one_name(name, username, "reset-password")
+    if not password_stdin:
+        raise CanbaoError(NO_STDIN)
+    password = _read_password()
+    try:
+        check_password(password)
+    except InputError as exc:  # the password's field is the option it came through
+        raise InputError("--password-stdin", exc.message) from None
+    ended = set_password(engine(write=True), who, password, actor=actor_or_login(actor), now=_utc_now())
+    click.echo(f"已重设用户 {who} 的密码" + (f"，结束会话 {ended} 个" if ended else ""))
 
 
 COMMANDS = [users]

@@ -12,7 +12,9 @@
   Every attempt is a row of `login_attempts` and an audit line `login` (done, refused or throttled).
 - A session is a random token in the browser's cookie; the database keeps only its SHA-256, with the
   session's CSRF token.  It dies at logout, after `idle` without a request, 12 hours after login, and when its
-  user is disabled.
+  user is disabled or given a new password.
+- An administrator enables a disabled account again (`enable_user`) and sets a new password for one whose user
+  forgot it (`set_password`): the throttle then counts only the failures after it.
 
 Everything here takes the engine, the actor and the time as arguments (no environment, no clock).
 """
@@ -284,6 +286,40 @@ def disable_user(engine: Engine, username: str, *, actor: str, now: dt.datetime)
     return int(ended)
 
 
+def enable_user(engine: Engine, username: str, *, actor: str, now: dt.datetime) -> bool:
+    """Enable a disabled account again (it logs in with its password; its old sessions stay ended); returns
+    whether it was disabled.  Audited as `user_enable`."""
+    with busy_is_refusal(), engine.begin() as c:
+        row = c.execute(select(users.c.id, users.c.disabled).where(users.c.username == username)).first()
+        if row is None:
+            raise InputError("username", f"没有用户 {username}")
+        if row.disabled:
+            c.execute(update(users).where(users.c.id == row.id).values(disabled=False, disabled_at=None))
+    audit(engine, actor, "user_enable", username, "done", "已启用" if row.disabled else "本来就是启用的")
+    return bool(row.disabled)
+
+
+def set_password(engine: Engine, username: str, password: str, *, actor: str, now: dt.datetime) -> int:
+    """An administrator's reset of a forgotten password: the new one (checked as a new account's), every live
+    session of the account ended, and the login throttle's count of its failures started afresh; returns how
+    many sessions were live.  Audited as `user_password` (never the password)."""
+    check_password(password)
+    now = stored_utc(now).astimezone(dt.UTC)
+    hashed = HASHER.hash(_secret(password))
+    with busy_is_refusal(), engine.begin() as c:
+        row = c.execute(select(users.c.id).where(users.c.username == username)).first()
+        if row is None:
+            raise InputError("username", f"没有用户 {username}")
+        c.execute(update(users).where(users.c.id == row.id).values(password_hash=hashed, password_set_at=now))
+        ended = c.execute(
+            update(web_sessions)
+            .where(web_sessions.c.user_id == row.id, web_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        ).rowcount
+    audit(engine, actor, "user_password", username, "done", f"已重设密码，结束会话 {ended} 个")
+    return int(ended)
+
+
 def _staff(row: Any) -> Staff:
     return Staff(
         user_id=row.id,
@@ -337,9 +373,11 @@ def _throttle(engine: Engine, username: str, address: str, now: dt.datetime) -> 
                 login_attempts.c.at > since,
             )
         ).scalar()
+        reset = c.execute(select(users.c.password_set_at).where(users.c.username == username)).scalar()
         account = select(login_attempts.c.at).where(failed, login_attempts.c.username == username)
-        if last_success is not None:
-            account = account.where(login_attempts.c.at > last_success)
+        for after in (last_success, reset):  # the failures since the last login or a new password
+            if after is not None:
+                account = account.where(login_attempts.c.at > after)
         by_account = list(c.execute(account.order_by(login_attempts.c.at)).scalars())
         by_address = list(
             c.execute(

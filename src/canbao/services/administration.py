@@ -18,7 +18,8 @@ from canbao.services import accounts
 from canbao.services.access import NotAllowed, Staff
 from canbao.store.tables import audit_log
 
-OUTCOME_LABELS = {"done": "完成", "refused": "拒绝", "replayed": "重复提交", "throttled": "限制登录"}
+OUTCOME_LABELS = {"done": "完成", "refused": "拒绝", "replayed": "重复提交", "throttled": "限制登录",
+                  "flagged": "待对账", "not_paid": "未支付，不入账"}  # fmt: skip
 
 
 def _admin(staff: Staff, what: str) -> None:
@@ -57,13 +58,28 @@ def add_user_as(
     )  # fmt: skip
 
 
-def disable_user_as(engine: Engine, staff: Staff, username: str, *, now: dt.datetime) -> int:
-    _admin(staff, "停用用户")
+def _own_user(engine: Engine, staff: Staff, username: str, what: str) -> None:
+    """An administrator acts on the accounts they see only (users_of: their county's)."""
+    _admin(staff, what)
     if not any(u.username == username for u in users_of(engine, staff)):
-        raise NotAllowed(f"没有可停用的用户 {username}")
+        raise NotAllowed(f"没有用户 {username}（或不归您管理），不能{what}")
+
+
+def disable_user_as(engine: Engine, staff: Staff, username: str, *, now: dt.datetime) -> int:
+    _own_user(engine, staff, username, "停用用户")
     if username == staff.username:
         raise NotAllowed("不能停用自己的账户")
     return accounts.disable_user(engine, username, actor=staff.actor, now=now)
+
+
+def enable_user_as(engine: Engine, staff: Staff, username: str, *, now: dt.datetime) -> bool:
+    _own_user(engine, staff, username, "启用用户")
+    return accounts.enable_user(engine, username, actor=staff.actor, now=now)
+
+
+def set_password_as(engine: Engine, staff: Staff, username: str, password: str, *, now: dt.datetime) -> int:
+    _own_user(engine, staff, username, "重设用户密码")
+    return accounts.set_password(engine, username, password, actor=staff.actor, now=now)
 
 
 def audit_lines(

@@ -74,6 +74,9 @@ READ_ACTIONS: tuple[str, ...] = (
     "out_of_area",
     "user_add",
     "user_disable",
+    "user_enable",
+    "user_password",
+    "purge",
 )
 """Audit actions that change nothing the progress report reads (the portal's reads and its accounts)."""
 

@@ -266,6 +266,7 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(64), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+    Column("password_set_at", DateTime(timezone=True)),  # an administrator's reset: earlier failures not counted
 )
 
 # A signed-in browser: only the SHA-256 of its cookie's token is kept, so a copy of the database opens no

@@ -59,6 +59,25 @@ def disable_user(username: str, staff: SignedIn, engine: Database, now: Now) -> 
     return Response(status_code=204)
 
 
+@router.post("/users/{username}/enable", status_code=204, dependencies=[Depends(csrf_checked)], summary="启用用户")
+def enable_user(username: str, staff: SignedIn, engine: Database, now: Now) -> Response:
+    administration.enable_user_as(engine, staff, username, now=now)
+    return Response(status_code=204)
+
+
+class NewPassword(BaseModel):
+    password: str = Field(description="新密码，至少 10 个字符")
+
+
+@router.post(
+    "/users/{username}/password", status_code=204, dependencies=[Depends(csrf_checked)], summary="重设用户密码"
+)
+def set_password(username: str, body: NewPassword, staff: SignedIn, engine: Database, now: Now) -> Response:
+    """忘记密码时由管理员重设：该用户已登录的会话全部结束，此前输错密码的次数不再计入登录限制。"""
+    administration.set_password_as(engine, staff, username, body.password, now=now)
+    return Response(status_code=204)
+
+
 @router.get("/audit", summary="审计日志（最新在前；before_id 取下一页）")
 def audit(
     staff: SignedIn,

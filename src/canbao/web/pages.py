@@ -17,7 +17,7 @@ is served by canbao itself (no CDN, no web font): the portal works on a county's
 | /season           | 开征 (POST /api/v1/season/open)                                         |
 | /payment-files    | 缴费文件入账 (POST /api/v1/payment-files)                                |
 | /reconcile        | 对账 (POST /api/v1/reconciliations)                                     |
-| /users            | 用户管理 (GET/POST /api/v1/users, POST /api/v1/users/{u}/disable)        |
+| /users            | 用户管理 (GET/POST /api/v1/users, POST /api/v1/users/{u}/disable, …/enable, …/password) |
 | /audit            | 审计日志 (GET /api/v1/audit)                                            |
 | /funds            | 资金核算 (GET /api/v1/funds, /funds/workbook)                           |
 | /rewards          | 考核奖惩 (GET /api/v1/rewards, /rewards/workbook)                       |

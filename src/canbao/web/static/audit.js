@@ -5,11 +5,12 @@
 
   var ACTIONS = {
     login: "登录", logout: "退出登录", person_view: "查看人员", id_reveal: "查看完整身份证号",
-    out_of_area: "访问辖区外记录", user_add: "新增用户", user_disable: "停用用户", pay: "缴费", refund: "退费",
+    out_of_area: "访问辖区外记录", user_add: "新增用户", user_disable: "停用用户", user_enable: "启用用户",
+      user_password: "重设用户密码", pay: "缴费", refund: "退费",
     enroll: "参保登记", import_department_list: "导入认定名单", import_roster: "导入参保名册",
     import_school: "导入学生名册", import_targets: "导入任务分解表", import_e_vouchers: "导入电子凭证激活记录",
     open_season: "开征", apply_payments: "缴费文件入账", county_subsidy_refund: "先缴后补退补",
-    suspend: "暂停参保", terminate: "终止参保",
+    suspend: "暂停参保", terminate: "终止参保", notify: "渠道通知", purge: "清除过期访问记录",
   };
   var COLUMNS = [
     { key: "id", label: "编号", num: true },

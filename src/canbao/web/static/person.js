@@ -28,7 +28,8 @@
   var VALUES = {
     action: {
       login: "登录", logout: "退出登录", person_view: "查看人员", id_reveal: "查看完整身份证号",
-      out_of_area: "访问辖区外记录", user_add: "新增用户", user_disable: "停用用户", pay: "缴费", refund: "退费",
+      out_of_area: "访问辖区外记录", user_add: "新增用户", user_disable: "停用用户", user_enable: "启用用户",
+      user_password: "重设用户密码", pay: "缴费", refund: "退费",
       enroll: "参保登记",
     },
     outcome: { done: "完成", refused: "拒绝", throttled: "已限制" },

@@ -1,6 +1,7 @@
 /* 用户管理 (county_admin): GET /api/v1/users → the accounts, each with 停用 (POST /api/v1/users/{u}/disable,
-   CSRF; asked twice: the button becomes 确认停用); the form adds an account (POST /api/v1/users, CSRF) with the
-   area fields its role needs.  Any other role gets the API's refusal (403), shown on the page. */
+   CSRF; asked twice: the button becomes 确认停用) or 启用 (…/enable), and 重设密码 (a field for the new one, then
+   POST …/password); the form adds an account (POST /api/v1/users, CSRF) with the area fields its role needs.
+   Any other role gets the API's refusal (403), shown on the page. */
 (function () {
   "use strict";
 
@@ -19,9 +20,61 @@
     return document.getElementById(id);
   }
 
+  function post(user, what, body, done, button) {
+    button.disabled = true;
+    canbao.clearMessage(byId("users-error"));
+    canbao.api("POST", "/api/v1/users/" + encodeURIComponent(user.username) + "/" + what, body).then(
+      function () {
+        canbao.showInfo(byId("users-info"), done);
+        load();
+      },
+      function (err) {
+        button.disabled = false;
+        canbao.showError(byId("users-error"), err);
+      }
+    );
+  }
+
+  function enableButton(user) {
+    var button = canbao.el("button", { type: "button", className: "secondary", text: "启用" });
+    button.setAttribute("data-enable", user.username);
+    button.addEventListener("click", function () {
+      post(user, "enable", undefined, "已启用用户 " + user.username + "（用原密码登录）", button);
+    });
+    return button;
+  }
+
+  function passwordForm(user) {
+    var form = canbao.el("form", { className: "inline" });
+    form.setAttribute("data-password", user.username);
+    var field = canbao.el("input", { type: "password" });
+    field.setAttribute("autocomplete", "new-password");
+    field.setAttribute("aria-label", user.username + " 的新密码（至少 10 个字符）");
+    field.placeholder = "新密码";
+    field.hidden = true;
+    var button = canbao.el("button", { type: "submit", className: "secondary", text: "重设密码" });
+    form.appendChild(field);
+    form.appendChild(button);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (field.hidden) {  // the first press shows the field
+        field.hidden = false;
+        button.textContent = "确认重设";
+        field.focus();
+        return;
+      }
+      post(user, "password", { password: field.value },
+        "已重设用户 " + user.username + " 的密码（其会话同时结束），请把新密码当面或电话告知本人", button);
+    });
+    return form;
+  }
+
   function disableButton(user) {
     if (user.disabled) {
-      return canbao.el("span", { className: "muted", text: "已停用" });
+      var both = document.createDocumentFragment();
+      both.appendChild(canbao.el("span", { className: "muted", text: "已停用 " }));
+      both.appendChild(enableButton(user));
+      return both;
     }
     var button = canbao.el("button", { type: "button", className: "secondary", text: "停用" });
     button.setAttribute("data-username", user.username);
@@ -32,17 +85,7 @@
         button.textContent = "确认停用";
         return;
       }
-      button.disabled = true;
-      canbao.api("POST", "/api/v1/users/" + encodeURIComponent(user.username) + "/disable").then(
-        function () {
-          canbao.showInfo(byId("users-info"), "已停用用户 " + user.username + "（其会话同时结束）");
-          load();
-        },
-        function (err) {
-          button.disabled = false;
-          canbao.showError(byId("users-error"), err);
-        }
-      );
+      post(user, "disable", undefined, "已停用用户 " + user.username + "（其会话同时结束）", button);
     });
     return button;
   }
@@ -67,6 +110,7 @@
           var cell = rows[i].lastChild;
           cell.textContent = "";
           cell.appendChild(disableButton(user));
+          cell.appendChild(passwordForm(user));
           rows[i].setAttribute("data-username", user.username);
         });
         canbao.replace(byId("users"), table);
