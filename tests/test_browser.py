@@ -334,6 +334,21 @@ def test_the_api_documentation_is_served_by_the_portal(tab: Tab, portal: Portal)
     assert '{"type": "null"}' not in json.dumps(described)
 
 
+def test_try_it_out_on_the_api_documentation_sends_the_sessions_csrf_token(tab: Tab, portal: Portal) -> None:
+    page = tab.page
+    _login(tab, portal, "county_admin")
+    page.goto(f"{portal.base_url}/api/docs")
+    logout = page.locator(".opblock-post", has=page.locator(".opblock-summary-path", has_text="/api/v1/logout"))
+    logout.locator(".opblock-summary").click()
+    logout.locator(".try-out__btn").click()
+    with page.expect_response("**/api/v1/logout") as answer:
+        logout.locator(".execute").click()
+    assert answer.value.status == 204, answer.value.text()
+    assert answer.value.request.headers.get("x-csrf-token")
+    page.goto(f"{portal.base_url}/")  # the session has ended: the logout went through
+    assert page.url == f"{portal.base_url}/login?next=/"
+
+
 def test_numbers_are_formatted_without_floating_point(tab: Tab, portal: Portal) -> None:
     page = tab.page
     page.goto(f"{portal.base_url}/login")

@@ -83,6 +83,12 @@ def _live_session(request: Request) -> Staff | None:
     return found[0]
 
 
+def live_session(request: Request) -> Staff | None:
+    """The staff of the request's live session, request.state.csrf_token set; None without one (a page anyone
+    may open, such as /api/docs)."""
+    return _live_session(request)
+
+
 def current_staff(request: Request, _session: Annotated[str | None, Security(session_cookie)] = None) -> Staff:
     """The member of staff of the request's session cookie; 401 for the API without a live session."""
     staff = _live_session(request)

@@ -23,7 +23,7 @@ is served by canbao itself (no CDN, no web font): the portal works on a county's
 | /rewards          | 考核奖惩 (GET /api/v1/rewards, /rewards/workbook)                       |
 | /cleanup          | 重复/无效参保清理 (POST /api/v1/cleanup → the job's page)               |
 | /county-subsidy   | 先缴后补 退补 (GET /api/v1/county-subsidy, POST /county-subsidy/record)  |
-| /api/docs         | Swagger UI over /api/openapi.json, from the swagger-ui-bundle package  |
+| /api/docs         | Swagger UI over /api/openapi.json, from the swagger-ui-bundle package (static/docs.js: 试一下 sends the session's CSRF token) |
 | /api/docs/openapi-3.0.json | the same description as OpenAPI 3.0 (Swagger UI 4 reads no 3.1) |
 | /static/…         | canbao's CSS, script and the vendored ECharts                          |
 | /static/swagger-ui/… | Swagger UI's files                                                  |
@@ -37,13 +37,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from canbao.services.access import COUNTY_ROLES, Staff
-from canbao.web.deps import page_staff, safe_next
+from canbao.web.deps import live_session, page_staff, safe_next
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -255,17 +254,7 @@ def _to_3_0(node: Any) -> Any:
 
 @router.get("/api/docs", response_class=HTMLResponse)
 def api_docs(request: Request) -> HTMLResponse:
-    """Swagger UI from canbao's own static mount: the browser loads nothing from outside."""
-    page = get_swagger_ui_html(
-        openapi_url=DOCS_OPENAPI_URL,
-        title="canbao 工作人员门户 — 接口文档",
-        swagger_js_url=f"{SWAGGER_URL}/swagger-ui-bundle.js",
-        swagger_css_url=f"{SWAGGER_URL}/swagger-ui.css",
-        swagger_favicon_url=f"{STATIC_URL}/favicon.svg",
-        swagger_ui_parameters={"validatorUrl": None},
-    )
-    # Chinese descriptions in the system's CJK fonts (canbao's font stack), and Chinese for the page's language.
-    html = bytes(page.body).decode()
-    html = html.replace("<html>", '<html lang="zh-CN">', 1)
-    html = html.replace("</head>", f'<link rel="stylesheet" href="{STATIC_URL}/docs.css">\n</head>', 1)
-    return HTMLResponse(html)
+    """Swagger UI from canbao's own static mount (static/docs.js): the browser loads nothing from outside.
+    Signed in, the page carries the session's CSRF token, which 试一下 sends with a request that changes data."""
+    staff = live_session(request)
+    return _page(request, "api_docs.html", staff, "canbao 工作人员门户 — 接口文档", openapi_url=DOCS_OPENAPI_URL)
