@@ -17,13 +17,13 @@ is served by canbao itself (no CDN, no web font): the portal works on a county's
 | /season           | 开征 (POST /api/v1/season/open)                                         |
 | /payment-files    | 缴费文件入账 (POST /api/v1/payment-files)                                |
 | /reconcile        | 对账 (POST /api/v1/reconciliations)                                     |
-| /users            | 用户管理 (GET/POST /api/v1/users, POST /api/v1/users/{u}/disable, …/enable, …/password) |
+| /users            | 用户管理 (GET/POST /api/v1/users, POST …/users/{u}/disable|enable|password) |
 | /audit            | 审计日志 (GET /api/v1/audit)                                            |
 | /funds            | 资金核算 (GET /api/v1/funds, /funds/workbook)                           |
 | /rewards          | 考核奖惩 (GET /api/v1/rewards, /rewards/workbook)                       |
 | /cleanup          | 重复/无效参保清理 (POST /api/v1/cleanup → the job's page)               |
 | /county-subsidy   | 先缴后补 退补 (GET /api/v1/county-subsidy, POST /county-subsidy/record)  |
-| /api/docs         | Swagger UI over /api/openapi.json, from the swagger-ui-bundle package (static/docs.js: 试一下 sends the session's CSRF token) |
+| /api/docs         | Swagger UI over /api/openapi.json (swagger-ui-bundle; static/docs.js)   |
 | /api/docs/openapi-3.0.json | the same description as OpenAPI 3.0 (Swagger UI 4 reads no 3.1) |
 | /static/…         | canbao's CSS, script and the vendored ECharts                          |
 | /static/swagger-ui/… | Swagger UI's files                                                  |
