@@ -4,13 +4,16 @@ checked when it is added; the APIv3 key is never shown back. On SQLite and Postg
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select
 
+from canbao.errors import InputError
 from canbao.services.channels import channel_named, list_channels
 from canbao.store.db import make_engine
 from canbao.store.tables import audit_log
@@ -104,3 +107,81 @@ def test_a_channel_name_is_registered_once(cli_database: str, tmp_path: Path) ->
     assert invoke(argv).code == 0
     twice = invoke(argv)
     assert twice.code == 2 and "--name" in twice.err and "渠道 wx 已存在" in twice.err
+
+
+# --- WeChat Pay's further platform keys -------------------------------------------------------------------------
+
+
+def test_a_wechat_channel_verifies_by_a_key_added_beside_its_first_while_wechat_signs_with_both(engine: Any) -> None:
+    """The five-yearly certificate renewal, or the switch to 微信支付公钥: for a while WeChat signs with either,
+    and Wechatpay-Serial names which."""
+    from canbao.channels import NotificationRefused
+    from canbao.services.channels import add_channel, add_platform_key
+    from canbao.services.notifications import read_payment
+    from test_channels import API_V3_KEY as CHANNELS_API_V3_KEY
+    from test_channels import CHANNEL_KEY, SERIAL, wechat_notification
+
+    def pem(key: rsa.RSAPrivateKey) -> bytes:
+        return key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    now = dt.datetime.now(dt.UTC)
+    add_channel(engine, name="wx", kind="wechatpay_v3", merchant_id="1230000109", platform_public_key=pem(CHANNEL_KEY),
+                platform_serial=SERIAL, api_v3_key=CHANNELS_API_V3_KEY, actor="test", now=now)  # fmt: skip
+    old_headers, old_body = wechat_notification(sent=now)
+    new_headers, new_body = wechat_notification(key=KEY, sent=now)
+    new_headers["Wechatpay-Serial"] = "PUB_KEY_ID_0114232134912410000000000000"
+    channel = channel_named(engine, "wechatpay_v3", "wx")
+    assert channel is not None
+    with pytest.raises(NotificationRefused, match="未知的微信支付平台证书序列号 PUB_KEY_ID_"):
+        read_payment(channel, new_headers, new_body, now)
+
+    new_serial = " PUB_KEY_ID_0114232134912410000000000000 "  # as pasted: trimmed
+    added = add_platform_key(engine, name="wx", platform_public_key=pem(KEY), platform_serial=new_serial,
+                             actor="admin", now=now)  # fmt: skip
+    assert list(added.platform_keys) == ["PUB_KEY_ID_0114232134912410000000000000", SERIAL]
+    channel = channel_named(engine, "wechatpay_v3", "wx")
+    assert channel is not None and channel.platform_keys.keys() == added.platform_keys.keys()
+    assert read_payment(channel, new_headers, new_body, now).transaction_id == "4200001234202112318888888888"
+    assert read_payment(channel, old_headers, old_body, now).transaction_id == "4200001234202112318888888888"
+    crossed = new_headers | {"Wechatpay-Serial": SERIAL}  # the new key's signature under the old serial
+    with pytest.raises(NotificationRefused, match="签名"):
+        read_payment(channel, crossed, new_body, now)
+    with engine.connect() as c:
+        assert c.execute(select(audit_log.c.detail).where(audit_log.c.action == "channel_key_add")).scalar_one() == (
+            "平台证书或公钥序列号 PUB_KEY_ID_0114232134912410000000000000"
+        )
+
+    for kwargs, field, words in (
+        ({"platform_serial": SERIAL}, "platform_serial", "已有序列号"),
+        ({"platform_serial": "PUB_KEY_ID_0114232134912410000000000000"}, "platform_serial", "已有序列号"),
+        ({"platform_serial": "no spaces please"}, "platform_serial", "英文字母"),
+        ({"name": "nope"}, "name", "没有名为 nope 的渠道"),
+        ({"platform_public_key": b"not a key"}, "platform_public_key", ""),
+    ):
+        args: dict[str, Any] = {"name": "wx", "platform_public_key": pem(KEY), "platform_serial": "ANOTHER1"} | kwargs
+        with pytest.raises(InputError, match=words) as refused:
+            add_platform_key(engine, actor="admin", now=now, **args)
+        assert refused.value.field == field
+    add_channel(engine, name="ali", kind="alipay", merchant_id="2014072300007148", platform_public_key=pem(KEY),
+                actor="test", now=now)  # fmt: skip
+    with pytest.raises(InputError, match="只有微信支付渠道"):
+        add_platform_key(engine, name="ali", platform_public_key=pem(KEY), platform_serial="X1", actor="a", now=now)
+
+
+def test_channel_add_key_on_the_command_line(cli_database: str, tmp_path: Path) -> None:
+    f = files(tmp_path)
+    assert invoke(["channel", "add", "--name", "wx", "--kind", "wechatpay_v3", "--merchant-id", "1230000109",
+                   "--api-v3-key-file", str(f["key"]), "--platform-public-key", str(f["pem"]),
+                   "--platform-serial", "5157F09E"]).code == 0  # fmt: skip
+    run = invoke(["channel", "add-key", "--name", "wx", "--platform-public-key", str(f["pem"]),
+                  "--platform-serial", "PUB_KEY_ID_0114232134912410000000000000", "--actor", "admin"])  # fmt: skip
+    assert run.code == 0, run.err
+    assert "现可验证的序列号：PUB_KEY_ID_0114232134912410000000000000、5157F09E" in run.out
+    listed = invoke(["channel", "list"])
+    assert "平台证书序列号 PUB_KEY_ID_0114232134912410000000000000、5157F09E" in listed.out
+    again = invoke(["channel", "add-key", "--name", "wx", "--platform-public-key", str(f["pem"]),
+                    "--platform-serial", "5157F09E"])  # fmt: skip
+    assert again.code == 2 and "--platform-serial" in again.err and "已有序列号为 5157F09E" in again.err
+    assert "Traceback" not in again.err

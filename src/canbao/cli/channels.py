@@ -1,4 +1,4 @@
-"""`canbao channel add|list`: the payment channels notifications come from (services.channels, issue 15)."""
+"""`canbao channel add|add-key|list`: the payment channels notifications come from (services.channels, issue 15)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ KEY_FILE = click.Path(dir_okay=False, path_type=Path)
 
 @click.group("channel")
 def channel_group() -> None:
-    """缴费渠道：登记（微信支付、支付宝）、列出."""
+    """缴费渠道：登记（微信支付、支付宝）、增加微信支付平台证书或公钥、列出."""
 
 
 def _read(path: Path | None, field: str) -> bytes | None:
@@ -86,6 +86,27 @@ def channel_add(
     click.echo(f"支付步骤：{_pay_words(added)}")
 
 
+@channel_group.command("add-key")
+@click.option("--name", required=True, help="微信支付渠道的名称，如 wx")
+@click.option("--platform-public-key", type=KEY_FILE, required=True, help="新的平台公钥或平台证书文件（PEM）")
+@click.option("--platform-serial", required=True, help="它的平台证书序列号或平台公钥 ID（PUB_KEY_ID_…）")
+@ACTOR
+def channel_add_key(name: str, platform_public_key: Path, platform_serial: str, actor: str | None) -> None:
+    """微信支付：为渠道增加一个平台证书或微信支付公钥（更换平台证书、切换为微信支付公钥期间，新旧签名都能验证）."""
+    from canbao.services.channels import add_platform_key
+    from canbao.services.notifications import CHANNEL_CACHE_S
+
+    public = _read(platform_public_key, "platform_public_key")
+    assert public is not None
+    channel = add_platform_key(
+        engine(write=True), name=name, platform_public_key=public, platform_serial=platform_serial,
+        actor=actor_or_login(actor), now=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    serials = "、".join(channel.platform_keys)
+    click.echo(f"渠道 {channel.name} 已增加平台证书或公钥 {platform_serial.strip()}；现可验证的序列号：{serials}")
+    click.echo(f"正在运行的 canbao serve 在 {CHANNEL_CACHE_S:.0f} 秒内开始使用它")
+
+
 def _pay_words(channel: Channel) -> str:
     if channel.pays_in_channel:
         step = "支付宝手机网站支付" if channel.kind == "alipay" else f"微信 JSAPI 支付（公众号 {channel.app_id}）"
@@ -113,7 +134,7 @@ def channel_list() -> None:
         click.echo("尚未登记缴费渠道（canbao channel add）")
     for c in found:
         key = f"，APIv3 密钥指纹 {c.key_fingerprint}" if c.key_fingerprint else ""
-        serial = f"，平台证书序列号 {c.platform_serial}" if c.platform_serial else ""
+        serial = f"，平台证书序列号 {'、'.join(c.platform_keys)}" if c.platform_keys else ""
         when = local_time(c.created_at).strftime("%Y-%m-%d %H:%M")
         who = f"{when} 由 {c.created_by} 登记"
         click.echo(

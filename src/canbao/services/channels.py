@@ -13,16 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from canbao.channels import NotificationRefused, alipay, wechatpay_v3
 from canbao.errors import InputError
-from canbao.store.tables import payment_channels
+from canbao.store.tables import channel_platform_keys, payment_channels
 from canbao.store.uow import audit, busy_is_refusal
 
 KINDS = ("wechatpay_v3", "alipay")
@@ -51,6 +51,16 @@ class Channel:
     app_secret: str | None = None
     oauth_url: str | None = None  # None: open.weixin.qq.com (网页授权 authorize)
     sns_url: str | None = None  # None: api.weixin.qq.com (sns/oauth2/access_token)
+    # WeChat Pay: the keys added since (add_platform_key), by serial
+    more_keys: tuple[tuple[str, rsa.RSAPublicKey], ...] = ()
+
+    @property
+    def platform_keys(self) -> dict[str, rsa.RSAPublicKey]:
+        """WeChat Pay: every key its signatures may be made with, by the serial Wechatpay-Serial names."""
+        keys = dict(self.more_keys)
+        if self.platform_serial is not None:
+            keys[self.platform_serial] = self.public_key
+        return keys
 
     @property
     def pays_in_channel(self) -> bool:
@@ -110,7 +120,7 @@ def add_channel(
     merchant_id = merchant_id.strip()
     if not merchant_id or len(merchant_id) > 64 or not merchant_id.isascii():
         raise InputError("merchant_id", "商户号应为不超过 64 个字符的英文字母和数字")
-    key, pem = _public_key(kind, platform_public_key)
+    _, pem = _public_key(kind, platform_public_key)
     secret: bytes | None = None
     if kind == "wechatpay_v3":
         secret = (api_v3_key or b"").strip()
@@ -123,7 +133,7 @@ def add_channel(
         platform_serial = platform_serial.strip()
     elif api_v3_key:
         raise InputError("api_v3_key", "APIv3 密钥只用于微信支付渠道")
-    merchant_key, merchant_pem, merchant_serial, gateway_url = _query_settings(
+    _, merchant_pem, merchant_serial, gateway_url = _query_settings(
         kind, merchant_private_key, merchant_serial, gateway_url
     )
     pay = _pay_settings(kind, public_url, app_id, app_secret, oauth_url, sns_url)
@@ -140,20 +150,9 @@ def add_channel(
     except IntegrityError:
         raise InputError("name", f"渠道 {name} 已存在") from None
     audit(engine, actor, "channel_add", name, "done", f"{KIND_LABELS[kind]}；商户号 {merchant_id}")
-    return Channel(
-        name,
-        kind,
-        merchant_id,
-        platform_serial,
-        key,
-        secret,
-        now,
-        actor,
-        merchant_key,
-        merchant_serial,
-        gateway_url,
-        **pay,
-    )
+    added = channel_named(engine, kind, name)
+    assert added is not None
+    return added
 
 
 def pays_in_channel(kind: str, signed: bool, public_url: str | None, app_id: str | None, secret: bool) -> bool:
@@ -235,7 +234,44 @@ def _query_settings(
 PAY_FIELDS = ("public_url", "app_id", "app_secret", "oauth_url", "sns_url")
 
 
-def _channel(row: dict[str, object]) -> Channel:
+def add_platform_key(
+    engine: Engine, *, name: str, platform_public_key: bytes, platform_serial: str, actor: str, now: dt.datetime
+) -> Channel:
+    """WeChat Pay: another platform key for the channel, beside those it has: WeChat signs with the old and the
+    new certificate for the days before the old one expires, and with the certificate or the 微信支付公钥
+    while a merchant switches to it (pay.weixin.qq.com/doc/v3/merchant/4012154180); each signature's
+    Wechatpay-Serial names its key.  Refused for Alipay and for a serial the channel has already."""
+    found = channel_named(engine, None, name)
+    if found is None:
+        raise InputError("name", f"没有名为 {name} 的渠道")
+    if found.kind != "wechatpay_v3":
+        raise InputError("kind", "只有微信支付渠道有多个平台证书或公钥（支付宝公钥请重新登记渠道）")
+    serial = platform_serial.strip()
+    if not SERIAL.fullmatch(serial):
+        raise InputError("platform_serial", "平台证书序列号或平台公钥 ID 应为英文字母、数字和 _（如 PUB_KEY_ID_…）")
+    if serial in found.platform_keys:
+        raise InputError("platform_serial", f"渠道 {name} 已有序列号为 {serial} 的平台证书或公钥")
+    key, pem = _public_key(found.kind, platform_public_key)
+    try:
+        with busy_is_refusal(), engine.begin() as c:
+            c.execute(
+                insert(channel_platform_keys).values(
+                    channel=name, serial=serial, public_key=pem, added_at=now, added_by=actor
+                )
+            )
+    except IntegrityError:  # added meanwhile by someone else
+        raise InputError("platform_serial", f"渠道 {name} 已有序列号为 {serial} 的平台证书或公钥") from None
+    audit(engine, actor, "channel_key_add", name, "done", f"平台证书或公钥序列号 {serial}")
+    return replace(found, more_keys=(*found.more_keys, (serial, key)))
+
+
+def _more_keys(c: Connection, name: str) -> tuple[tuple[str, rsa.RSAPublicKey], ...]:
+    k = channel_platform_keys.c
+    rows = c.execute(select(k.serial, k.public_key).where(k.channel == name).order_by(k.id)).all()
+    return tuple((str(r.serial), _public_key("wechatpay_v3", str(r.public_key).encode("ascii"))[0]) for r in rows)
+
+
+def _channel(row: dict[str, object], more_keys: tuple[tuple[str, rsa.RSAPublicKey], ...] = ()) -> Channel:
     kind = str(row["kind"])
     key, _ = _public_key(kind, str(row["platform_public_key"]).encode("ascii"))
     secret = row["api_v3_key"]
@@ -247,14 +283,14 @@ def _channel(row: dict[str, object]) -> Channel:
         _private_key(str(row["merchant_private_key"]).encode("ascii")) if row.get("merchant_private_key") else None,
         str(row["merchant_serial"]) if row.get("merchant_serial") else None,
         str(row["gateway_url"]) if row.get("gateway_url") else None,
-        **{f: (str(row[f]) if row.get(f) else None) for f in PAY_FIELDS},
+        **{f: (str(row[f]) if row.get(f) else None) for f in PAY_FIELDS}, more_keys=more_keys,
     )  # fmt: skip
 
 
 def list_channels(engine: Engine) -> list[Channel]:
     with engine.connect() as c:
         rows = c.execute(select(payment_channels).order_by(payment_channels.c.name)).mappings().all()
-    return [_channel(dict(r)) for r in rows]
+        return [_channel(dict(r), _more_keys(c, str(r["name"]))) for r in rows]
 
 
 def channel_named(engine: Engine, kind: str | None, name: str) -> Channel | None:
@@ -265,4 +301,4 @@ def channel_named(engine: Engine, kind: str | None, name: str) -> Channel | None
         query = query.where(payment_channels.c.kind == kind)
     with engine.connect() as c:
         row = c.execute(query).mappings().first()
-    return _channel(dict(row)) if row else None
+        return _channel(dict(row), _more_keys(c, name)) if row else None

@@ -51,7 +51,7 @@ from canbao.store.uow import now as utc_now
 
 CLAIM_STALE = dt.timedelta(seconds=30)  # a claim older than this (its process died) is taken again
 BATCH = 2_000  # notifications applied together
-CHANNEL_CACHE_S = 30.0  # a channel's keys are read again after this long (a key rotated by `channel add`)
+CHANNEL_CACHE_S = 30.0  # a channel's keys are read again after this long (a key added by `channel add-key`)
 
 
 class UnknownChannel(NotificationRefused):
@@ -106,7 +106,7 @@ def read_payment(channel: Channel, headers: Mapping[str, str], body: bytes, real
     if channel.kind == wechatpay_v3.KIND:
         assert channel.platform_serial is not None and channel.api_v3_key is not None
         payment = wechatpay_v3.read_notification(
-            headers, body, public_keys={channel.platform_serial: channel.public_key}, api_v3_key=channel.api_v3_key,
+            headers, body, public_keys=channel.platform_keys, api_v3_key=channel.api_v3_key,
             now=real_now,
         )  # fmt: skip
     else:

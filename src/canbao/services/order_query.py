@@ -92,7 +92,7 @@ def ask_channel(channel: Channel, out_trade_no: str, *, now: dt.datetime, http: 
             answer = http.get(channel.gateway + path, headers={"Authorization": auth, "Accept": "application/json"})
             return wechatpay_v3.read_query_answer(
                 answer.status_code, dict(answer.headers), answer.content,
-                public_keys={channel.platform_serial: channel.public_key}, now=now, out_trade_no=out_trade_no,
+                public_keys=channel.platform_keys, now=now, out_trade_no=out_trade_no,
             )  # fmt: skip
         params = alipay.query_params(channel.merchant_id, out_trade_no, private_key=channel.merchant_key, at=now)
         answer = http.post(

@@ -122,7 +122,7 @@ def _jsapi(channel: Channel, order: Any, code: str, now: dt.datetime, http: http
         placed = http.post(channel.gateway + wechatpay_v3.JSAPI_PATH, content=body, headers=headers)
         prepay = wechatpay_v3.read_prepay(
             placed.status_code, dict(placed.headers), placed.content,
-            public_keys={channel.platform_serial: channel.public_key}, now=now,
+            public_keys=channel.platform_keys, now=now,
         )  # fmt: skip
     except httpx.HTTPError:
         raise PayStepFailed("暂时无法连接微信支付，请稍后再试；未发生扣款") from None

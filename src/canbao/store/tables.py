@@ -357,6 +357,20 @@ payment_channels = Table(
     Column("created_by", String(64), nullable=False),
 )
 
+# WeChat Pay's further platform keys of a channel (migration 0020): the new certificate beside the old while
+# WeChat signs with both, or the 微信支付公钥 beside the certificate while it switches; the serial picks the key.
+channel_platform_keys = Table(
+    "channel_platform_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(40), ForeignKey("payment_channels.name"), nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("public_key", Text, nullable=False),  # PEM
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", String(64), nullable=False),
+    UniqueConstraint("channel", "serial"),
+)
+
 # Residents' online payments (issue 15, migration 0015).  An order is what canbao asks a channel to collect: its
 # persons were quoted when it was made, and its amount is theirs summed.  A notification is recorded in the inbox
 # (one row per channel and channel transaction) before canbao answers the channel, then applied once.
