@@ -250,7 +250,7 @@ def test_postgresql_upgrade_grants_the_app_role_exactly_its_rights_again_and_aga
     assert set(rights) == {"persons", "enrollments", "import_batches", "import_rows", "identity_memberships",
                            "dues", "targets", "e_voucher_activations",
                            "users", "web_sessions", "login_attempts", "jobs",  # the portal (issue 14)
-                           "payment_channels",  # online payments (issue 15)
+                           "payment_channels", "channel_platform_keys",  # online payments (issue 15)
                            "orders", "order_persons", "channel_notifications", "resident_attempts",
                            "refund_requests", "certificates"}  # fmt: skip
     assert set(rights.values()) == {"DELETE,INSERT,SELECT,UPDATE"}
