@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -122,10 +123,15 @@ def _one_name(name: str | None, username: str | None, command: str) -> str:
     return who
 
 
+def _named(command: Callable[..., None]) -> Callable[..., None]:
+    """A command on one account: its name after the command or as --username, and --actor."""
+    command = ACTOR(command)
+    command = click.option("--username", help="用户名（也可直接写在命令后）")(command)
+    return click.argument("name", required=False, metavar="USERNAME")(command)
+
+
 @users.command("disable")
-@click.argument("name", required=False, metavar="USERNAME")
-@click.option("--username", help="用户名（也可直接写在命令后）")
-@ACTOR
+@_named
 def users_disable(name: str | None, username: str | None, actor: str | None) -> None:
     """停用门户用户：不能再登录，已登录的会话立即失效."""
     from canbao.services.accounts import disable_user
@@ -136,9 +142,7 @@ def users_disable(name: str | None, username: str | None, actor: str | None) -> 
 
 
 @users.command("enable")
-@click.argument("name", required=False, metavar="USERNAME")
-@click.option("--username", help="用户名（也可直接写在命令后）")
-@ACTOR
+@_named
 def users_enable(name: str | None, username: str | None, actor: str | None) -> None:
     """重新启用已停用的门户用户：用原密码登录."""
     from canbao.services.accounts import enable_user
@@ -149,10 +153,8 @@ def users_enable(name: str | None, username: str | None, actor: str | None) -> N
 
 
 @users.command("reset-password")
-@click.argument("name", required=False, metavar="USERNAME")
-@click.option("--username", help="用户名（也可直接写在命令后）")
 @click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码（必需：密码不出现在命令行）")
-@ACTOR
+@_named
 def users_reset_password(name: str | None, username: str | None, password_stdin: bool, actor: str | None) -> None:
     """为忘记密码的门户用户设置新密码：其已登录的会话全部结束，此前输错密码的次数不再计入登录限制."""
     from canbao.services.accounts import check_password, set_password

@@ -31,7 +31,7 @@ from typing import Any, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from canbao.clock import stored_utc
@@ -267,32 +267,43 @@ def list_users(engine: Engine) -> list[User]:
     ]
 
 
+def _account(c: Connection, username: str) -> Any:
+    """The account's row (id, disabled), InputError when there is none."""
+    row = c.execute(select(users.c.id, users.c.disabled).where(users.c.username == username)).first()
+    if row is None:
+        raise InputError("username", f"没有用户 {username}")
+    return row
+
+
+def _end_sessions(c: Connection, user_id: int, now: dt.datetime) -> int:
+    """End every live session of the account; how many there were."""
+    return int(
+        c.execute(
+            update(web_sessions)
+            .where(web_sessions.c.user_id == user_id, web_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        ).rowcount
+    )
+
+
 def disable_user(engine: Engine, username: str, *, actor: str, now: dt.datetime) -> int:
     """Disable the account and end all its sessions (returns how many were live). Disabling a disabled
     account changes nothing. Audited as `user_disable`."""
     now = stored_utc(now).astimezone(dt.UTC)
     with busy_is_refusal(), engine.begin() as c:
-        row = c.execute(select(users.c.id, users.c.disabled).where(users.c.username == username)).first()
-        if row is None:
-            raise InputError("username", f"没有用户 {username}")
+        row = _account(c, username)
         if not row.disabled:
             c.execute(update(users).where(users.c.id == row.id).values(disabled=True, disabled_at=now))
-        ended = c.execute(
-            update(web_sessions)
-            .where(web_sessions.c.user_id == row.id, web_sessions.c.ended_at.is_(None))
-            .values(ended_at=now)
-        ).rowcount
+        ended = _end_sessions(c, row.id, now)
     audit(engine, actor, "user_disable", username, "done", f"结束会话 {ended} 个")
-    return int(ended)
+    return ended
 
 
 def enable_user(engine: Engine, username: str, *, actor: str, now: dt.datetime) -> bool:
     """Enable a disabled account again (it logs in with its password; its old sessions stay ended); returns
     whether it was disabled.  Audited as `user_enable`."""
     with busy_is_refusal(), engine.begin() as c:
-        row = c.execute(select(users.c.id, users.c.disabled).where(users.c.username == username)).first()
-        if row is None:
-            raise InputError("username", f"没有用户 {username}")
+        row = _account(c, username)
         if row.disabled:
             c.execute(update(users).where(users.c.id == row.id).values(disabled=False, disabled_at=None))
     audit(engine, actor, "user_enable", username, "done", "已启用" if row.disabled else "本来就是启用的")
@@ -307,17 +318,11 @@ def set_password(engine: Engine, username: str, password: str, *, actor: str, no
     now = stored_utc(now).astimezone(dt.UTC)
     hashed = HASHER.hash(_secret(password))
     with busy_is_refusal(), engine.begin() as c:
-        row = c.execute(select(users.c.id).where(users.c.username == username)).first()
-        if row is None:
-            raise InputError("username", f"没有用户 {username}")
+        row = _account(c, username)
         c.execute(update(users).where(users.c.id == row.id).values(password_hash=hashed, password_set_at=now))
-        ended = c.execute(
-            update(web_sessions)
-            .where(web_sessions.c.user_id == row.id, web_sessions.c.ended_at.is_(None))
-            .values(ended_at=now)
-        ).rowcount
+        ended = _end_sessions(c, row.id, now)
     audit(engine, actor, "user_password", username, "done", f"已重设密码，结束会话 {ended} 个")
-    return int(ended)
+    return ended
 
 
 def _staff(row: Any) -> Staff:
