@@ -28,6 +28,20 @@ def users() -> None:
     """门户用户：新增、列出、停用."""
 
 
+def _checked_password(password_stdin: bool) -> str:
+    """The password from standard input (only there: never on the command line), checked as the service does."""
+    from canbao.services.accounts import check_password
+
+    if not password_stdin:
+        raise CanbaoError(NO_STDIN)
+    password = _read_password()
+    try:
+        check_password(password)
+    except InputError as exc:  # the password's field is the option it came through
+        raise InputError("--password-stdin", exc.message) from None
+    return password
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         entered: str = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码", err=True)
@@ -63,15 +77,9 @@ def users_add(
     actor: str | None,
 ) -> None:
     """新增门户用户，指定角色和区域；密码只从标准输入读取."""
-    from canbao.services.accounts import add_user, check_password
+    from canbao.services.accounts import add_user
 
-    if not password_stdin:
-        raise CanbaoError(NO_STDIN)
-    password = _read_password()
-    try:
-        check_password(password)
-    except InputError as exc:  # the password's field is the option it came through
-        raise InputError("--password-stdin", exc.message) from None
+    password = _checked_password(password_stdin)
     staff = add_user(
         engine(write=True),
         username=username,
@@ -157,16 +165,10 @@ def users_enable(name: str | None, username: str | None, actor: str | None) -> N
 @_named
 def users_reset_password(name: str | None, username: str | None, password_stdin: bool, actor: str | None) -> None:
     """为忘记密码的门户用户设置新密码：其已登录的会话全部结束，此前输错密码的次数不再计入登录限制."""
-    from canbao.services.accounts import check_password, set_password
+    from canbao.services.accounts import set_password
 
     who = _one_name(name, username, "reset-password")
-    if not password_stdin:
-        raise CanbaoError(NO_STDIN)
-    password = _read_password()
-    try:
-        check_password(password)
-    except InputError as exc:  # the password's field is the option it came through
-        raise InputError("--password-stdin", exc.message) from None
+    password = _checked_password(password_stdin)
     ended = set_password(engine(write=True), who, password, actor=actor_or_login(actor), now=_utc_now())
     click.echo(f"已重设用户 {who} 的密码" + (f"，结束会话 {ended} 个" if ended else ""))
 
