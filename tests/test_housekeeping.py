@@ -96,7 +96,7 @@ def test_the_housekeeper_purges_every_round_by_the_clock_it_is_given(engine: Eng
     fail_for_id(engine, now - dt.timedelta(hours=1))
     fail_for_id(engine, now)
     keeper = Housekeeper(engine, clock=lambda: now)
-    keeper.every_s = 0.05
+    keeper.EVERY_S = 0.05
     keeper.start()
     try:
         deadline = dt.datetime.now() + dt.timedelta(seconds=10)

@@ -63,7 +63,7 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None, simulato
     from canbao.bootstrap import TODAY_VARIABLE
     from canbao.errors import InputError
     from canbao.services.notifications import APPLIER_NICE
-    from canbao.web.app import PaymentWork, create_app
+    from canbao.web.app import PaymentWork, create_app, freeze_startup_objects
     from canbao.web.asgi import APPLY_VARIABLE
 
     if campaign_day is not None:
@@ -101,6 +101,7 @@ def serve(host: str, port: int, workers: int, campaign_day: str | None, simulato
         os.environ[APPLY_VARIABLE] = "0"
         payment_work = PaymentWork(settings(), database, nice=APPLIER_NICE)
         payment_work.start()
+        freeze_startup_objects()  # (a worker's app freezes its own once started: create_app's lifespan)
         try:
             uvicorn.run("canbao.web.asgi:portal", factory=True, workers=workers, **options)
         finally:

@@ -249,8 +249,9 @@ def add_platform_key(
     serial = platform_serial.strip()
     if not SERIAL.fullmatch(serial):
         raise InputError("platform_serial", "平台证书序列号或平台公钥 ID 应为英文字母、数字和 _（如 PUB_KEY_ID_…）")
+    taken = InputError("platform_serial", f"渠道 {name} 已有序列号为 {serial} 的平台证书或公钥")
     if serial in found.platform_keys:
-        raise InputError("platform_serial", f"渠道 {name} 已有序列号为 {serial} 的平台证书或公钥")
+        raise taken
     key, pem = _public_key(found.kind, platform_public_key)
     try:
         with busy_is_refusal(), engine.begin() as c:
@@ -260,7 +261,7 @@ def add_platform_key(
                 )
             )
     except IntegrityError:  # added meanwhile by someone else
-        raise InputError("platform_serial", f"渠道 {name} 已有序列号为 {serial} 的平台证书或公钥") from None
+        raise taken from None
     audit(engine, actor, "channel_key_add", name, "done", f"平台证书或公钥序列号 {serial}")
     return replace(found, more_keys=(*found.more_keys, (serial, key)))
 

@@ -15,7 +15,7 @@ from canbao.errors import CanbaoError
 
 
 class Periodic:
-    EVERY_S: ClassVar[float]
+    EVERY_S: float  # seconds between rounds (a test may set it on an instance)
     NAME: ClassVar[str]  # the thread's name
     JOIN_S: ClassVar[float] = 10.0  # `stop` waits this long for a round under way
 
@@ -27,7 +27,6 @@ class Periodic:
         on_error: Callable[[BaseException], object] | None = None,
     ) -> None:
         self.engine, self.clock, self.on_error = engine, clock, on_error
-        self.every_s = self.EVERY_S
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -49,7 +48,7 @@ class Periodic:
 
     def _run(self) -> None:
         with self.held():
-            while not self._stop.wait(self.every_s):
+            while not self._stop.wait(self.EVERY_S):
                 try:
                     self.round()
                 except CanbaoError:

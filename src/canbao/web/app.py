@@ -56,7 +56,6 @@ class PaymentWork:
         self.applier.start()  # notifications a restart left pending are applied
         self.querier.start()
         self.housekeeper.start()
-        freeze_startup_objects()
 
     def stop(self) -> None:
         self.housekeeper.stop()

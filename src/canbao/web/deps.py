@@ -65,9 +65,9 @@ def idle_timeout(request: Request) -> dt.timedelta:
     return dt.timedelta(minutes=settings.session_idle_minutes)
 
 
-def _live_session(request: Request) -> Staff | None:
+def live_session(request: Request) -> Staff | None:
     """The staff of the request's live session (once per request), with request.state.staff and
-    request.state.csrf_token set; None without one."""
+    request.state.csrf_token set; None without one (also for a page anyone may open, such as /api/docs)."""
     if getattr(request.state, "staff", None) is not None:
         staff: Staff = request.state.staff
         return staff
@@ -83,15 +83,9 @@ def _live_session(request: Request) -> Staff | None:
     return found[0]
 
 
-def live_session(request: Request) -> Staff | None:
-    """The staff of the request's live session, request.state.csrf_token set; None without one (a page anyone
-    may open, such as /api/docs)."""
-    return _live_session(request)
-
-
 def current_staff(request: Request, _session: Annotated[str | None, Security(session_cookie)] = None) -> Staff:
     """The member of staff of the request's session cookie; 401 for the API without a live session."""
-    staff = _live_session(request)
+    staff = live_session(request)
     if staff is None:
         raise HTTPException(status_code=401, detail=LOGIN_FIRST)
     return staff
@@ -99,7 +93,7 @@ def current_staff(request: Request, _session: Annotated[str | None, Security(ses
 
 def page_staff(request: Request, _session: Annotated[str | None, Security(session_cookie)] = None) -> Staff:
     """As current_staff, for pages: without a live session, a redirect to /login?next=<the page>."""
-    staff = _live_session(request)
+    staff = live_session(request)
     if staff is None:
         raise HTTPException(status_code=303, headers={"Location": f"/login?next={quote(request.url.path, safe='/')}"})
     return staff
